@@ -1,0 +1,44 @@
+// Where the parity suites find their cases (pinned in architecture.md):
+// PROMPTLAB_PARITY_DIR / PROMPTLAB_COOP_DIR when set (must exist and hold cases), else the shared
+// fixtures beside the checkout (CI), else the copies under test/fixtures (a user's clone).
+import * as fs from 'fs';
+import * as path from 'path';
+
+const ROOT = path.resolve(__dirname, '..');
+
+export interface FixtureDir {
+  dir: string;
+  source: 'env' | 'shared' | 'bundled';
+}
+
+function resolveDir(envVar: string, sharedRel: string, bundledRel: string): FixtureDir {
+  const fromEnv = process.env[envVar];
+  if (fromEnv !== undefined && fromEnv !== '') {
+    const dir = path.resolve(fromEnv);
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+      throw new Error(`${envVar}=${fromEnv}: no such directory (${dir})`);
+    }
+    return { dir, source: 'env' };
+  }
+  const shared = path.resolve(ROOT, sharedRel);
+  if (fs.existsSync(shared)) return { dir: shared, source: 'shared' };
+  return { dir: path.resolve(ROOT, bundledRel), source: 'bundled' };
+}
+
+export function parityDir(): FixtureDir {
+  return resolveDir('PROMPTLAB_PARITY_DIR', '../shared/fixtures/clip-parity', 'test/fixtures/clip-parity');
+}
+
+export function coopDir(): FixtureDir {
+  return resolveDir('PROMPTLAB_COOP_DIR', '../shared/fixtures/coop-official', 'test/fixtures/coop-official');
+}
+
+/** CLIP's BPE merges file: beside the parity cases, or in the shared fixtures; never in the repo. */
+export function clipVocabFile(): string | null {
+  const candidates = [
+    path.join(parityDir().dir, 'tokenizer', 'bpe_simple_vocab_16e6.txt.gz'),
+    path.resolve(ROOT, '../shared/fixtures/clip-parity/tokenizer/bpe_simple_vocab_16e6.txt.gz'),
+    process.env.PROMPTLAB_CLIP_VOCAB ?? '',
+  ];
+  return candidates.find((c) => c !== '' && fs.existsSync(c)) ?? null;
+}
