@@ -1,0 +1,145 @@
+// The frozen CLIP backbone: image tower (ViT or ModifiedResNet), causal text transformer, and the
+// prompt hook `encodeTokenEmbeddings` through which every prompt-learning method runs.
+import * as tf from '@tensorflow/tfjs';
+import { ClipConfig, isVit, checkHeads } from './config';
+import { ParamReader } from './params';
+import { TextTower } from './text';
+import { VisionTransformer } from './vit';
+import { ModifiedResNet } from './resnet';
+import { loadWeights, StateDict } from './weights';
+
+/** Token ids [M, L]: a tensor, or a flat Int32Array with its shape (e.g. a tokenizer batch). */
+export type TextInput = tf.Tensor2D | { ids: Int32Array; shape: [number, number] };
+
+export interface VisionTokens {
+  /** ViT: ln_post(every token) @ proj; ResNet: the attention pool at every position. [N, 1 + HW, E], token 0 global. */
+  tokens: tf.Tensor3D;
+  /** ResNet only: the layer4 map that enters the attention pool, NCHW [N, C, h, w]. */
+  featureMap?: tf.Tensor4D;
+}
+
+export interface ClipLogits {
+  logitsPerImage: tf.Tensor2D; // [N, M]
+  imageEmbeds: tf.Tensor2D;    // [N, E]
+  textEmbeds: tf.Tensor2D;     // [M, E]
+}
+
+function readIds(input: TextInput): { ids: Int32Array; rows: number; length: number } {
+  if (input instanceof tf.Tensor) {
+    if (input.rank !== 2) throw new Error(`input_ids must be [M, L], got shape [${input.shape.join(', ')}]`);
+    return { ids: Int32Array.from(input.dataSync()), rows: input.shape[0], length: input.shape[1] };
+  }
+  const [rows, length] = input.shape;
+  if (input.ids.length !== rows * length) throw new Error(`input_ids: ${input.ids.length} values for shape [${rows}, ${length}]`);
+  return { ids: input.ids, rows, length };
+}
+
+/** The position of each row's EOT token: the argmax of the ids (EOT is the largest id), first on ties. */
+export function eotPositions(ids: Int32Array, rows: number, length: number): Int32Array {
+  const eot = new Int32Array(rows);
+  for (let r = 0; r < rows; r++) {
+    let best = 0;
+    for (let j = 1; j < length; j++) if (ids[r * length + j] > ids[r * length + best]) best = j;
+    eot[r] = best;
+  }
+  return eot;
+}
+
+export class ClipModel {
+  readonly text: TextTower;
+  readonly visual: VisionTransformer | ModifiedResNet;
+  /** exp(logit_scale) is the logits' temperature; this is the stored (log) value. */
+  readonly logitScale: number;
+  private readonly owned: tf.Tensor[];
+  private disposed = false;
+
+  constructor(readonly config: ClipConfig, stateDict: StateDict, source = '<state dict>') {
+    checkHeads(config, source);
+    const p = new ParamReader(stateDict, source);
+    this.text = new TextTower(p, config);
+    this.visual = isVit(config) ? new VisionTransformer(p, config) : new ModifiedResNet(p, config);
+    this.logitScale = p.raw('logit_scale', [null]).data[0];
+    this.owned = p.created;
+  }
+
+  /** Loads a safetensors file or a Hugging Face / OpenAI-layout folder. */
+  static load(source: string): ClipModel {
+    const w = loadWeights(source);
+    return new ClipModel(w.config, w.stateDict, source);
+  }
+
+  get kind(): 'vit' | 'resnet' {
+    return isVit(this.config) ? 'vit' : 'resnet';
+  }
+
+  private live(): void {
+    if (this.disposed) throw new Error('this ClipModel has been disposed');
+  }
+
+  /** pixel_values NCHW [N, 3, R, R] (normalised) -> image features [N, E], not normalised. */
+  encodeImage(pixels: tf.Tensor4D): tf.Tensor2D {
+    this.live();
+    return this.visual.encode(pixels);
+  }
+
+  /** Token ids [M, L] -> text features [M, E], not normalised; computed up to the last EOT only. */
+  encodeText(input: TextInput): tf.Tensor2D {
+    this.live();
+    const { ids, rows, length } = readIds(input);
+    if (length > this.config.contextLength) {
+      throw new Error(`input_ids have length ${length}, the model's context length is ${this.config.contextLength}`);
+    }
+    const eot = eotPositions(ids, rows, length);
+    const used = Math.max(...Array.from(eot)) + 1;
+    return tf.tidy(() => {
+      const cut = tf.tensor2d(ids, [rows, length], 'int32').slice([0, 0], [rows, used]) as tf.Tensor2D;
+      return this.text.encodeTokenEmbeddings(this.text.embed(cut), eot);
+    });
+  }
+
+  /** Frozen token embeddings of ids [K, L] -> [K, L, D]: the pieces a method splices prompts from. */
+  tokenEmbeddings(input: TextInput): tf.Tensor3D {
+    this.live();
+    const { ids, rows, length } = readIds(input);
+    return tf.tidy(() => this.text.embed(tf.tensor2d(ids, [rows, length], 'int32')));
+  }
+
+  /** The prompt hook: embeds [K, L, D] and each sequence's EOT position [K] -> text features [K, E]. */
+  encodeTokenEmbeddings(embeds: tf.Tensor3D, eotIndex: ArrayLike<number>): tf.Tensor2D {
+    this.live();
+    return this.text.encodeTokenEmbeddings(embeds, eotIndex);
+  }
+
+  /** ln_final output at every position, [M, L, width]. */
+  textTokens(input: TextInput): tf.Tensor3D {
+    this.live();
+    const { ids, rows, length } = readIds(input);
+    return tf.tidy(() => this.text.tokens(tf.tensor2d(ids, [rows, length], 'int32')));
+  }
+
+  /** Per-token image features (see VisionTokens). */
+  visionTokens(pixels: tf.Tensor4D): VisionTokens {
+    this.live();
+    if (this.visual instanceof VisionTransformer) return { tokens: this.visual.tokens(pixels) };
+    return this.visual.tokens(pixels);
+  }
+
+  /** CLIP's forward: exp(logit_scale) * cos(image, text), with both embeddings. */
+  logits(pixels: tf.Tensor4D, input: TextInput): ClipLogits {
+    const imageEmbeds = this.encodeImage(pixels);
+    const textEmbeds = this.encodeText(input);
+    const logitsPerImage = tf.tidy(() => {
+      const i = tf.div(imageEmbeds, tf.norm(imageEmbeds, 2, -1, true));
+      const t = tf.div(textEmbeds, tf.norm(textEmbeds, 2, -1, true));
+      return tf.mul(tf.matMul(i, tf.transpose(t)), Math.exp(this.logitScale)) as tf.Tensor2D;
+    });
+    return { logitsPerImage, imageEmbeds, textEmbeds };
+  }
+
+  dispose(): void {
+    if (this.disposed) return;
+    this.text.dispose();
+    for (const t of this.owned) t.dispose();
+    this.disposed = true;
+  }
+}

@@ -1,0 +1,148 @@
+// CLIP's ModifiedResNet: a 3-conv stem with an average pool, anti-aliased strided bottlenecks
+// (avgpool before the strided 1x1), BatchNorm in eval mode, and a multi-head attention pool.
+// Works in NHWC internally; the public API takes and returns NCHW as PyTorch does.
+import * as tf from '@tensorflow/tfjs';
+import type { ClipConfig } from './config';
+import { Attention, multiHeadAttention } from './ops';
+import type { ParamReader } from './params';
+
+interface ConvBn {
+  filter: tf.Tensor4D;
+  scale: tf.Tensor1D;
+  shift: tf.Tensor1D;
+  pad: number;
+}
+
+interface Bottleneck {
+  conv1: ConvBn;
+  conv2: ConvBn;
+  conv3: ConvBn;
+  stride: number;
+  downsample?: ConvBn;
+}
+
+function readConvBn(p: ParamReader, conv: string, bn: string, out: number, inC: number, k: number): ConvBn {
+  return { filter: p.convFilter(conv, out, inC, k), ...p.batchNorm(bn, out), pad: (k - 1) / 2 };
+}
+
+/** conv (no bias, stride 1, symmetric zero padding) then eval-mode BatchNorm. */
+function convBn(x: tf.Tensor4D, c: ConvBn, stride = 1): tf.Tensor4D {
+  const padded = c.pad > 0 ? tf.pad(x, [[0, 0], [c.pad, c.pad], [c.pad, c.pad], [0, 0]]) : x;
+  return tf.add(tf.mul(tf.conv2d(padded, c.filter, stride, 'valid'), c.scale), c.shift) as tf.Tensor4D;
+}
+
+function avgPool(x: tf.Tensor4D, k: number): tf.Tensor4D {
+  return k > 1 ? tf.avgPool(x, k, k, 'valid') : x;
+}
+
+export class ModifiedResNet {
+  private readonly stem: ConvBn[];
+  private readonly stages: Bottleneck[][] = [];
+  private readonly pool: Attention;
+  private readonly poolPositional: tf.Tensor2D; // [1 + s^2, 32*width]
+  private readonly spacial: number;             // s = R / 32
+
+  constructor(p: ParamReader, readonly config: ClipConfig) {
+    const w = config.visionWidth;
+    this.stem = [
+      readConvBn(p, 'visual.conv1.weight', 'visual.bn1', w / 2, 3, 3),
+      readConvBn(p, 'visual.conv2.weight', 'visual.bn2', w / 2, w / 2, 3),
+      readConvBn(p, 'visual.conv3.weight', 'visual.bn3', w, w / 2, 3),
+    ];
+    const layers = config.visionLayers as number[];
+    let inplanes = w;
+    for (let s = 0; s < 4; s++) {
+      const planes = w * 2 ** s;
+      const stage: Bottleneck[] = [];
+      for (let b = 0; b < layers[s]; b++) {
+        const pre = `visual.layer${s + 1}.${b}`;
+        const stride = b === 0 && s > 0 ? 2 : 1;
+        const block: Bottleneck = {
+          conv1: readConvBn(p, `${pre}.conv1.weight`, `${pre}.bn1`, planes, inplanes, 1),
+          conv2: readConvBn(p, `${pre}.conv2.weight`, `${pre}.bn2`, planes, planes, 3),
+          conv3: readConvBn(p, `${pre}.conv3.weight`, `${pre}.bn3`, planes * 4, planes, 1),
+          stride,
+        };
+        if (stride > 1 || inplanes !== planes * 4) {
+          block.downsample = readConvBn(p, `${pre}.downsample.0.weight`, `${pre}.downsample.1`, planes * 4, inplanes, 1);
+        }
+        stage.push(block);
+        inplanes = planes * 4;
+      }
+      this.stages.push(stage);
+    }
+    const c = w * 32;
+    this.spacial = config.imageResolution / 32;
+    this.poolPositional = p.tensor('visual.attnpool.positional_embedding', [this.spacial ** 2 + 1, c]) as tf.Tensor2D;
+    this.pool = {
+      q: p.linear('visual.attnpool.q_proj', c, c),
+      k: p.linear('visual.attnpool.k_proj', c, c),
+      v: p.linear('visual.attnpool.v_proj', c, c),
+      out: p.linear('visual.attnpool.c_proj', c, config.embedDim),
+      heads: config.visionHeads,
+    };
+  }
+
+  private bottleneck(x: tf.Tensor4D, b: Bottleneck): tf.Tensor4D {
+    let out = tf.relu(convBn(x, b.conv1)) as tf.Tensor4D;
+    out = tf.relu(convBn(out, b.conv2)) as tf.Tensor4D;
+    out = convBn(avgPool(out, b.stride), b.conv3);
+    const identity = b.downsample ? convBn(avgPool(x, b.stride), b.downsample) : x;
+    return tf.relu(tf.add(out, identity)) as tf.Tensor4D;
+  }
+
+  /** pixels NCHW [N, 3, H, W] -> layer4 map NHWC [N, H/32, W/32, 32*width]. */
+  private trunk(pixels: tf.Tensor4D): tf.Tensor4D {
+    if (pixels.shape[1] !== 3) throw new Error(`encodeImage: pixel_values have shape [${pixels.shape.join(', ')}], expected [N, 3, H, W]`);
+    let x = tf.transpose(pixels, [0, 2, 3, 1]) as tf.Tensor4D;
+    x = tf.relu(convBn(x, this.stem[0], 2)) as tf.Tensor4D;
+    x = tf.relu(convBn(x, this.stem[1])) as tf.Tensor4D;
+    x = tf.relu(convBn(x, this.stem[2])) as tf.Tensor4D;
+    x = avgPool(x, 2);
+    for (const stage of this.stages) for (const b of stage) x = this.bottleneck(x, b);
+    return x;
+  }
+
+  /** The attention pool's positional embedding for an h x w map (bilinear resize, as DenseCLIP). */
+  private positional(h: number, w: number): tf.Tensor2D {
+    if (h === this.spacial && w === this.spacial) return this.poolPositional;
+    const c = this.poolPositional.shape[1];
+    const cls = this.poolPositional.slice([0, 0], [1, c]);
+    const grid = this.poolPositional.slice([1, 0], [-1, c]).reshape([1, this.spacial, this.spacial, c]) as tf.Tensor4D;
+    const resized = tf.image.resizeBilinear(grid, [h, w], false, true).reshape([h * w, c]);
+    return tf.concat([cls, resized], 0) as tf.Tensor2D;
+  }
+
+  /** layer4 NHWC -> the attention pool's tokens [N, 1 + h*w, C] (mean token first, positions added). */
+  private poolTokens(map: tf.Tensor4D): tf.Tensor3D {
+    const [n, h, w, c] = map.shape;
+    const flat = map.reshape([n, h * w, c]);
+    const tokens = tf.concat([tf.mean(flat, 1, true), flat], 1);
+    return tf.add(tokens, this.positional(h, w)) as tf.Tensor3D;
+  }
+
+  /** [N, 3, H, W] -> image features [N, E]: the attention pool's output for the mean token. */
+  encode(pixels: tf.Tensor4D): tf.Tensor2D {
+    return tf.tidy(() => {
+      const tokens = this.poolTokens(this.trunk(pixels));
+      const query = tokens.slice([0, 0, 0], [-1, 1, -1]);
+      const out = multiHeadAttention(query, tokens, this.pool);
+      return out.reshape([out.shape[0], out.shape[2]]) as tf.Tensor2D;
+    });
+  }
+
+  /**
+   * [N, 3, H, W] -> { tokens: the attention pool applied at every position [N, 1 + h*w, E]
+   * (token 0 is the global feature, as DenseCLIP uses it), featureMap: layer4 NCHW [N, C, h, w] }.
+   */
+  tokens(pixels: tf.Tensor4D): { tokens: tf.Tensor3D; featureMap: tf.Tensor4D } {
+    return tf.tidy(() => {
+      const map = this.trunk(pixels);
+      const tokens = this.poolTokens(map);
+      return {
+        tokens: multiHeadAttention(tokens, tokens, this.pool),
+        featureMap: tf.transpose(map, [0, 3, 1, 2]) as tf.Tensor4D,
+      };
+    });
+  }
+}

@@ -1,0 +1,94 @@
+// CLIP's causal text transformer. Methods reach it only through `encodeTokenEmbeddings`, the
+// prompt hook: input embeddings [K, L, D] in, pooled text features [K, E] out.
+import * as tf from '@tensorflow/tfjs';
+import type { ClipConfig } from './config';
+import { causalMask, layerNorm, matMul, Norm, ResidualBlock, residualBlock } from './ops';
+import type { ParamReader } from './params';
+
+export class TextTower {
+  readonly tokenEmbedding: tf.Tensor2D;  // [V, D]
+  readonly positional: tf.Tensor2D;      // [C, D]
+  readonly blocks: ResidualBlock[];
+  readonly lnFinal: Norm;
+  readonly projection: tf.Tensor2D;      // [D, E]
+  private readonly masks = new Map<number, tf.Tensor2D>();
+
+  constructor(p: ParamReader, readonly config: ClipConfig) {
+    const { vocabSize: v, contextLength: c, transformerWidth: d, embedDim: e } = config;
+    this.tokenEmbedding = p.tensor('token_embedding.weight', [v, d]) as tf.Tensor2D;
+    this.positional = p.tensor('positional_embedding', [c, d]) as tf.Tensor2D;
+    this.blocks = [];
+    for (let i = 0; i < config.transformerLayers; i++) {
+      this.blocks.push(p.block(`transformer.resblocks.${i}`, d, config.transformerHeads, config.textAct, config.layerNormEps));
+    }
+    this.lnFinal = p.norm('ln_final', d, config.layerNormEps);
+    this.projection = p.tensor('text_projection', [d, e]) as tf.Tensor2D;
+  }
+
+  /** The additive causal mask for length L, made once and kept. */
+  mask(length: number): tf.Tensor2D {
+    let m = this.masks.get(length);
+    if (!m) {
+      m = tf.keep(causalMask(length));
+      this.masks.set(length, m);
+    }
+    return m;
+  }
+
+  /** Token ids [K, L] -> their (frozen) embeddings [K, L, D]. */
+  embed(ids: tf.Tensor2D): tf.Tensor3D {
+    return tf.tidy(() => tf.gather(this.tokenEmbedding, ids) as tf.Tensor3D);
+  }
+
+  /** The transformer over embeds [K, L, D] (positional embedding added), ln_final not applied. */
+  private run(embeds: tf.Tensor3D): tf.Tensor3D {
+    const length = embeds.shape[1];
+    let x = tf.add(embeds, this.positional.slice([0, 0], [length, -1])) as tf.Tensor3D;
+    const mask = this.mask(length);
+    for (const b of this.blocks) x = residualBlock(x, b, mask);
+    return x;
+  }
+
+  /**
+   * The prompt hook. embeds [K, L, D], eotIndex [K] (the position of each EOT token) -> [K, E].
+   * Exact causal truncation: positions after the last EOT cannot influence any EOT feature, so
+   * only the first max(eotIndex) + 1 positions are computed.
+   */
+  encodeTokenEmbeddings(embeds: tf.Tensor3D, eotIndex: ArrayLike<number>): tf.Tensor2D {
+    const [k, length, d] = embeds.shape;
+    if (d !== this.config.transformerWidth) {
+      throw new Error(`encodeTokenEmbeddings: embeddings have width ${d}, the text tower expects ${this.config.transformerWidth}`);
+    }
+    if (length > this.config.contextLength) {
+      throw new Error(`encodeTokenEmbeddings: sequence length ${length} exceeds the context length ${this.config.contextLength}`);
+    }
+    if (eotIndex.length !== k) throw new Error(`encodeTokenEmbeddings: ${eotIndex.length} EOT positions for ${k} sequences`);
+    let last = 0;
+    for (let i = 0; i < k; i++) {
+      const e = eotIndex[i];
+      if (!Number.isInteger(e) || e < 0 || e >= length) {
+        throw new Error(`encodeTokenEmbeddings: eotIndex[${i}] = ${e} is outside [0, ${length - 1}]`);
+      }
+      last = Math.max(last, e);
+    }
+    const used = last + 1;
+    return tf.tidy(() => {
+      const x = this.run(used < length ? (embeds.slice([0, 0, 0], [k, used, d]) as tf.Tensor3D) : embeds);
+      // EOT pooling as a one-hot weighted sum: exact, and differentiable on every backend
+      // (the gather gradient is missing on WASM).
+      const onehot = tf.oneHot(tf.tensor1d(Array.from(eotIndex), 'int32'), used).reshape([k, used, 1]);
+      const pooled = tf.sum(tf.mul(x, onehot), 1);                    // [K, D]
+      return matMul(layerNorm(pooled, this.lnFinal) as tf.Tensor2D, this.projection); // [K, E]
+    });
+  }
+
+  /** ln_final output at every position [K, L, D] (no truncation: every position is computed). */
+  tokens(ids: tf.Tensor2D): tf.Tensor3D {
+    return tf.tidy(() => layerNorm(this.run(this.embed(ids)), this.lnFinal) as tf.Tensor3D);
+  }
+
+  dispose(): void {
+    for (const m of this.masks.values()) m.dispose();
+    this.masks.clear();
+  }
+}
