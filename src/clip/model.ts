@@ -58,7 +58,7 @@ export class ClipModel {
     const p = new ParamReader(stateDict, source);
     this.text = new TextTower(p, config);
     this.visual = isVit(config) ? new VisionTransformer(p, config) : new ModifiedResNet(p, config);
-    this.logitScale = p.raw('logit_scale', [null]).data[0];
+    this.logitScale = p.scalar('logit_scale');
     this.owned = p.created;
   }
 
@@ -138,7 +138,6 @@ export class ClipModel {
 
   dispose(): void {
     if (this.disposed) return;
-    this.text.dispose();
     for (const t of this.owned) t.dispose();
     this.disposed = true;
   }

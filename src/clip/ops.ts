@@ -21,20 +21,21 @@ function isTrainable(t: tf.Tensor): boolean {
 
 /** x [M, in] @ w [in, out] whose gradient flows to x only (w is a frozen constant). */
 function matMulFrozen(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
-  const f = tf.customGrad((xIn: tf.Tensor) => ({
-    value: tf.matMul(xIn as tf.Tensor2D, w),
-    gradFunc: (dy: tf.Tensor) => tf.matMul(dy as tf.Tensor2D, tf.transpose(w)),
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
+    value: tf.matMul(args[0] as tf.Tensor2D, w),
+    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.matMul(dy as tf.Tensor2D, tf.transpose(w)),
   }));
   return f(x) as tf.Tensor2D;
 }
 
 /** x [M, in] @ w [in, out] with gradients to both, each an explicit transpose and a plain matMul. */
 function matMulBoth(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
-  const f = tf.customGrad((xIn: tf.Tensor, wIn: tf.Tensor, save: tf.GradSaveFunc) => {
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [xIn, wIn, save] = args as [tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
     save([xIn, wIn]);
     return {
-      value: tf.matMul(xIn as tf.Tensor2D, wIn as tf.Tensor2D),
-      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => [
+      value: tf.matMul(xIn, wIn),
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => [
         tf.matMul(dy as tf.Tensor2D, tf.transpose(saved[1] as tf.Tensor2D)),
         tf.matMul(tf.transpose(saved[0] as tf.Tensor2D), dy as tf.Tensor2D),
       ],

@@ -28,6 +28,15 @@ export class ParamReader {
     return t;
   }
 
+  /** A stored scalar: shape [] (torch) or [1]. */
+  scalar(key: string): number {
+    const t = this.sd.get(key);
+    if (!t || t.data.length !== 1) {
+      throw new Error(`${this.source}: tensor '${key}' is ${t ? `of shape [${t.shape.join(', ')}]` : 'missing'}, expected a scalar`);
+    }
+    return t.data[0];
+  }
+
   private keep<T extends tf.Tensor>(t: T): T {
     this.created.push(t);
     return t;

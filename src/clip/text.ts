@@ -11,7 +11,6 @@ export class TextTower {
   readonly blocks: ResidualBlock[];
   readonly lnFinal: Norm;
   readonly projection: tf.Tensor2D;      // [D, E]
-  private readonly masks = new Map<number, tf.Tensor2D>();
 
   constructor(p: ParamReader, readonly config: ClipConfig) {
     const { vocabSize: v, contextLength: c, transformerWidth: d, embedDim: e } = config;
@@ -25,26 +24,16 @@ export class TextTower {
     this.projection = p.tensor('text_projection', [d, e]) as tf.Tensor2D;
   }
 
-  /** The additive causal mask for length L, made once and kept. */
-  mask(length: number): tf.Tensor2D {
-    let m = this.masks.get(length);
-    if (!m) {
-      m = tf.keep(causalMask(length));
-      this.masks.set(length, m);
-    }
-    return m;
-  }
-
   /** Token ids [K, L] -> their (frozen) embeddings [K, L, D]. */
   embed(ids: tf.Tensor2D): tf.Tensor3D {
-    return tf.tidy(() => tf.gather(this.tokenEmbedding, ids) as tf.Tensor3D);
+    return tf.tidy(() => tf.gather(this.tokenEmbedding, ids) as tf.Tensor as tf.Tensor3D);
   }
 
   /** The transformer over embeds [K, L, D] (positional embedding added), ln_final not applied. */
   private run(embeds: tf.Tensor3D): tf.Tensor3D {
     const length = embeds.shape[1];
     let x = tf.add(embeds, this.positional.slice([0, 0], [length, -1])) as tf.Tensor3D;
-    const mask = this.mask(length);
+    const mask = causalMask(length); // built per call: a cache would hold tensors across calls
     for (const b of this.blocks) x = residualBlock(x, b, mask);
     return x;
   }
@@ -85,10 +74,5 @@ export class TextTower {
   /** ln_final output at every position [K, L, D] (no truncation: every position is computed). */
   tokens(ids: tf.Tensor2D): tf.Tensor3D {
     return tf.tidy(() => layerNorm(this.run(this.embed(ids)), this.lnFinal) as tf.Tensor3D);
-  }
-
-  dispose(): void {
-    for (const m of this.masks.values()) m.dispose();
-    this.masks.clear();
   }
 }

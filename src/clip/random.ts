@@ -1,0 +1,136 @@
+// Random CLIP weights of any shape (OpenAI key layout), seeded: for tests of other sizes and for
+// `promptlab bench`, where no checkpoint is needed.
+import type { ClipConfig } from './config';
+import { isVit } from './config';
+import type { StateDict } from './weights';
+
+/** mulberry32: a small seeded PRNG, the same stream on every machine. */
+export function seededRandom(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Every tensor name and shape of a CLIP with this config (OpenAI key names). */
+export function clipShapes(c: ClipConfig): Map<string, number[]> {
+  const s = new Map<string, number[]>();
+  const block = (pre: string, d: number) => {
+    s.set(`${pre}.attn.in_proj_weight`, [3 * d, d]);
+    s.set(`${pre}.attn.in_proj_bias`, [3 * d]);
+    s.set(`${pre}.attn.out_proj.weight`, [d, d]);
+    s.set(`${pre}.attn.out_proj.bias`, [d]);
+    for (const ln of ['ln_1', 'ln_2']) {
+      s.set(`${pre}.${ln}.weight`, [d]);
+      s.set(`${pre}.${ln}.bias`, [d]);
+    }
+    s.set(`${pre}.mlp.c_fc.weight`, [4 * d, d]);
+    s.set(`${pre}.mlp.c_fc.bias`, [4 * d]);
+    s.set(`${pre}.mlp.c_proj.weight`, [d, 4 * d]);
+    s.set(`${pre}.mlp.c_proj.bias`, [d]);
+  };
+  const norm = (pre: string, d: number) => {
+    s.set(`${pre}.weight`, [d]);
+    s.set(`${pre}.bias`, [d]);
+  };
+  const bn = (pre: string, d: number) => {
+    norm(pre, d);
+    s.set(`${pre}.running_mean`, [d]);
+    s.set(`${pre}.running_var`, [d]);
+  };
+  const d = c.transformerWidth;
+  s.set('token_embedding.weight', [c.vocabSize, d]);
+  s.set('positional_embedding', [c.contextLength, d]);
+  for (let i = 0; i < c.transformerLayers; i++) block(`transformer.resblocks.${i}`, d);
+  norm('ln_final', d);
+  s.set('text_projection', [d, c.embedDim]);
+  s.set('logit_scale', []);
+  const w = c.visionWidth;
+  if (isVit(c)) {
+    const p = c.visionPatchSize as number;
+    const grid = c.imageResolution / p;
+    s.set('visual.conv1.weight', [w, 3, p, p]);
+    s.set('visual.class_embedding', [w]);
+    s.set('visual.positional_embedding', [grid * grid + 1, w]);
+    norm('visual.ln_pre', w);
+    for (let i = 0; i < (c.visionLayers as number); i++) block(`visual.transformer.resblocks.${i}`, w);
+    norm('visual.ln_post', w);
+    s.set('visual.proj', [w, c.embedDim]);
+  } else {
+    s.set('visual.conv1.weight', [w / 2, 3, 3, 3]);
+    bn('visual.bn1', w / 2);
+    s.set('visual.conv2.weight', [w / 2, w / 2, 3, 3]);
+    bn('visual.bn2', w / 2);
+    s.set('visual.conv3.weight', [w, w / 2, 3, 3]);
+    bn('visual.bn3', w);
+    let inplanes = w;
+    (c.visionLayers as number[]).forEach((n, st) => {
+      const planes = w * 2 ** st;
+      for (let b = 0; b < n; b++) {
+        const pre = `visual.layer${st + 1}.${b}`;
+        s.set(`${pre}.conv1.weight`, [planes, inplanes, 1, 1]);
+        bn(`${pre}.bn1`, planes);
+        s.set(`${pre}.conv2.weight`, [planes, planes, 3, 3]);
+        bn(`${pre}.bn2`, planes);
+        s.set(`${pre}.conv3.weight`, [planes * 4, planes, 1, 1]);
+        bn(`${pre}.bn3`, planes * 4);
+        if ((b === 0 && st > 0) || inplanes !== planes * 4) {
+          s.set(`${pre}.downsample.0.weight`, [planes * 4, inplanes, 1, 1]);
+          bn(`${pre}.downsample.1`, planes * 4);
+        }
+        inplanes = planes * 4;
+      }
+    });
+    const c32 = w * 32;
+    const sp = c.imageResolution / 32;
+    s.set('visual.attnpool.positional_embedding', [sp * sp + 1, c32]);
+    for (const k of ['q_proj', 'k_proj', 'v_proj']) {
+      s.set(`visual.attnpool.${k}.weight`, [c32, c32]);
+      s.set(`visual.attnpool.${k}.bias`, [c32]);
+    }
+    s.set('visual.attnpool.c_proj.weight', [c.embedDim, c32]);
+    s.set('visual.attnpool.c_proj.bias', [c.embedDim]);
+  }
+  return s;
+}
+
+/**
+ * Seeded random weights: Gaussian-like with fan-in scaling for matrices, LayerNorm/BatchNorm
+ * weights near 1, positive running variances, logit_scale = ln(100).
+ */
+export function randomStateDict(c: ClipConfig, seed = 0): StateDict {
+  const rand = seededRandom(seed);
+  const gauss = () => {
+    const u = Math.max(rand(), 1e-12);
+    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
+  };
+  const sd: StateDict = new Map();
+  for (const [key, shape] of clipShapes(c)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    const fanIn = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+    for (let i = 0; i < n; i++) {
+      if (key === 'logit_scale') data[i] = Math.log(100);
+      else if (key.endsWith('running_var')) data[i] = 0.5 + rand();
+      else if (/(ln_\w+|ln_final|bn\d|downsample\.1)\.weight$/.test(key)) data[i] = 1 + 0.1 * gauss();
+      else if (shape.length === 1) data[i] = 0.1 * gauss();
+      else data[i] = gauss() / Math.sqrt(key.includes('embedding') || key === 'visual.class_embedding' ? 50 : fanIn);
+    }
+    sd.set(key, { shape: shape.length ? shape : [1], data });
+  }
+  return sd;
+}
+
+/** Config of a CLIP by its published name, for benchmarks on random weights. */
+export function namedConfig(name: 'ViT-B/32' | 'ViT-B/16' | 'RN50'): ClipConfig {
+  const text = { contextLength: 77, vocabSize: 49408, transformerWidth: 512, transformerHeads: 8, transformerLayers: 12 };
+  const common = { textAct: 'quick_gelu' as const, visionAct: 'quick_gelu' as const, layerNormEps: 1e-5 };
+  if (name === 'RN50') {
+    return { ...text, ...common, embedDim: 1024, imageResolution: 224, visionLayers: [3, 4, 6, 3], visionWidth: 64, visionPatchSize: null, visionHeads: 32 };
+  }
+  return { ...text, ...common, embedDim: 512, imageResolution: 224, visionLayers: 12, visionWidth: 768, visionPatchSize: name === 'ViT-B/32' ? 32 : 16, visionHeads: 12 };
+}

@@ -1,0 +1,31 @@
+// Relative-error comparison against golden tensors, with messages that say where it went wrong.
+import * as assert from 'assert';
+import * as tf from '@tensorflow/tfjs';
+
+export interface Golden {
+  shape: number[];
+  data: ArrayLike<number>;
+}
+
+/** ||out - ref|| / ||ref|| over all elements (float64 accumulation). */
+export function relativeError(out: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    const d = out[i] - ref[i];
+    num += d * d;
+    den += ref[i] * ref[i];
+  }
+  return Math.sqrt(num) / Math.max(Math.sqrt(den), 1e-30);
+}
+
+export function assertClose(name: string, out: tf.Tensor, ref: Golden, tol = 1e-4): number {
+  assert.deepStrictEqual(out.shape, ref.shape, `${name}: shape [${out.shape}] vs reference [${ref.shape}]`);
+  const values = out.dataSync();
+  for (let i = 0; i < values.length; i++) {
+    if (!Number.isFinite(values[i])) assert.fail(`${name}: non-finite value ${values[i]} at flat index ${i}`);
+  }
+  const err = relativeError(values, ref.data);
+  assert.ok(err <= tol, `${name}: relative error ${err.toExponential(3)} > ${tol}`);
+  return err;
+}

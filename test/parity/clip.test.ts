@@ -1,0 +1,194 @@
+// The CLIP parity suite: every model case folder under PROMPTLAB_PARITY_DIR (default: the shared
+// fixtures, else test/fixtures) against the reference PyTorch CLIP's outputs. Never skipped.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { parityDir } from '../fixture-dirs';
+import { assertClose } from '../helpers/compare';
+import { ClipModel } from '../../src/clip/model';
+import { readSafetensors, SafetensorsFile } from '../../src/clip/safetensors';
+import { inferConfig } from '../../src/clip/config';
+import { loadWeights } from '../../src/clip/weights';
+
+const OUTPUTS = ['image_embeds', 'text_embeds', 'logits_per_image', 'vision_tokens', 'text_tokens'] as const;
+
+function isModelCase(dir: string): boolean {
+  return fs.existsSync(path.join(dir, 'config.json')) && fs.existsSync(path.join(dir, 'model.safetensors'));
+}
+
+/** Model case folders (and their hf/ twins), found by walking the parity directory. */
+export function discoverModelCases(root: string): string[] {
+  const found: string[] = [];
+  const walk = (dir: string) => {
+    for (const e of fs.readdirSync(dir, { withFileTypes: true })) {
+      if (!e.isDirectory()) continue;
+      const sub = path.join(dir, e.name);
+      if (isModelCase(sub) && fs.existsSync(path.join(sub, 'outputs.safetensors'))) found.push(sub);
+      walk(sub);
+    }
+  };
+  walk(root);
+  return found.sort();
+}
+
+function tensorOf(f: SafetensorsFile, name: string): tf.Tensor {
+  const t = f.tensors.get(name);
+  if (!t) throw new Error(`${f.file}: no tensor '${name}'`);
+  return tf.tensor(t.data, t.shape, t.data instanceof Int32Array ? 'int32' : 'float32');
+}
+
+function golden(f: SafetensorsFile, name: string) {
+  const t = f.tensors.get(name);
+  if (!t) throw new Error(`${f.file}: no tensor '${name}'`);
+  return t;
+}
+
+/** The outputs `promptlab encode` writes, from one model. */
+function runModel(model: ClipModel, inputs: SafetensorsFile): Record<(typeof OUTPUTS)[number], tf.Tensor> {
+  const pixels = tensorOf(inputs, 'pixel_values') as tf.Tensor4D;
+  const ids = golden(inputs, 'input_ids');
+  const text = { ids: ids.data as Int32Array, shape: ids.shape as [number, number] };
+  const l = model.logits(pixels, text);
+  const vt = model.visionTokens(pixels);
+  const out = {
+    image_embeds: l.imageEmbeds,
+    text_embeds: l.textEmbeds,
+    logits_per_image: l.logitsPerImage,
+    vision_tokens: vt.featureMap ?? vt.tokens,
+    text_tokens: model.textTokens(text),
+  };
+  if (vt.featureMap) vt.tokens.dispose();
+  pixels.dispose();
+  return out;
+}
+
+const { dir: root, source } = parityDir();
+const rootMissing = !fs.existsSync(root);
+const cases = rootMissing ? [] : discoverModelCases(root);
+const rel = (d: string) => path.relative(root, d) || '.';
+
+describe(`CLIP parity: model cases in ${root} (${source})`, () => {
+  it('the parity directory exists and holds cases', () => {
+    assert.ok(!rootMissing, `parity directory ${root} does not exist (set PROMPTLAB_PARITY_DIR to the clip-parity fixtures)`);
+    const others = ['tokenizer/tokenizer.json', 'preprocess/expected.safetensors'].filter((f) => fs.existsSync(path.join(root, f)));
+    assert.ok(cases.length + others.length > 0, `${root} holds no parity case (model folders with config.json + model.safetensors, tokenizer/, preprocess/)`);
+  });
+
+  for (const caseDir of cases) {
+    const name = rel(caseDir);
+    const base = fs.existsSync(path.join(caseDir, 'inputs.safetensors')) ? caseDir : path.dirname(caseDir);
+
+    describe(`case ${name}`, () => {
+      let inputs: SafetensorsFile;
+      let outputs: SafetensorsFile;
+      let model: ClipModel;
+      let got: Record<string, tf.Tensor>;
+
+      before(() => {
+        inputs = readSafetensors(path.join(base, 'inputs.safetensors'));
+        outputs = readSafetensors(path.join(caseDir, 'outputs.safetensors'));
+        model = ClipModel.load(path.join(caseDir, 'model.safetensors'));
+        got = runModel(model, inputs);
+      });
+      after(() => {
+        for (const t of Object.values(got ?? {})) t.dispose();
+        model?.dispose();
+      });
+
+      it(`${name}: architecture inferred from the shapes matches config.json`, () => {
+        const cfg = JSON.parse(fs.readFileSync(path.join(caseDir, 'config.json'), 'utf8'));
+        const c = loadWeights(path.join(caseDir, 'model.safetensors')).config;
+        if ('embed_dim' in cfg) {
+          assert.strictEqual(c.embedDim, cfg.embed_dim);
+          assert.strictEqual(c.imageResolution, cfg.image_resolution);
+          assert.deepStrictEqual(c.visionLayers, cfg.vision_layers);
+          assert.strictEqual(c.visionWidth, cfg.vision_width);
+          assert.strictEqual(c.visionPatchSize, cfg.vision_patch_size);
+          assert.strictEqual(c.contextLength, cfg.context_length);
+          assert.strictEqual(c.vocabSize, cfg.vocab_size);
+          assert.strictEqual(c.transformerWidth, cfg.transformer_width);
+          assert.strictEqual(c.transformerHeads, cfg.transformer_heads);
+          assert.strictEqual(c.transformerLayers, cfg.transformer_layers);
+        } else {
+          assert.strictEqual(c.embedDim, cfg.projection_dim);
+          assert.strictEqual(c.transformerHeads, cfg.text_config.num_attention_heads);
+          assert.strictEqual(c.visionHeads, cfg.vision_config.num_attention_heads);
+        }
+      });
+
+      for (const key of OUTPUTS) {
+        it(`${name}: ${key} within 1e-4 relative error`, function () {
+          if (!outputs.tensors.has(key)) assert.fail(`${name}/outputs.safetensors has no '${key}'`);
+          assertClose(`${name} ${key}`, got[key], golden(outputs, key));
+        });
+      }
+
+      it(`${name}: encode calls leave only their outputs (no tensor leaks)`, () => {
+        const pixels = tensorOf(inputs, 'pixel_values') as tf.Tensor4D;
+        const before = tf.memory().numTensors;
+        const out = runModel(model, inputs);
+        const made = Object.keys(out).length;
+        assert.strictEqual(tf.memory().numTensors - before, made, 'tensor count grew by more than the outputs');
+        for (const t of Object.values(out)) t.dispose();
+        assert.strictEqual(tf.memory().numTensors, before);
+        pixels.dispose();
+      });
+
+      const hfDir = path.join(caseDir, 'hf');
+      if (fs.existsSync(path.join(hfDir, 'model.safetensors'))) {
+        it(`${name}/hf: the Hugging Face folder gives the same outputs within 1e-4`, () => {
+          const hf = ClipModel.load(hfDir);
+          const out = runModel(hf, inputs);
+          try {
+            for (const key of OUTPUTS) assertClose(`${name}/hf ${key}`, out[key], golden(outputs, key));
+          } finally {
+            for (const t of Object.values(out)) t.dispose();
+            hf.dispose();
+          }
+        });
+      }
+
+      const coopFile = path.join(caseDir, 'coop.safetensors');
+      if (fs.existsSync(coopFile)) {
+        it(`${name}/coop.safetensors: CoOp logits, loss and d loss / d ctx through encodeTokenEmbeddings`, () => {
+          const f = readSafetensors(coopFile);
+          const ids = golden(f, 'prompt_ids');
+          const [nCls, length] = ids.shape;
+          const ctxRef = golden(f, 'ctx');
+          const nCtx = ctxRef.shape[0];
+          const labels = golden(f, 'labels');
+          const ctx = tf.variable(tf.tensor2d(ctxRef.data as Float32Array, ctxRef.shape as [number, number]));
+          const eot = Array.from({ length: nCls }, (_, k) => {
+            const row = Array.from(ids.data.subarray(k * length, (k + 1) * length));
+            return row.indexOf(Math.max(...row));
+          });
+          const before = tf.memory().numTensors;
+          const { value, grads } = tf.variableGrads(() => {
+            const emb = model.tokenEmbeddings({ ids: ids.data as Int32Array, shape: [nCls, length] });
+            const prefix = emb.slice([0, 0, 0], [nCls, 1, -1]);
+            const suffix = emb.slice([0, 1 + nCtx, 0], [nCls, length - 1 - nCtx, -1]);
+            const prompts = tf.concat([prefix, tf.broadcastTo(ctx.expandDims(0), [nCls, nCtx, ctx.shape[1]]), suffix], 1) as tf.Tensor3D;
+            const t = model.encodeTokenEmbeddings(prompts, eot);
+            const img = model.encodeImage(tensorOf(f, 'pixel_values') as tf.Tensor4D);
+            const logits = tf.mul(
+              tf.matMul(tf.div(img, tf.norm(img, 2, -1, true)), tf.div(t, tf.norm(t, 2, -1, true)), false, true),
+              Math.exp(model.logitScale),
+            );
+            const oneHot = tf.oneHot(tf.tensor1d(labels.data as Int32Array, 'int32'), nCls);
+            assertClose(`${name}/coop logits`, logits, golden(f, 'logits'));
+            return tf.losses.softmaxCrossEntropy(oneHot, logits) as tf.Scalar;
+          }, [ctx]);
+          const loss = value.dataSync()[0];
+          const lossRef = golden(f, 'loss').data[0];
+          assert.ok(Math.abs(loss - lossRef) <= 1e-4, `loss ${loss} vs reference ${lossRef}`);
+          assertClose(`${name}/coop ctx_grad`, grads[ctx.name], golden(f, 'ctx_grad'));
+          value.dispose();
+          tf.dispose(grads);
+          assert.strictEqual(tf.memory().numTensors, before, 'a CoOp step leaked tensors');
+          ctx.dispose();
+        });
+      }
+    });
+  }
+});
