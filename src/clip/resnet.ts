@@ -99,7 +99,7 @@ export class ModifiedResNet {
     x = tf.relu(convBn(x, this.stem[1])) as tf.Tensor4D;
     x = tf.relu(convBn(x, this.stem[2])) as tf.Tensor4D;
     x = avgPool(x, 2);
-    for (const stage of this.stages) for (const b of stage) x = this.bottleneck(x, b);
+    for (const stage of this.stages) for (const b of stage) x = tf.tidy(() => this.bottleneck(x, b));
     return x;
   }
 

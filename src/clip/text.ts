@@ -34,16 +34,18 @@ export class TextTower {
     const length = embeds.shape[1];
     let x = tf.add(embeds, this.positional.slice([0, 0], [length, -1])) as tf.Tensor3D;
     const mask = causalMask(length); // built per call: a cache would hold tensors across calls
-    for (const b of this.blocks) x = residualBlock(x, b, mask);
+    // one tidy per block: intermediates die with their block (what backprop needs is kept by tfjs)
+    for (const b of this.blocks) x = tf.tidy(() => residualBlock(x, b, mask));
     return x;
   }
 
   /**
    * The prompt hook. embeds [K, L, D], eotIndex [K] (the position of each EOT token) -> [K, E].
    * Exact causal truncation: positions after the last EOT cannot influence any EOT feature, so
-   * only the first max(eotIndex) + 1 positions are computed.
+   * only the first max(eotIndex) + 1 positions are computed (`truncate = false` computes all L,
+   * for benchmarks and tests of that equivalence).
    */
-  encodeTokenEmbeddings(embeds: tf.Tensor3D, eotIndex: ArrayLike<number>): tf.Tensor2D {
+  encodeTokenEmbeddings(embeds: tf.Tensor3D, eotIndex: ArrayLike<number>, truncate = true): tf.Tensor2D {
     const [k, length, d] = embeds.shape;
     if (d !== this.config.transformerWidth) {
       throw new Error(`encodeTokenEmbeddings: embeddings have width ${d}, the text tower expects ${this.config.transformerWidth}`);
@@ -60,7 +62,7 @@ export class TextTower {
       }
       last = Math.max(last, e);
     }
-    const used = last + 1;
+    const used = truncate ? last + 1 : length;
     return tf.tidy(() => {
       const x = this.run(used < length ? (embeds.slice([0, 0, 0], [k, used, d]) as tf.Tensor3D) : embeds);
       // EOT pooling as a one-hot weighted sum: exact, and differentiable on every backend

@@ -48,7 +48,7 @@ export class VisionTransformer {
     const tokens = matMul(patches as tf.Tensor2D, this.patchW).reshape([n, g * g, width]);
     const cls = tf.broadcastTo(this.classEmbedding.reshape([1, 1, width]), [n, 1, width]);
     let x = layerNorm(tf.add(tf.concat([cls, tokens], 1), this.positional), this.lnPre) as tf.Tensor3D;
-    for (const b of this.blocks) x = residualBlock(x, b);
+    for (const b of this.blocks) x = tf.tidy(() => residualBlock(x, b)); // intermediates die per block
     return x;
   }
 

@@ -1,0 +1,70 @@
+// promptlab <command>: the command-line entry point (bin/promptlab.js runs this through tsx).
+import { initBackend } from './backend';
+import { UsageError, parse } from './cli/args';
+import { BENCH_CASES, runBench } from './bench';
+
+// Commands load their modules on demand, so `promptlab doctor` works even where a command's
+// dependencies are broken, and every command starts fast.
+const ENCODE_USAGE = 'promptlab encode --weights PATH --inputs FILE --out FILE';
+
+const USAGE = `promptlab <command> [options]
+
+Commands:
+  ${ENCODE_USAGE}
+      run a CLIP checkpoint (safetensors file or Hugging Face folder) on pixel_values / input_ids
+  tokenize [--vocab FILE] [--context-length N] [--truncate] TEXT...
+      CLIP BPE token ids as JSON
+  doctor [--json]
+      backend, versions, GPU, Jupyter, Chromium: what is there and what to do about what is not
+  bench <case> [--repeats N] [--json]
+      time one hot path (cases: ${Object.keys(BENCH_CASES).join(', ')})
+
+Environment: PROMPTLAB_BACKEND=node-gpu|node|wasm|cpu forces a backend (default: the first that loads).`;
+
+const err = (s: string) => process.stderr.write(s + '\n');
+const out = (s: string) => process.stdout.write(s + '\n');
+
+async function bench(argv: string[]): Promise<void> {
+  const { values, positionals } = parse('bench', argv, { json: { type: 'boolean' }, repeats: { type: 'string' } });
+  const name = positionals[0];
+  if (!name) throw new UsageError(`promptlab bench: name a case (valid: ${Object.keys(BENCH_CASES).join(', ')})`);
+  const repeats = values.repeats === undefined ? 3 : Number(values.repeats);
+  if (!Number.isInteger(repeats) || repeats < 1) throw new UsageError(`promptlab bench: --repeats must be a positive integer`);
+  const r = await runBench(name, repeats, err);
+  err(`${r.case} on ${r.backend}: median ${r.median_s.toFixed(3)} s, ${r.unit_per_s.toFixed(2)} ${BENCH_CASES[name].unit}/s`);
+  if (values.json) out(JSON.stringify(r));
+}
+
+export async function main(argv: string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  try {
+    switch (command) {
+      case 'encode':
+        err(`backend: ${(await initBackend()).name}`);
+        await (require('./cli/encode') as typeof import('./cli/encode')).encodeCommand(rest, err);
+        return 0;
+      case 'tokenize':
+        await (require('./cli/tokenize') as typeof import('./cli/tokenize')).tokenizeCommand(rest, out);
+        return 0;
+      case 'doctor':
+        await (require('./cli/doctor') as typeof import('./cli/doctor')).doctorCommand(rest, out);
+        return 0;
+      case 'bench':
+        await bench(rest);
+        return 0;
+      case undefined:
+      case 'help':
+      case '--help':
+      case '-h':
+        out(USAGE);
+        return command === undefined ? 1 : 0;
+      default:
+        err(`promptlab: unknown command '${command}'\n\n${USAGE}`);
+        return 2;
+    }
+  } catch (e) {
+    err(`promptlab ${command}: ${e instanceof Error ? e.message : String(e)}`);
+    if (process.env.PROMPTLAB_DEBUG && e instanceof Error) err(e.stack ?? '');
+    return e instanceof UsageError ? 2 : 1;
+  }
+}

@@ -1,0 +1,699 @@
+// CLIP's byte-level BPE tokenizer, giving the same ids as OpenAI's `clip/simple_tokenizer.py` and
+// `clip.tokenize`.
+//
+// Pipeline (as the reference): clean the text (ftfy.fix_text, html.unescape twice, strip, collapse
+// whitespace, lowercase), split it with CLIP's regex, map each piece's UTF-8 bytes to CLIP's
+// byte-to-unicode characters, apply the BPE merges (the last symbol of a word carries the
+// end-of-word suffix "</w>"), and look the symbols up in the vocabulary.
+//
+// The vocabulary comes from a merges file in OpenAI's format (`bpe_simple_vocab_16e6.txt.gz`: a
+// version line, then one merge per line): 256 byte characters, the same with "</w>", one token per
+// merge (at most the first 48894 merges, as the reference reads them), then <|startoftext|> and
+// <|endoftext|>. Its size follows the file given: a smaller merges file gives a smaller vocabulary
+// whose SOT and EOT are its last two ids. It can also come from Hugging Face tokenizer files
+// (`tokenizer.json`, or `vocab.json` + `merges.txt`): the ids are then those of the files'
+// vocabulary, and the text pipeline is still the reference one above.
+//
+// ftfy: the fixes that do not need its mojibake heuristics are reproduced (HTML entity unescaping
+// with its `&...;` rules and the "<" exception, C1 controls read as Windows-1252, Latin ligatures,
+// full/half-width forms, curly quotes, line breaks, lone surrogates, terminal escapes, control
+// characters, NFC, repeated until nothing changes). Its mojibake repair (`fix_encoding`: re-decoding
+// text that looks like UTF-8 read as Latin-1/Windows-1252/MacRoman..., restore_byte_a0,
+// replace_lossy_sequences, decode_inconsistent_utf8) is not: such text is tokenized as given.
+// Named HTML entities cover the HTML 4 set (Latin-1, symbols, Greek, typography) and every entity
+// that Python also decodes without a semicolon; the rarer HTML 5 names are left as text.
+import * as fs from 'fs';
+import * as path from 'path';
+import * as zlib from 'zlib';
+
+export interface TokenizeOptions {
+  /** Row length; 77 for CLIP. */
+  contextLength?: number;
+  /** Cut rows that are too long (keeping EOT as the last token) instead of throwing. */
+  truncate?: boolean;
+}
+
+/** Token ids of a batch of texts, as `clip.tokenize` returns them. */
+export interface TokenizedBatch {
+  /** [n * contextLength] row-major: SOT, BPE ids, EOT, then zeros. */
+  ids: Int32Array;
+  shape: [number, number];
+  /**
+   * [n]: position of the first EOT in each row. CLIP's text tower reads its features there; it is
+   * `ids.argmax(-1)` whenever EOT is the largest id, as in CLIP's vocabulary.
+   */
+  eotIndex: Int32Array;
+}
+
+/** How many merges the reference reads from the merges file: lines [1, 49152 - 256 - 2 + 1). */
+export const CLIP_MAX_MERGES = 49152 - 256 - 2;
+export const SOT_TEXT = '<|startoftext|>';
+export const EOT_TEXT = '<|endoftext|>';
+const END_OF_WORD = '</w>';
+
+// ---------------------------------------------------------------------------------------------
+// Byte <-> unicode table (GPT-2/CLIP): printable Latin-1 bytes map to themselves, the other bytes
+// to U+0100 onwards, in byte order.
+
+function buildByteChars(): string[] {
+  const chars = new Array<string>(256);
+  let next = 256;
+  for (let b = 0; b < 256; b++) {
+    const printable = (b >= 0x21 && b <= 0x7e) || (b >= 0xa1 && b <= 0xac) || (b >= 0xae && b <= 0xff);
+    chars[b] = String.fromCharCode(printable ? b : next++);
+  }
+  return chars;
+}
+
+/** BYTE_CHARS[b]: the character standing for byte b. */
+const BYTE_CHARS = buildByteChars();
+const CHAR_BYTES = new Map<string, number>(BYTE_CHARS.map((c, b) => [c, b]));
+
+/** The reference's base vocabulary order: the printable bytes first, then the others. */
+function baseVocabulary(): string[] {
+  const printable: string[] = [];
+  const rest: string[] = [];
+  for (let b = 0; b < 256; b++) {
+    (BYTE_CHARS[b].charCodeAt(0) === b ? printable : rest).push(BYTE_CHARS[b]);
+  }
+  const bytes = printable.concat(rest);
+  return bytes.concat(bytes.map((c) => c + END_OF_WORD));
+}
+
+// ---------------------------------------------------------------------------------------------
+// Whitespace as the reference sees it.
+
+// Python `regex` \s (Unicode White_Space); JavaScript's \s differs (it has U+FEFF, lacks U+0085).
+const WS_CLASS = '\\t\\n\\v\\f\\r \\x85\\xa0\\u1680\\u2000-\\u200a\\u2028\\u2029\\u202f\\u205f\\u3000';
+const WS_RUN = new RegExp(`[${WS_CLASS}]+`, 'g');
+// Python str.strip(): the same plus U+001C..U+001F.
+const STRIP_CLASS = `${WS_CLASS}\\x1c-\\x1f`;
+const STRIP_RE = new RegExp(`^[${STRIP_CLASS}]+|[${STRIP_CLASS}]+$`, 'g');
+
+/** CLIP's pre-tokenizer regex (the reference compiles it with IGNORECASE). */
+const SPLIT_RE = new RegExp(
+  `<\\|startoftext\\|>|<\\|endoftext\\|>|'s|'t|'re|'ve|'m|'ll|'d|\\p{L}+|\\p{N}|[^${WS_CLASS}\\p{L}\\p{N}]+`,
+  'giu',
+);
+
+// ---------------------------------------------------------------------------------------------
+// HTML character references, as Python's html.unescape and ftfy's unescape_html decode them.
+
+// Latin-1 names, U+00A0..U+00FF in order. Python also decodes all of them without a semicolon.
+const LATIN1_NAMES = (
+  'nbsp iexcl cent pound curren yen brvbar sect uml copy ordf laquo not shy reg macr deg plusmn ' +
+  'sup2 sup3 acute micro para middot cedil sup1 ordm raquo frac14 frac12 frac34 iquest Agrave ' +
+  'Aacute Acirc Atilde Auml Aring AElig Ccedil Egrave Eacute Ecirc Euml Igrave Iacute Icirc Iuml ' +
+  'ETH Ntilde Ograve Oacute Ocirc Otilde Ouml times Oslash Ugrave Uacute Ucirc Uuml Yacute THORN ' +
+  'szlig agrave aacute acirc atilde auml aring aelig ccedil egrave eacute ecirc euml igrave ' +
+  'iacute icirc iuml eth ntilde ograve oacute ocirc otilde ouml divide oslash ugrave uacute ' +
+  'ucirc uuml yacute thorn yuml'
+).split(' ');
+
+// Other HTML 4 names (values as HTML 5 defines them), plus the all-caps aliases HTML 5 has for them.
+const OTHER_ENTITIES: Record<string, number> = {
+  quot: 0x22, amp: 0x26, apos: 0x27, lt: 0x3c, gt: 0x3e,
+  QUOT: 0x22, AMP: 0x26, LT: 0x3c, GT: 0x3e, COPY: 0xa9, REG: 0xae, TRADE: 0x2122,
+  OElig: 0x152, oelig: 0x153, Scaron: 0x160, scaron: 0x161, Yuml: 0x178, fnof: 0x192,
+  circ: 0x2c6, tilde: 0x2dc,
+  ensp: 0x2002, emsp: 0x2003, thinsp: 0x2009, zwnj: 0x200c, zwj: 0x200d, lrm: 0x200e, rlm: 0x200f,
+  ndash: 0x2013, mdash: 0x2014, lsquo: 0x2018, rsquo: 0x2019, sbquo: 0x201a, ldquo: 0x201c,
+  rdquo: 0x201d, bdquo: 0x201e, dagger: 0x2020, Dagger: 0x2021, bull: 0x2022, hellip: 0x2026,
+  permil: 0x2030, prime: 0x2032, Prime: 0x2033, lsaquo: 0x2039, rsaquo: 0x203a, oline: 0x203e,
+  frasl: 0x2044, euro: 0x20ac, image: 0x2111, weierp: 0x2118, real: 0x211c, trade: 0x2122,
+  alefsym: 0x2135, larr: 0x2190, uarr: 0x2191, rarr: 0x2192, darr: 0x2193, harr: 0x2194,
+  crarr: 0x21b5, lArr: 0x21d0, uArr: 0x21d1, rArr: 0x21d2, dArr: 0x21d3, hArr: 0x21d4,
+  forall: 0x2200, part: 0x2202, exist: 0x2203, empty: 0x2205, nabla: 0x2207, isin: 0x2208,
+  notin: 0x2209, ni: 0x220b, prod: 0x220f, sum: 0x2211, minus: 0x2212, lowast: 0x2217,
+  radic: 0x221a, prop: 0x221d, infin: 0x221e, ang: 0x2220, and: 0x2227, or: 0x2228, cap: 0x2229,
+  cup: 0x222a, int: 0x222b, there4: 0x2234, sim: 0x223c, cong: 0x2245, asymp: 0x2248, ne: 0x2260,
+  equiv: 0x2261, le: 0x2264, ge: 0x2265, sub: 0x2282, sup: 0x2283, nsub: 0x2284, sube: 0x2286,
+  supe: 0x2287, oplus: 0x2295, otimes: 0x2297, perp: 0x22a5, sdot: 0x22c5, lceil: 0x2308,
+  rceil: 0x2309, lfloor: 0x230a, rfloor: 0x230b, lang: 0x27e8, rang: 0x27e9, loz: 0x25ca,
+  spades: 0x2660, clubs: 0x2663, hearts: 0x2665, diams: 0x2666,
+  thetasym: 0x3d1, upsih: 0x3d2, piv: 0x3d6, sigmaf: 0x3c2,
+};
+const GREEK_NAMES = (
+  'Alpha Beta Gamma Delta Epsilon Zeta Eta Theta Iota Kappa Lambda Mu Nu Xi Omicron Pi Rho _ ' +
+  'Sigma Tau Upsilon Phi Chi Psi Omega'
+).split(' ');
+// Names Python decodes even without the semicolon (besides the Latin-1 ones).
+const LEGACY_EXTRA = ['quot', 'amp', 'lt', 'gt', 'QUOT', 'AMP', 'LT', 'GT', 'COPY', 'REG'];
+
+/** Keys as Python's html5 table has them: "name;" for every name, "name" for the legacy ones. */
+function buildEntities(): Map<string, string> {
+  const m = new Map<string, string>();
+  const add = (name: string, cp: number, legacy: boolean) => {
+    const ch = String.fromCodePoint(cp);
+    m.set(name + ';', ch);
+    if (legacy) m.set(name, ch);
+  };
+  LATIN1_NAMES.forEach((name, i) => add(name, 0xa0 + i, true));
+  for (const [name, cp] of Object.entries(OTHER_ENTITIES)) add(name, cp, LEGACY_EXTRA.includes(name));
+  GREEK_NAMES.forEach((name, i) => {
+    if (name === '_') return;
+    add(name, 0x391 + i, false);
+    add(name.toLowerCase(), 0x3b1 + i, false);
+  });
+  return m;
+}
+const ENTITIES = buildEntities();
+
+// Windows-1252 for 0x80..0x9F; undefined bytes stay as they are (Python's html table and ftfy's
+// "sloppy" codec agree on this).
+const CP1252_HIGH = [
+  0x20ac, 0x81, 0x201a, 0x192, 0x201e, 0x2026, 0x2020, 0x2021, 0x2c6, 0x2030, 0x160, 0x2039, 0x152,
+  0x8d, 0x17d, 0x8f, 0x90, 0x2018, 0x2019, 0x201c, 0x201d, 0x2022, 0x2013, 0x2014, 0x2dc, 0x2122,
+  0x161, 0x203a, 0x153, 0x9d, 0x17e, 0x178,
+];
+
+function isInvalidCodepoint(n: number): boolean {
+  return (
+    (n >= 0x1 && n <= 0x8) || n === 0xb || (n >= 0xe && n <= 0x1f) || (n >= 0x7f && n <= 0x9f) ||
+    (n >= 0xfdd0 && n <= 0xfdef) || (n & 0xfffe) === 0xfffe
+  );
+}
+
+const CHARREF_RE = /&(#[0-9]+;?|#[xX][0-9a-fA-F]+;?|[^\t\n\f <&#;]{1,32};?)/gu;
+
+function replaceCharref(match: string, s: string): string {
+  if (s[0] === '#') {
+    const hex = s[1] === 'x' || s[1] === 'X';
+    const digits = s.slice(hex ? 2 : 1).replace(/;$/, '');
+    const num = parseInt(digits, hex ? 16 : 10);
+    if (num === 0) return '\ufffd';
+    if (num === 0x0d) return '\r';
+    if (num >= 0x80 && num <= 0x9f) return String.fromCodePoint(CP1252_HIGH[num - 0x80]);
+    if ((num >= 0xd800 && num <= 0xdfff) || num > 0x10ffff) return '\ufffd';
+    if (isInvalidCodepoint(num)) return '';
+    return String.fromCodePoint(num);
+  }
+  const exact = ENTITIES.get(s);
+  if (exact !== undefined) return exact;
+  // The longest name that is a prefix (only the legacy names, written without ';', can be).
+  for (let x = s.length - 1; x > 1; x--) {
+    const hit = ENTITIES.get(s.slice(0, x));
+    if (hit !== undefined) return hit + s.slice(x);
+  }
+  return match;
+}
+
+/** Python's `html.unescape` (HTML 5 rules; named references limited to the table above). */
+export function htmlUnescape(text: string): string {
+  if (!text.includes('&')) return text;
+  return text.replace(CHARREF_RE, replaceCharref);
+}
+
+// ftfy's own table: "&name;" for every name, plus all-caps spellings of the all-lowercase names
+// (decoded upper-cased) where the all-caps spelling is not itself a reference.
+function buildFtfyEntities(): Map<string, string> {
+  const m = new Map<string, string>();
+  for (const [key, ch] of ENTITIES) {
+    if (!key.endsWith(';')) continue;
+    m.set('&' + key, ch);
+  }
+  for (const [key, ch] of ENTITIES) {
+    if (!key.endsWith(';') || key !== key.toLowerCase()) continue;
+    const upper = '&' + key.toUpperCase();
+    if (htmlUnescape(upper) === upper) m.set(upper, ch.toUpperCase());
+  }
+  return m;
+}
+const FTFY_ENTITIES = buildFtfyEntities();
+const FTFY_ENTITY_RE = /&#?[0-9A-Za-z]{1,24};/g;
+
+function ftfyUnescapeHtml(text: string): string {
+  if (!text.includes('&')) return text;
+  return text.replace(FTFY_ENTITY_RE, (m) => {
+    const hit = FTFY_ENTITIES.get(m);
+    if (hit !== undefined) return hit;
+    if (m.startsWith('&#')) {
+      const u = htmlUnescape(m);
+      return u.includes(';') ? m : u;
+    }
+    return m;
+  });
+}
+
+// ---------------------------------------------------------------------------------------------
+// The rest of ftfy.fix_text (default configuration, without fix_encoding).
+
+const C1_RE = /[\x80-\x9f]/g;
+const LIGATURES: Record<string, string> = {
+  '\u0132': 'IJ', '\u0133': 'ij', '\u0149': '\u02bcn', '\u01f1': 'DZ', '\u01f2': 'Dz', '\u01f3': 'dz',
+  '\u01c4': 'D\u017d', '\u01c5': 'D\u017e', '\u01c6': 'd\u017e', '\u01c7': 'LJ', '\u01c8': 'Lj',
+  '\u01c9': 'lj', '\u01ca': 'NJ', '\u01cb': 'Nj', '\u01cc': 'nj', '\ufb00': 'ff', '\ufb01': 'fi',
+  '\ufb02': 'fl', '\ufb03': 'ffi', '\ufb04': 'ffl', '\ufb05': '\u017ft', '\ufb06': 'st',
+};
+const LIGATURE_RE = new RegExp(`[${Object.keys(LIGATURES).join('')}]`, 'g');
+const WIDTH_RE = /[\u3000\uff01-\uffef]/g;
+let widthMap: Map<string, string> | null = null;
+function widthReplacement(ch: string): string {
+  if (widthMap === null) {
+    widthMap = new Map([['\u3000', ' ']]);
+    for (let cp = 0xff01; cp < 0xfff0; cp++) {
+      const c = String.fromCharCode(cp);
+      const alt = c.normalize('NFKC');
+      if (alt !== c) widthMap.set(c, alt);
+    }
+  }
+  return widthMap.get(ch) ?? ch;
+}
+const SINGLE_QUOTE_RE = /[\u02bc\u2018-\u201b]/g;
+const DOUBLE_QUOTE_RE = /[\u201c-\u201f]/g;
+const LONE_SURROGATE_RE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g;
+const TERMINAL_ESCAPE_RE = /\x1b\[(?:\p{Nd}|;)*[a-zA-Z]/gu;
+const CONTROL_RE = /[\x00-\x08\x0b\x0e-\x1f\x7f\u206a-\u206f\ufeff\ufff9-\ufffc]/g;
+
+function fixSegment(segment: string, unescapeHtml: boolean): string {
+  let text = segment;
+  for (;;) {
+    const before = text;
+    if (unescapeHtml) text = ftfyUnescapeHtml(text);
+    text = text.replace(C1_RE, (c) => String.fromCharCode(CP1252_HIGH[c.charCodeAt(0) - 0x80]));
+    text = text.replace(LIGATURE_RE, (c) => LIGATURES[c]);
+    text = text.replace(WIDTH_RE, widthReplacement);
+    text = text.replace(DOUBLE_QUOTE_RE, '"').replace(SINGLE_QUOTE_RE, "'");
+    text = text
+      .replace(/\r\n/g, '\n')
+      .replace(/[\r\u2028\u2029\x85]/g, '\n');
+    text = text.replace(LONE_SURROGATE_RE, '\ufffd');
+    text = text.replace(TERMINAL_ESCAPE_RE, '');
+    text = text.replace(CONTROL_RE, '');
+    text = text.normalize('NFC');
+    if (text === before) return text;
+  }
+}
+
+/** ftfy.fix_text with its defaults, less the mojibake repair (see the file header). */
+export function ftfyFixText(text: string): string {
+  let out = '';
+  let unescapeHtml = true; // "auto": off from the first line that contains '<' on, as ftfy does
+  let pos = 0;
+  while (pos < text.length) {
+    const nl = text.indexOf('\n', pos);
+    let end = nl === -1 ? text.length : nl + 1;
+    if (end - pos > 1_000_000) end = pos + 1_000_000;
+    const segment = text.slice(pos, end);
+    if (unescapeHtml && segment.includes('<')) unescapeHtml = false;
+    out += fixSegment(segment, unescapeHtml);
+    pos = end;
+  }
+  return out;
+}
+
+// Printable ASCII without '&': every ftfy fix and html.unescape leave it as it is.
+const PLAIN_ASCII_RE = /^[\t\n\x20-\x25\x27-\x7e]*$/;
+
+/**
+ * The reference's text cleaning: `whitespace_clean(basic_clean(text)).lower()`, i.e. ftfy,
+ * html.unescape twice, strip, whitespace runs to one space, strip, lowercase.
+ */
+export function cleanText(text: string): string {
+  let t = text;
+  if (!PLAIN_ASCII_RE.test(t)) t = htmlUnescape(htmlUnescape(ftfyFixText(t)));
+  t = t.replace(STRIP_RE, '').replace(WS_RUN, ' ').replace(STRIP_RE, '');
+  return t.toLowerCase();
+}
+
+// ---------------------------------------------------------------------------------------------
+// The tokenizer.
+
+const PY_WHITESPACE_SPLIT = new RegExp(`[${STRIP_CLASS}]+`);
+const MAX_CACHE = 200_000;
+
+interface Merge {
+  a: string;
+  b: string;
+  line: number;
+}
+
+/** Parses OpenAI's merges format: a version line, then "a b" per line, at most `limit` merges. */
+function parseMerges(text: string, source: string, limit: number): Merge[] {
+  const lines = text.split('\n');
+  const header = lines[0].replace(/\r$/, '');
+  if (!header.startsWith('#') && !header.includes('#version')) {
+    throw new Error(
+      `${source}: not a BPE merges file: its first line should be a version header such as ` +
+        `"#version: 0.2" (CLIP's loader skips that line), got ${JSON.stringify(header.slice(0, 80))}`,
+    );
+  }
+  // The reference keeps a trailing empty line of a short file as an empty token; blank lines after
+  // the last merge are ignored here instead.
+  let last = lines.length - 1;
+  while (last >= 1 && lines[last].trim() === '') last--;
+  const end = Math.min(last + 1, 1 + limit);
+  const merges: Merge[] = [];
+  for (let i = 1; i < end; i++) {
+    const parts = lines[i].split(PY_WHITESPACE_SPLIT).filter((p) => p !== '');
+    if (parts.length !== 2) {
+      throw new Error(
+        `${source}: not a BPE merges file: line ${i + 1} should hold two symbols separated by a ` +
+          `space, got ${JSON.stringify(lines[i].slice(0, 80))}`,
+      );
+    }
+    merges.push({ a: parts[0], b: parts[1], line: i + 1 });
+  }
+  if (merges.length === 0) throw new Error(`${source}: not a BPE merges file: it holds no merges`);
+  return merges;
+}
+
+function readText(file: string, what: string): string {
+  let data: Buffer;
+  try {
+    data = fs.readFileSync(file);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new Error(`${what} not found: ${file}`);
+    throw new Error(`${what} could not be read: ${file}: ${(e as Error).message}`);
+  }
+  if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) {
+    try {
+      data = zlib.gunzipSync(data);
+    } catch (e) {
+      throw new Error(`${what} is not a valid gzip file: ${file}: ${(e as Error).message}`);
+    }
+  }
+  return data.toString('utf8');
+}
+
+function readJson(file: string, what: string): unknown {
+  const text = readText(file, what);
+  try {
+    return JSON.parse(text);
+  } catch (e) {
+    throw new Error(`${what} is not valid JSON: ${file}: ${(e as Error).message}`);
+  }
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function shorten(text: string, max = 80): string {
+  const chars = Array.from(text);
+  if (chars.length <= max) return JSON.stringify(text);
+  return `${JSON.stringify(chars.slice(0, max).join(''))}... (${chars.length} characters)`;
+}
+
+export class ClipTokenizer {
+  /** Number of embedding rows the ids index: the largest id + 1. */
+  readonly vocabSize: number;
+  readonly sotToken: number;
+  readonly eotToken: number;
+  /** Where the vocabulary came from (a path, or a description). */
+  readonly source: string;
+
+  private readonly encoder: Map<string, number>;
+  private readonly decoder: Map<number, string>;
+  private readonly ranks: Map<string, Map<string, number>>;
+  private readonly suffix: string;
+  private readonly cache = new Map<string, number[]>();
+
+  private constructor(args: {
+    encoder: Map<string, number>;
+    decoder: Map<number, string>;
+    merges: Merge[];
+    suffix: string;
+    source: string;
+  }) {
+    this.encoder = args.encoder;
+    this.decoder = args.decoder;
+    this.suffix = args.suffix;
+    this.source = args.source;
+    this.ranks = new Map();
+    args.merges.forEach((m, rank) => {
+      let inner = this.ranks.get(m.a);
+      if (inner === undefined) this.ranks.set(m.a, (inner = new Map()));
+      inner.set(m.b, rank); // a repeated merge keeps its last rank, as a Python dict does
+    });
+    const sot = this.encoder.get(SOT_TEXT);
+    const eot = this.encoder.get(EOT_TEXT);
+    if (sot === undefined || eot === undefined) {
+      throw new Error(`${args.source}: the vocabulary has no ${sot === undefined ? SOT_TEXT : EOT_TEXT} token`);
+    }
+    this.sotToken = sot;
+    this.eotToken = eot;
+    let maxId = -1;
+    for (const id of this.decoder.keys()) if (id > maxId) maxId = id;
+    this.vocabSize = maxId + 1;
+    for (const c of BYTE_CHARS) {
+      if (!this.encoder.has(c) || !this.encoder.has(c + this.suffix)) {
+        throw new Error(
+          `${args.source}: not a byte-level BPE vocabulary like CLIP's: it lacks the byte symbol ` +
+            `${JSON.stringify(this.encoder.has(c) ? c + this.suffix : c)}`,
+        );
+      }
+    }
+  }
+
+  /** From a merges file in OpenAI's format, gzipped (`.txt.gz`) or plain. */
+  static fromMergesFile(file: string): ClipTokenizer {
+    const text = readText(file, 'BPE merges file');
+    return ClipTokenizer.fromMerges(text, file);
+  }
+
+  /**
+   * From the text of a merges file in OpenAI's format: the vocabulary is the 256 byte symbols, the
+   * same with "</w>", one token per merge (the first 48894 at most), then SOT and EOT.
+   */
+  static fromMerges(mergesText: string, source = 'BPE merges text'): ClipTokenizer {
+    const merges = parseMerges(mergesText, source, CLIP_MAX_MERGES);
+    const vocab = baseVocabulary().concat(merges.map((m) => m.a + m.b), [SOT_TEXT, EOT_TEXT]);
+    const encoder = new Map<string, number>();
+    const decoder = new Map<number, string>();
+    vocab.forEach((tok, id) => {
+      encoder.set(tok, id); // a repeated token string maps to its last id, as in the reference
+      decoder.set(id, tok);
+    });
+    return new ClipTokenizer({ encoder, decoder, merges, suffix: END_OF_WORD, source });
+  }
+
+  /**
+   * From Hugging Face tokenizer files: a folder holding `tokenizer.json`, or `vocab.json` +
+   * `merges.txt`; or the path of a `tokenizer.json`. The ids are the files' own; the text pipeline
+   * (cleaning, splitting, special tokens) is CLIP's reference one.
+   */
+  static fromHuggingFace(dirOrTokenizerJson: string): ClipTokenizer {
+    const p = dirOrTokenizerJson;
+    if (!fs.existsSync(p)) throw new Error(`Hugging Face tokenizer files not found: ${p}`);
+    if (fs.statSync(p).isFile()) return ClipTokenizer.fromTokenizerJson(p);
+    const tj = path.join(p, 'tokenizer.json');
+    if (fs.existsSync(tj)) return ClipTokenizer.fromTokenizerJson(tj);
+    const vj = path.join(p, 'vocab.json');
+    const mt = path.join(p, 'merges.txt');
+    if (fs.existsSync(vj) && fs.existsSync(mt)) return ClipTokenizer.fromVocabAndMerges(vj, mt);
+    throw new Error(`${p}: no Hugging Face tokenizer files: expected tokenizer.json, or vocab.json and merges.txt`);
+  }
+
+  private static fromTokenizerJson(file: string): ClipTokenizer {
+    const json = readJson(file, 'tokenizer.json');
+    const model = isRecord(json) ? json.model : undefined;
+    if (!isRecord(model) || !isRecord(model.vocab) || !Array.isArray(model.merges)) {
+      throw new Error(`${file}: not a tokenizer.json with a BPE model (model.vocab and model.merges)`);
+    }
+    if (model.type !== undefined && model.type !== 'BPE') {
+      throw new Error(`${file}: the model is ${String(model.type)}, not BPE`);
+    }
+    if (typeof model.continuing_subword_prefix === 'string' && model.continuing_subword_prefix !== '') {
+      throw new Error(`${file}: continuing_subword_prefix is not supported by CLIP's BPE`);
+    }
+    const suffix = typeof model.end_of_word_suffix === 'string' ? model.end_of_word_suffix : '';
+    const { encoder, decoder } = ClipTokenizer.vocabMaps(model.vocab, file);
+    const added = isRecord(json) && Array.isArray(json.added_tokens) ? json.added_tokens : [];
+    for (const t of added) {
+      if (isRecord(t) && typeof t.content === 'string' && typeof t.id === 'number') {
+        encoder.set(t.content, t.id);
+        decoder.set(t.id, t.content);
+      }
+    }
+    // All of the file's merges are used, as Hugging Face's BPE does (no 48894 cap here).
+    const merges: Merge[] = model.merges.map((m: unknown, i: number) => {
+      let parts: unknown[] | null = null;
+      if (typeof m === 'string') parts = m.split(' ');
+      else if (Array.isArray(m)) parts = m;
+      if (parts === null || parts.length !== 2 || typeof parts[0] !== 'string' || typeof parts[1] !== 'string') {
+        throw new Error(`${file}: model.merges[${i}] should be "a b" or ["a", "b"], got ${JSON.stringify(m)}`);
+      }
+      return { a: parts[0], b: parts[1], line: i };
+    });
+    ClipTokenizer.checkMerges(merges, encoder, file, (m) => `model.merges[${m.line}]`);
+    return new ClipTokenizer({ encoder, decoder, merges, suffix, source: file });
+  }
+
+  private static fromVocabAndMerges(vocabFile: string, mergesFile: string): ClipTokenizer {
+    const vocab = readJson(vocabFile, 'vocab.json');
+    if (!isRecord(vocab)) throw new Error(`${vocabFile}: vocab.json should map tokens to ids`);
+    const { encoder, decoder } = ClipTokenizer.vocabMaps(vocab, vocabFile);
+    const merges = parseMerges(readText(mergesFile, 'merges.txt'), mergesFile, CLIP_MAX_MERGES);
+    ClipTokenizer.checkMerges(merges, encoder, mergesFile, (m) => `line ${m.line}`);
+    return new ClipTokenizer({ encoder, decoder, merges, suffix: END_OF_WORD, source: path.dirname(vocabFile) });
+  }
+
+  private static vocabMaps(vocab: Record<string, unknown>, file: string) {
+    const encoder = new Map<string, number>();
+    const decoder = new Map<number, string>();
+    for (const [tok, id] of Object.entries(vocab)) {
+      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
+        throw new Error(`${file}: the id of ${JSON.stringify(tok)} should be a non-negative integer`);
+      }
+      encoder.set(tok, id);
+      decoder.set(id, tok);
+    }
+    return { encoder, decoder };
+  }
+
+  private static checkMerges(merges: Merge[], encoder: Map<string, number>, file: string, where: (m: Merge) => string) {
+    for (const m of merges) {
+      if (!encoder.has(m.a + m.b)) {
+        throw new Error(`${file}: ${where(m)}: the merge "${m.a} ${m.b}" makes ${JSON.stringify(m.a + m.b)}, which is not in the vocabulary`);
+      }
+    }
+  }
+
+  /** The id of a token string (byte symbols, "</w>" included), if it is in the vocabulary. */
+  tokenToId(token: string): number | undefined {
+    return this.encoder.get(token);
+  }
+
+  /** The token string of an id, if the vocabulary has it. */
+  idToToken(id: number): string | undefined {
+    return this.decoder.get(id);
+  }
+
+  /** BPE ids of a text, without SOT/EOT (the reference's `SimpleTokenizer.encode`). */
+  encode(text: string): number[] {
+    if (typeof text !== 'string') throw new TypeError(`encode: expected a string, got ${typeof text}`);
+    const out: number[] = [];
+    const clean = cleanText(text);
+    const pieces = clean.match(SPLIT_RE);
+    if (pieces === null) return out;
+    for (const piece of pieces) {
+      let ids = this.cache.get(piece);
+      if (ids === undefined) {
+        ids = this.encodePiece(piece);
+        if (this.cache.size >= MAX_CACHE) this.cache.clear();
+        this.cache.set(piece, ids);
+      }
+      for (let i = 0; i < ids.length; i++) out.push(ids[i]);
+    }
+    return out;
+  }
+
+  private encodePiece(piece: string): number[] {
+    // The reference's BPE cache starts with the two special tokens: they are never split.
+    if (piece === SOT_TEXT) return [this.sotToken];
+    if (piece === EOT_TEXT) return [this.eotToken];
+    const bytes = Buffer.from(piece, 'utf8');
+    const word = new Array<string>(bytes.length);
+    for (let i = 0; i < bytes.length; i++) word[i] = BYTE_CHARS[bytes[i]];
+    word[word.length - 1] += this.suffix;
+    const symbols = this.bpe(word);
+    return symbols.map((s) => {
+      const id = this.encoder.get(s);
+      if (id === undefined) {
+        throw new Error(`${this.source}: the BPE symbol ${JSON.stringify(s)} (from ${JSON.stringify(piece)}) is not in the vocabulary`);
+      }
+      return id;
+    });
+  }
+
+  /**
+   * The reference's merge loop: take the adjacent pair of lowest rank, merge every occurrence of it
+   * from left to right, and repeat until no pair has a rank.
+   */
+  private bpe(initial: string[]): string[] {
+    let word = initial;
+    while (word.length > 1) {
+      let best = Infinity;
+      let first = '';
+      let second = '';
+      for (let i = 0; i < word.length - 1; i++) {
+        const r = this.ranks.get(word[i])?.get(word[i + 1]);
+        if (r !== undefined && r < best) {
+          best = r;
+          first = word[i];
+          second = word[i + 1];
+        }
+      }
+      if (best === Infinity) break;
+      const next: string[] = [];
+      for (let i = 0; i < word.length; ) {
+        if (i < word.length - 1 && word[i] === first && word[i + 1] === second) {
+          next.push(first + second);
+          i += 2;
+        } else {
+          next.push(word[i]);
+          i += 1;
+        }
+      }
+      word = next;
+    }
+    return word;
+  }
+
+  /**
+   * Text of ids, as the reference's `decode`: every id is decoded, SOT/EOT as their text and the
+   * zero padding as "!" (id 0), the end-of-word suffix becomes a space, and invalid UTF-8 becomes
+   * U+FFFD. Pass only the ids between SOT and EOT to get the text back.
+   */
+  decode(ids: ArrayLike<number>): string {
+    const bytes: number[] = [];
+    for (let k = 0; k < ids.length; k++) {
+      const tok = this.decoder.get(ids[k]);
+      if (tok === undefined) {
+        throw new Error(`decode: id ${ids[k]} is not in the vocabulary (${this.vocabSize} ids, from ${this.source})`);
+      }
+      for (const ch of tok) {
+        const b = CHAR_BYTES.get(ch);
+        if (b !== undefined) bytes.push(b);
+        else for (const x of Buffer.from(ch, 'utf8')) bytes.push(x);
+      }
+    }
+    const text = Buffer.from(bytes).toString('utf8');
+    return this.suffix === '' ? text : text.split(this.suffix).join(' ');
+  }
+
+  /**
+   * `clip.tokenize`: each text becomes SOT, its BPE ids, EOT, padded with zeros to `contextLength`
+   * (77). A text that does not fit throws, unless `truncate` is set: then the row is cut and its
+   * last token set to EOT.
+   */
+  tokenize(texts: string | readonly string[], opts: TokenizeOptions = {}): TokenizedBatch {
+    const list = typeof texts === 'string' ? [texts] : texts;
+    const ctx = opts.contextLength ?? 77;
+    if (!Number.isInteger(ctx) || ctx < 1) {
+      throw new Error(`tokenize: contextLength should be a positive integer, got ${ctx}`);
+    }
+    const n = list.length;
+    const ids = new Int32Array(n * ctx);
+    const eotIndex = new Int32Array(n);
+    for (let i = 0; i < n; i++) {
+      const text = list[i];
+      if (typeof text !== 'string') throw new TypeError(`tokenize: texts[${i}] is not a string`);
+      const body = this.encode(text);
+      const total = body.length + 2;
+      if (total > ctx && !opts.truncate) {
+        throw new Error(
+          `Input ${shorten(text)} is too long for context length ${ctx}: it has ${total} tokens ` +
+            `with SOT and EOT. Pass { truncate: true } to cut it (EOT stays the last token).`,
+        );
+      }
+      const row = i * ctx;
+      ids[row] = this.sotToken;
+      const m = Math.min(body.length, ctx - 1);
+      for (let k = 0; k < m; k++) ids[row + 1 + k] = body[k];
+      const last = Math.min(total, ctx) - 1;
+      ids[row + last] = this.eotToken;
+      let e = 0;
+      while (ids[row + e] !== this.eotToken) e++;
+      eotIndex[i] = e;
+    }
+    return { ids, shape: [n, ctx], eotIndex };
+  }
+
+  /** Drops the cached BPE results (they are also dropped when the cache grows large). */
+  clearCache(): void {
+    this.cache.clear();
+  }
+}
