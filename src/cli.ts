@@ -37,6 +37,10 @@ async function bench(argv: string[]): Promise<void> {
 
 export async function main(argv: string[]): Promise<number> {
   const [command, ...rest] = argv;
+  if (command !== undefined && (rest.includes('--help') || rest.includes('-h'))) {
+    out(USAGE);
+    return 0;
+  }
   try {
     switch (command) {
       case 'encode':
@@ -63,7 +67,8 @@ export async function main(argv: string[]): Promise<number> {
         return 2;
     }
   } catch (e) {
-    err(`promptlab ${command}: ${e instanceof Error ? e.message : String(e)}`);
+    const msg = e instanceof Error ? e.message : String(e);
+    err(msg.startsWith('promptlab') ? msg : `promptlab ${command}: ${msg}`);
     if (process.env.PROMPTLAB_DEBUG && e instanceof Error) err(e.stack ?? '');
     return e instanceof UsageError ? 2 : 1;
   }
