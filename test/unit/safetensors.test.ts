@@ -16,6 +16,7 @@ import {
   type TensorToWrite,
 } from '../../src/clip/safetensors';
 import { parityDir } from '../fixture-dirs';
+import { seededRandom } from '../../src/clip/random';
 
 const LABEL = 'hostile.safetensors';
 
@@ -64,17 +65,7 @@ function assertFormatError(fn: () => unknown, keywords: string[], file = LABEL):
   return caught;
 }
 
-/** mulberry32: a small seeded PRNG with uniform output in [0, 1). */
-function prng(seed: number): () => number {
-  let s = seed >>> 0;
-  return () => {
-    s = (s + 0x6d2b79f5) >>> 0;
-    let t = s;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const prng = seededRandom;
 
 /** Reference float16 decoding straight from the IEEE definition (slow, for comparison). */
 function f16Reference(h: number): number {

@@ -5,7 +5,8 @@ import * as os from 'os';
 import * as path from 'path';
 import * as zlib from 'zlib';
 import { Tokenizer } from '@huggingface/tokenizers';
-import { CLIP_MAX_MERGES, ClipTokenizer, cleanText, htmlUnescape } from '../../src/clip/tokenizer';
+import { CLIP_MAX_MERGES, ClipTokenizer } from '../../src/clip/tokenizer';
+import { cleanText, htmlUnescape } from '../../src/clip/text-clean';
 
 // ids 512.. in this order; SOT = 520, EOT = 521, vocabulary 522.
 const TINY_MERGES = ['#version: 0.2', 'h e', 'l l', 'he ll', 'hell o</w>', 'w o', 'wo r', 'wor l', 'worl d</w>', ''].join('\n');
