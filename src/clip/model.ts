@@ -48,18 +48,48 @@ export function eotPositions(ids: Int32Array, rows: number, length: number): Int
 export class ClipModel {
   readonly text: TextTower;
   readonly visual: VisionTransformer | ModifiedResNet;
-  /** exp(logit_scale) is the logits' temperature; this is the stored (log) value. */
-  readonly logitScale: number;
-  private readonly owned: tf.Tensor[];
+  /** log of the logits' temperature: logits = exp(logitScale) * cosine. */
+  readonly logitScaleParam: tf.Scalar;
+  private readonly params: ParamReader;
   private disposed = false;
 
-  constructor(readonly config: ClipConfig, stateDict: StateDict, source = '<state dict>') {
+  /**
+   * `trainable`: weights become tf.Variables (for pretraining); otherwise frozen tensors, which is
+   * what every prompt-learning method wants (gradients still flow through them to the prompts).
+   */
+  constructor(readonly config: ClipConfig, stateDict: StateDict, source = '<state dict>', readonly trainable = false) {
     checkHeads(config, source);
-    const p = new ParamReader(stateDict, source);
+    const p = new ParamReader(stateDict, source, trainable);
     this.text = new TextTower(p, config);
     this.visual = isVit(config) ? new VisionTransformer(p, config) : new ModifiedResNet(p, config);
-    this.logitScale = p.scalar('logit_scale');
-    this.owned = p.created;
+    this.logitScaleParam = p.scalar('logit_scale');
+    this.params = p;
+  }
+
+  get logitScale(): number {
+    return this.logitScaleParam.dataSync()[0];
+  }
+
+  /** The trainable variables with the state-dict key each comes from (empty for a frozen model). */
+  trainableVariables(): { key: string; variable: tf.Variable }[] {
+    return this.params.entries
+      .filter((e) => e.tensor instanceof tf.Variable && e.tensor.trainable)
+      .map((e) => ({ key: e.key, variable: e.tensor as tf.Variable }));
+  }
+
+  /** Training mode: BatchNorm (ModifiedResNet) normalises with batch statistics. */
+  setTraining(on: boolean): void {
+    if (this.visual instanceof ModifiedResNet) this.visual.training = on;
+  }
+
+  /** After an optimiser step in training mode: fold the batch statistics into the running ones. */
+  updateRunningStats(): void {
+    if (this.visual instanceof ModifiedResNet) this.visual.updateRunningStats();
+  }
+
+  /** The current weights as a state dict (OpenAI key names and PyTorch layouts). */
+  stateDict(): StateDict {
+    return this.params.stateDict();
   }
 
   /** Loads a safetensors file or a Hugging Face / OpenAI-layout folder. */
@@ -138,7 +168,7 @@ export class ClipModel {
 
   dispose(): void {
     if (this.disposed) return;
-    for (const t of this.owned) t.dispose();
+    for (const t of this.params.created) t.dispose();
     this.disposed = true;
   }
 }

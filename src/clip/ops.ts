@@ -15,7 +15,7 @@ export interface Norm {
   eps: number;
 }
 
-function isTrainable(t: tf.Tensor): boolean {
+export function isTrainable(t: tf.Tensor): boolean {
   return t instanceof tf.Variable && t.trainable;
 }
 
@@ -44,9 +44,12 @@ function matMulBoth(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   return f(x, w) as tf.Tensor2D;
 }
 
-/** 2-D matMul that picks the cheapest correct gradient for the weight's role. */
-export function matMul(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
-  return isTrainable(w) ? matMulBoth(x, w) : matMulFrozen(x, w);
+/**
+ * 2-D matMul that picks the cheapest correct gradient for the weight's role: frozen weights get
+ * no gradient (and cost none); trainable ones (or `weightGrad = true`) get theirs.
+ */
+export function matMul(x: tf.Tensor2D, w: tf.Tensor2D, weightGrad = isTrainable(w)): tf.Tensor2D {
+  return weightGrad ? matMulBoth(x, w) : matMulFrozen(x, w);
 }
 
 /** y = x @ w + b over the last axis of x (any rank), as one 2-D matMul. */

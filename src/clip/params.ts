@@ -1,17 +1,37 @@
 // Turns a state dict (OpenAI key names, float32) into the tensors the towers use, checking every
-// shape so a wrong or truncated checkpoint fails with the key and both shapes named.
+// shape so a wrong or truncated checkpoint fails with the key and both shapes named. Each tensor
+// remembers where it came from, so a trained model can be written back as a state dict.
 import * as tf from '@tensorflow/tfjs';
 import type { StateDict } from './weights';
 import type { Activation, Attention, Linear, Norm, ResidualBlock } from './ops';
 
+/** How a model tensor was cut from its state-dict entry. */
+type Layout =
+  | { kind: 'same' }
+  | { kind: 'rowsT'; from: number; count: number; cols: number } // transpose of rows [from, from+count) of a [R, cols] view
+  | { kind: 'rows'; from: number; count: number }                // elements [from, from+count) of a 1-D entry
+  | { kind: 'conv' };                                            // [out, in, k, k] permuted to [k, k, in, out]
+
+interface Entry {
+  key: string;
+  tensor: tf.Tensor;
+  layout: Layout;
+}
+
 export class ParamReader {
-  /** Every tensor created, so the model can dispose them all. */
-  readonly created: tf.Tensor[] = [];
+  /** Every tensor created, in creation order, with the state-dict entry it came from. */
+  readonly entries: Entry[] = [];
+  /** Shapes of the state-dict entries used. */
+  readonly shapes = new Map<string, number[]>();
 
-  constructor(private readonly sd: StateDict, private readonly source: string) {}
+  /**
+   * With `trainable`, weights become trainable tf.Variables and BatchNorm running statistics
+   * non-trainable ones (so training can update them); otherwise plain tensors.
+   */
+  constructor(private readonly sd: StateDict, private readonly source: string, readonly trainable = false) {}
 
-  has(key: string): boolean {
-    return this.sd.has(key);
+  get created(): tf.Tensor[] {
+    return this.entries.map((e) => e.tensor);
   }
 
   raw(key: string, shape: (number | null)[]): { shape: number[]; data: Float32Array } {
@@ -25,34 +45,39 @@ export class ParamReader {
       const want = `[${shape.map((d) => (d === null ? '*' : d)).join(', ')}]`;
       throw new Error(`${this.source}: tensor '${key}' has shape [${t.shape.join(', ')}], expected ${want}`);
     }
+    this.shapes.set(key, t.shape);
     return t;
   }
 
-  /** A stored scalar: shape [] (torch) or [1]. */
-  scalar(key: string): number {
+  private make(key: string, layout: Layout, build: () => tf.Tensor, trainable = true): tf.Tensor {
+    const t = tf.tidy(build);
+    const tensor = this.trainable ? tf.variable(t, trainable) : t;
+    if (tensor !== t) t.dispose();
+    this.entries.push({ key, tensor, layout });
+    return tensor;
+  }
+
+  /** A stored scalar (shape [] as torch saves it, or [1]) as a rank-0 tensor. */
+  scalar(key: string): tf.Scalar {
     const t = this.sd.get(key);
     if (!t || t.data.length !== 1) {
       throw new Error(`${this.source}: tensor '${key}' is ${t ? `of shape [${t.shape.join(', ')}]` : 'missing'}, expected a scalar`);
     }
-    return t.data[0];
+    this.shapes.set(key, t.shape);
+    return this.make(key, { kind: 'same' }, () => tf.scalar(t.data[0])) as tf.Scalar;
   }
 
-  private keep<T extends tf.Tensor>(t: T): T {
-    this.created.push(t);
-    return t;
-  }
-
-  tensor(key: string, shape: (number | null)[]): tf.Tensor {
+  tensor(key: string, shape: (number | null)[], trainable = true): tf.Tensor {
     const t = this.raw(key, shape);
-    return this.keep(tf.tensor(t.data, t.shape, 'float32'));
+    return this.make(key, { kind: 'same' }, () => tf.tensor(t.data, t.shape, 'float32'), trainable);
   }
 
-  /** A 2-D tensor given rows of a stored [rows, cols] matrix, transposed to [cols, rows]. */
-  private transposedRows(key: string, full: number[], from: number, count: number): tf.Tensor2D {
+  /** Rows [from, from+count) of the entry viewed as [R, cols], transposed to [cols, count]. */
+  transposedRows(key: string, full: number[], from: number, count: number): tf.Tensor2D {
     const t = this.raw(key, full);
-    const cols = t.shape[1];
+    const cols = t.data.length / full[0];
     const rows = t.data.subarray(from * cols, (from + count) * cols);
-    return this.keep(tf.tidy(() => tf.transpose(tf.tensor2d(rows, [count, cols]))));
+    return this.make(key, { kind: 'rowsT', from, count, cols }, () => tf.transpose(tf.tensor2d(rows, [count, cols]))) as tf.Tensor2D;
   }
 
   /** PyTorch Linear (weight [out, in]) as w [in, out], b [out]. */
@@ -73,10 +98,11 @@ export class ParamReader {
   /** nn.MultiheadAttention with a packed in_proj ([3D, D]) split into q, k, v. */
   packedAttention(prefix: string, dim: number, heads: number): Attention {
     const wKey = `${prefix}.in_proj_weight`;
-    const b = this.raw(`${prefix}.in_proj_bias`, [3 * dim]).data;
+    const bKey = `${prefix}.in_proj_bias`;
+    const b = this.raw(bKey, [3 * dim]).data;
     const part = (i: number): Linear => ({
       w: this.transposedRows(wKey, [3 * dim, dim], i * dim, dim),
-      b: this.keep(tf.tensor1d(b.subarray(i * dim, (i + 1) * dim))),
+      b: this.make(bKey, { kind: 'rows', from: i * dim, count: dim }, () => tf.tensor1d(b.subarray(i * dim, (i + 1) * dim))) as tf.Tensor1D,
     });
     return { q: part(0), k: part(1), v: part(2), out: this.linear(`${prefix}.out_proj`, dim, dim), heads };
   }
@@ -97,21 +123,56 @@ export class ParamReader {
   /** A conv weight [out, in, kh, kw] as a tfjs filter [kh, kw, in, out]. */
   convFilter(key: string, out: number, inC: number, k: number): tf.Tensor4D {
     const t = this.raw(key, [out, inC, k, k]);
-    return this.keep(tf.tidy(() => tf.transpose(tf.tensor4d(t.data, [out, inC, k, k]), [2, 3, 1, 0])));
+    return this.make(key, { kind: 'conv' }, () => tf.transpose(tf.tensor4d(t.data, [out, inC, k, k]), [2, 3, 1, 0])) as tf.Tensor4D;
   }
 
-  /** Eval-mode BatchNorm folded into a per-channel scale and shift. */
-  batchNorm(prefix: string, ch: number, eps = 1e-5): { scale: tf.Tensor1D; shift: tf.Tensor1D } {
-    const w = this.raw(`${prefix}.weight`, [ch]).data;
-    const b = this.raw(`${prefix}.bias`, [ch]).data;
-    const mean = this.raw(`${prefix}.running_mean`, [ch]).data;
-    const v = this.raw(`${prefix}.running_var`, [ch]).data;
-    const scale = new Float32Array(ch);
-    const shift = new Float32Array(ch);
-    for (let c = 0; c < ch; c++) {
-      scale[c] = w[c] / Math.sqrt(v[c] + eps);
-      shift[c] = b[c] - mean[c] * scale[c];
-    }
-    return { scale: this.keep(tf.tensor1d(scale)), shift: this.keep(tf.tensor1d(shift)) };
+  /** BatchNorm parameters; running statistics never train (training updates them by assignment). */
+  batchNorm(prefix: string, ch: number, eps = 1e-5): BatchNorm {
+    return {
+      weight: this.tensor(`${prefix}.weight`, [ch]) as tf.Tensor1D,
+      bias: this.tensor(`${prefix}.bias`, [ch]) as tf.Tensor1D,
+      runningMean: this.tensor(`${prefix}.running_mean`, [ch], false) as tf.Tensor1D,
+      runningVar: this.tensor(`${prefix}.running_var`, [ch], false) as tf.Tensor1D,
+      eps,
+    };
   }
+
+  /** Writes the current values back in the state dict's layout (OpenAI keys, PyTorch shapes). */
+  stateDict(): StateDict {
+    const out: StateDict = new Map();
+    for (const [key, shape] of this.shapes) out.set(key, { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+    for (const { key, tensor, layout } of this.entries) {
+      const dst = (out.get(key) as { data: Float32Array }).data;
+      const src = tensor.dataSync() as Float32Array;
+      switch (layout.kind) {
+        case 'same':
+          dst.set(src);
+          break;
+        case 'rows':
+          dst.set(src, layout.from);
+          break;
+        case 'rowsT': // src [cols, count] = transpose of rows [from, from+count)
+          for (let c = 0; c < layout.cols; c++) {
+            for (let r = 0; r < layout.count; r++) dst[(layout.from + r) * layout.cols + c] = src[c * layout.count + r];
+          }
+          break;
+        case 'conv': {
+          const [o, i, k] = out.get(key)!.shape;
+          for (let a = 0; a < o; a++) for (let b = 0; b < i; b++) for (let y = 0; y < k; y++) for (let x = 0; x < k; x++) {
+            dst[((a * i + b) * k + y) * k + x] = src[((y * k + x) * i + b) * o + a];
+          }
+          break;
+        }
+      }
+    }
+    return out;
+  }
+}
+
+export interface BatchNorm {
+  weight: tf.Tensor1D;
+  bias: tf.Tensor1D;
+  runningMean: tf.Tensor1D;
+  runningVar: tf.Tensor1D;
+  eps: number;
 }

@@ -134,3 +134,52 @@ export function namedConfig(name: 'ViT-B/32' | 'ViT-B/16' | 'RN50'): ClipConfig 
   }
   return { ...text, ...common, embedDim: 512, imageResolution: 224, visionLayers: 12, visionWidth: 768, visionPatchSize: name === 'ViT-B/32' ? 32 : 16, visionHeads: 12 };
 }
+
+/**
+ * CLIP's own initialisation (clip/model.py `initialize_parameters` and PyTorch's defaults), for
+ * pretraining from scratch: token embedding N(0, 0.02), positional N(0, 0.01), attention and MLP
+ * weights scaled by width and depth, the attention pool by its input width, each bottleneck's last
+ * BatchNorm gain zero, conv filters U(+-1/sqrt(fan_in)), biases zero, logit_scale ln(1/0.07).
+ */
+export function clipInitStateDict(c: ClipConfig, seed = 0): StateDict {
+  const rand = seededRandom(seed);
+  const gauss = () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
+  const w = c.transformerWidth;
+  const projStd = w ** -0.5 * (2 * c.transformerLayers) ** -0.5;
+  const attnStd = w ** -0.5;
+  const fcStd = (2 * w) ** -0.5;
+  const visionBlockStd = (key: string, d: number, layers: number): number | null => {
+    if (key.endsWith('attn.in_proj_weight')) return d ** -0.5;
+    if (key.endsWith('attn.out_proj.weight') || key.endsWith('mlp.c_proj.weight')) return d ** -0.5 * (2 * layers) ** -0.5;
+    if (key.endsWith('mlp.c_fc.weight')) return (2 * d) ** -0.5;
+    return null;
+  };
+  const sd: StateDict = new Map();
+  for (const [key, shape] of clipShapes(c)) {
+    const n = shape.reduce((a, b) => a * b, 1);
+    const data = new Float32Array(n);
+    const fanIn = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+    let std: number | null = null;
+    let fill: number | null = null;
+    if (key === 'logit_scale') fill = Math.log(1 / 0.07);
+    else if (key === 'token_embedding.weight') std = 0.02;
+    else if (key === 'positional_embedding') std = 0.01;
+    else if (key === 'text_projection') std = w ** -0.5;
+    else if (key.startsWith('transformer.resblocks.')) std = visionBlockStd(key, w, c.transformerLayers) ?? (key.endsWith('attn.out_proj.weight') ? projStd : key.endsWith('c_fc.weight') ? fcStd : attnStd);
+    else if (key.startsWith('visual.transformer.resblocks.')) std = visionBlockStd(key, c.visionWidth, c.visionLayers as number);
+    else if (key.startsWith('visual.attnpool.') && key.endsWith('.weight')) std = shape[1] ** -0.5;
+    else if (key === 'visual.class_embedding' || key === 'visual.positional_embedding' || key === 'visual.proj') std = c.visionWidth ** -0.5;
+    else if (key.startsWith('visual.attnpool.positional_embedding')) std = shape[1] ** -0.5;
+    if (key.endsWith('running_var')) fill = 1;
+    else if (key.endsWith('running_mean') || key.endsWith('.bias')) fill = 0;
+    else if (/(ln_\w+|ln_final)\.weight$/.test(key)) fill = 1;
+    else if (/(bn\d|downsample\.1)\.weight$/.test(key)) fill = /layer\d\.\d+\.bn3\.weight$/.test(key) ? 0 : 1;
+    for (let i = 0; i < n; i++) {
+      if (fill !== null) data[i] = fill;
+      else if (std !== null) data[i] = std * gauss();
+      else data[i] = (2 * rand() - 1) / Math.sqrt(fanIn); // conv filters and the rest: PyTorch's default
+    }
+    sd.set(key, { shape: shape.length ? shape : [1], data });
+  }
+  return sd;
+}

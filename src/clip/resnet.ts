@@ -4,13 +4,20 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ClipConfig } from './config';
 import { Attention, multiHeadAttention } from './ops';
-import type { ParamReader } from './params';
+import type { BatchNorm, ParamReader } from './params';
+import { conv2d } from './conv';
 
 interface ConvBn {
   filter: tf.Tensor4D;
-  scale: tf.Tensor1D;
-  shift: tf.Tensor1D;
+  bn: BatchNorm;
   pad: number;
+}
+
+/** Batch statistics seen in training mode, to fold into the running statistics after a step. */
+export interface BatchStats {
+  bn: BatchNorm;
+  mean: tf.Tensor1D;
+  variance: tf.Tensor1D; // unbiased, as PyTorch keeps it
 }
 
 interface Bottleneck {
@@ -22,13 +29,7 @@ interface Bottleneck {
 }
 
 function readConvBn(p: ParamReader, conv: string, bn: string, out: number, inC: number, k: number): ConvBn {
-  return { filter: p.convFilter(conv, out, inC, k), ...p.batchNorm(bn, out), pad: (k - 1) / 2 };
-}
-
-/** conv (no bias, stride 1, symmetric zero padding) then eval-mode BatchNorm. */
-function convBn(x: tf.Tensor4D, c: ConvBn, stride = 1): tf.Tensor4D {
-  const padded = c.pad > 0 ? tf.pad(x, [[0, 0], [c.pad, c.pad], [c.pad, c.pad], [0, 0]]) : x;
-  return tf.add(tf.mul(tf.conv2d(padded, c.filter, stride, 'valid'), c.scale), c.shift) as tf.Tensor4D;
+  return { filter: p.convFilter(conv, out, inC, k), bn: p.batchNorm(bn, out), pad: (k - 1) / 2 };
 }
 
 function avgPool(x: tf.Tensor4D, k: number): tf.Tensor4D {
@@ -41,6 +42,9 @@ export class ModifiedResNet {
   private readonly pool: Attention;
   private readonly poolPositional: tf.Tensor2D; // [1 + s^2, 32*width]
   private readonly spacial: number;             // s = R / 32
+  /** Training mode: BatchNorm uses batch statistics and records them in `batchStats`. */
+  training = false;
+  readonly batchStats: BatchStats[] = [];
 
   constructor(p: ParamReader, readonly config: ClipConfig) {
     const w = config.visionWidth;
@@ -83,21 +87,55 @@ export class ModifiedResNet {
     };
   }
 
+  /** conv (no bias, symmetric zero padding) then BatchNorm (eval: running stats; training: batch stats). */
+  private convBn(x: tf.Tensor4D, c: ConvBn, stride = 1, inputGrad = true): tf.Tensor4D {
+    const y = conv2d(x, c.filter, stride, c.pad, inputGrad);
+    const { weight, bias, eps } = c.bn;
+    if (!this.training) {
+      const scale = tf.div(weight, tf.sqrt(tf.add(c.bn.runningVar, eps)));
+      return tf.add(tf.mul(y, scale), tf.sub(bias, tf.mul(c.bn.runningMean, scale))) as tf.Tensor4D;
+    }
+    const { mean, variance } = tf.moments(y, [0, 1, 2]);
+    const count = y.size / y.shape[3];
+    this.batchStats.push({
+      bn: c.bn,
+      mean: tf.keep(tf.clone(mean)) as tf.Tensor1D,
+      variance: tf.keep(tf.mul(variance, count / Math.max(count - 1, 1))) as tf.Tensor1D,
+    });
+    return tf.add(tf.mul(tf.div(tf.sub(y, mean), tf.sqrt(tf.add(variance, eps))), weight), bias) as tf.Tensor4D;
+  }
+
   private bottleneck(x: tf.Tensor4D, b: Bottleneck): tf.Tensor4D {
-    let out = tf.relu(convBn(x, b.conv1)) as tf.Tensor4D;
-    out = tf.relu(convBn(out, b.conv2)) as tf.Tensor4D;
-    out = convBn(avgPool(out, b.stride), b.conv3);
-    const identity = b.downsample ? convBn(avgPool(x, b.stride), b.downsample) : x;
+    let out = tf.relu(this.convBn(x, b.conv1)) as tf.Tensor4D;
+    out = tf.relu(this.convBn(out, b.conv2)) as tf.Tensor4D;
+    out = this.convBn(avgPool(out, b.stride), b.conv3);
+    const identity = b.downsample ? this.convBn(avgPool(x, b.stride), b.downsample) : x;
     return tf.relu(tf.add(out, identity)) as tf.Tensor4D;
+  }
+
+  /** Folds the recorded batch statistics into the running ones (PyTorch momentum 0.1), then forgets them. */
+  updateRunningStats(momentum = 0.1): void {
+    for (const s of this.batchStats) {
+      const { runningMean, runningVar } = s.bn;
+      if (runningMean instanceof tf.Variable && runningVar instanceof tf.Variable) {
+        tf.tidy(() => {
+          runningMean.assign(tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(s.mean, momentum)));
+          runningVar.assign(tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(s.variance, momentum)));
+        });
+      }
+      s.mean.dispose();
+      s.variance.dispose();
+    }
+    this.batchStats.length = 0;
   }
 
   /** pixels NCHW [N, 3, H, W] -> layer4 map NHWC [N, H/32, W/32, 32*width]. */
   private trunk(pixels: tf.Tensor4D): tf.Tensor4D {
     if (pixels.shape[1] !== 3) throw new Error(`encodeImage: pixel_values have shape [${pixels.shape.join(', ')}], expected [N, 3, H, W]`);
     let x = tf.transpose(pixels, [0, 2, 3, 1]) as tf.Tensor4D;
-    x = tf.relu(convBn(x, this.stem[0], 2)) as tf.Tensor4D;
-    x = tf.relu(convBn(x, this.stem[1])) as tf.Tensor4D;
-    x = tf.relu(convBn(x, this.stem[2])) as tf.Tensor4D;
+    x = tf.relu(this.convBn(x, this.stem[0], 2, false)) as tf.Tensor4D; // pixels need no gradient
+    x = tf.relu(this.convBn(x, this.stem[1])) as tf.Tensor4D;
+    x = tf.relu(this.convBn(x, this.stem[2])) as tf.Tensor4D;
     x = avgPool(x, 2);
     for (const stage of this.stages) for (const b of stage) x = tf.tidy(() => this.bottleneck(x, b));
     return x;

@@ -2,7 +2,7 @@
 // prompt hook: input embeddings [K, L, D] in, pooled text features [K, E] out.
 import * as tf from '@tensorflow/tfjs';
 import type { ClipConfig } from './config';
-import { causalMask, layerNorm, matMul, Norm, ResidualBlock, residualBlock } from './ops';
+import { causalMask, isTrainable, layerNorm, matMul, Norm, ResidualBlock, residualBlock } from './ops';
 import type { ParamReader } from './params';
 
 export class TextTower {
@@ -26,7 +26,13 @@ export class TextTower {
 
   /** Token ids [K, L] -> their (frozen) embeddings [K, L, D]. */
   embed(ids: tf.Tensor2D): tf.Tensor3D {
-    return tf.tidy(() => tf.gather(this.tokenEmbedding, ids) as tf.Tensor as tf.Tensor3D);
+    return tf.tidy(() => {
+      if (!isTrainable(this.tokenEmbedding)) return tf.gather(this.tokenEmbedding, ids) as tf.Tensor as tf.Tensor3D;
+      // a trainable table: one-hot rows times the table (gather's table gradient is missing on WASM)
+      const [k, length] = ids.shape;
+      const onehot = tf.oneHot(ids.reshape([-1]) as tf.Tensor1D, this.tokenEmbedding.shape[0]) as tf.Tensor2D;
+      return matMul(tf.cast(onehot, 'float32') as tf.Tensor2D, this.tokenEmbedding).reshape([k, length, -1]) as tf.Tensor3D;
+    });
   }
 
   /** The transformer over embeds [K, L, D] (positional embedding added), ln_final not applied. */

@@ -60,7 +60,7 @@ function buildByteChars(): string[] {
 }
 
 /** BYTE_CHARS[b]: the character standing for byte b. */
-const BYTE_CHARS = buildByteChars();
+export const BYTE_CHARS: readonly string[] = buildByteChars();
 const CHAR_BYTES = new Map<string, number>(BYTE_CHARS.map((c, b) => [c, b]));
 
 /** The reference's base vocabulary order: the printable bytes first, then the others. */

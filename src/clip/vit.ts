@@ -20,9 +20,7 @@ export class VisionTransformer {
     const eps = config.layerNormEps;
     this.patch = config.visionPatchSize as number;
     this.grid = config.imageResolution / this.patch;
-    const conv = p.raw('visual.conv1.weight', [w, 3, this.patch, this.patch]);
-    this.patchW = tf.tidy(() => tf.transpose(tf.tensor2d(conv.data, [w, 3 * this.patch * this.patch])));
-    p.created.push(this.patchW);
+    this.patchW = p.transposedRows('visual.conv1.weight', [w, 3, this.patch, this.patch], 0, w);
     this.classEmbedding = p.tensor('visual.class_embedding', [w]) as tf.Tensor1D;
     this.positional = p.tensor('visual.positional_embedding', [1 + this.grid * this.grid, w]) as tf.Tensor2D;
     this.lnPre = p.norm('visual.ln_pre', w, eps);
