@@ -131,8 +131,9 @@ describe('pretraining a CLIP', () => {
     warm.model.dispose();
     const before = tf.memory().numTensors;
     const run = pretrain({ model: RN, train: config(2), source: toySource(32), tokenize, dir });
-    const emb = run.model.encodeImage(tf.zeros([1, 3, 32, 32]) as tf.Tensor4D);
-    emb.dispose();
+    const px = tf.zeros([1, 3, 32, 32]) as tf.Tensor4D;
+    run.model.encodeImage(px).dispose();
+    px.dispose();
     run.model.dispose();
     assert.strictEqual(tf.memory().numTensors, before);
   });
