@@ -14,6 +14,8 @@ Commands:
       run a CLIP checkpoint (safetensors file or Hugging Face folder) on pixel_values / input_ids
   tokenize [--vocab FILE] [--context-length N] [--truncate] TEXT...
       CLIP BPE token ids as JSON
+  pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S] [--checkpoint-every N] [--export DIR]
+      pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors)
   doctor [--json]
       backend, versions, GPU, Jupyter, Chromium: what is there and what to do about what is not
   bench <case> [--repeats N] [--json]
@@ -49,6 +51,9 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'tokenize':
         await (require('./cli/tokenize') as typeof import('./cli/tokenize')).tokenizeCommand(rest, out);
+        return 0;
+      case 'pretrain':
+        await (require('./cli/pretrain') as typeof import('./cli/pretrain')).pretrainCommand(rest, err);
         return 0;
       case 'doctor':
         await (require('./cli/doctor') as typeof import('./cli/doctor')).doctorCommand(rest, out);

@@ -1,0 +1,73 @@
+// promptlab pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S]
+//                    [--checkpoint-every N] [--export DIR]
+// Pretrains MiniCLIP on the world; resumes from DIR/checkpoint.safetensors when it exists, and
+// exports the final weights, config, vocabulary and training log to --export.
+import * as fs from 'fs';
+import * as path from 'path';
+import { initBackend } from '../backend';
+import { writeSafetensors, TensorToWrite } from '../clip/safetensors';
+import { ClipTokenizer } from '../clip/tokenizer';
+import { learnWorldVocabulary, MINICLIP_DIR, miniClipConfig, worldPairSource } from '../miniclip';
+import { PRETRAIN_DEFAULTS, pretrain } from '../train/pretrain';
+import { parse, positiveInt, UsageError } from './args';
+
+function positiveNumber(name: string, raw: unknown, fallback: number): number {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0) throw new UsageError(`promptlab pretrain: --${name} must be a positive number, got '${raw}'`);
+  return n;
+}
+
+export async function pretrainCommand(argv: string[], log: (s: string) => void): Promise<void> {
+  const { values } = parse('pretrain', argv, {
+    out: { type: 'string' }, steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
+    warmup: { type: 'string' }, seed: { type: 'string' }, 'checkpoint-every': { type: 'string' }, export: { type: 'string' },
+  });
+  const d = PRETRAIN_DEFAULTS;
+  const train = {
+    ...d,
+    steps: positiveInt('pretrain', 'steps', values.steps as string | undefined, d.steps),
+    batchSize: positiveInt('pretrain', 'batch-size', values['batch-size'] as string | undefined, d.batchSize),
+    lr: positiveNumber('lr', values.lr, d.lr),
+    warmup: positiveInt('pretrain', 'warmup', values.warmup as string | undefined, d.warmup),
+    seed: values.seed === undefined ? d.seed : positiveInt('pretrain', 'seed', String(Number(values.seed) + 1), 1) - 1,
+    checkpointEvery: positiveInt('pretrain', 'checkpoint-every', values['checkpoint-every'] as string | undefined, d.checkpointEvery),
+  };
+  const out = path.resolve((values.out as string | undefined) ?? path.join('runs', 'pretrain', 'miniclip'));
+  const exportDir = path.resolve((values.export as string | undefined) ?? MINICLIP_DIR);
+  const info = await initBackend();
+  log(`backend: ${info.name}; run folder ${out}`);
+  fs.mkdirSync(out, { recursive: true });
+  const vocabFile = path.join(out, 'bpe.txt');
+  if (!fs.existsSync(vocabFile)) {
+    log('learning the BPE vocabulary from 20,000 world captions...');
+    fs.writeFileSync(vocabFile, learnWorldVocabulary(train.seed));
+  }
+  const tokenizer = ClipTokenizer.fromMergesFile(vocabFile);
+  const model = miniClipConfig(tokenizer.vocabSize);
+  log(`MiniCLIP: vocab ${tokenizer.vocabSize}, ${train.steps} steps of batch ${train.batchSize}, lr ${train.lr}, warm-up ${train.warmup}, seed ${train.seed}`);
+  const started = Date.now();
+  const result = pretrain({
+    model,
+    train,
+    source: worldPairSource(train.seed, model.imageResolution),
+    tokenize: (c) => tokenizer.tokenize(c, { contextLength: model.contextLength, truncate: true }),
+    dir: out,
+    log,
+  });
+  const sd = result.model.stateDict();
+  result.model.dispose();
+  fs.mkdirSync(exportDir, { recursive: true });
+  const tensors: Record<string, TensorToWrite> = {};
+  for (const [k, t] of sd) tensors[k] = { dtype: 'F32', shape: t.shape, data: t.data };
+  writeSafetensors(path.join(exportDir, 'model.safetensors'), tensors, { format: 'openai-clip-state-dict', producer: 'promptlab pretrain' });
+  fs.copyFileSync(vocabFile, path.join(exportDir, 'bpe.txt'));
+  fs.copyFileSync(path.join(out, 'log.jsonl'), path.join(exportDir, 'pretrain-log.jsonl'));
+  fs.writeFileSync(path.join(exportDir, 'config.json'), JSON.stringify({
+    embed_dim: model.embedDim, image_resolution: model.imageResolution, vision_layers: model.visionLayers, vision_width: model.visionWidth,
+    vision_patch_size: model.visionPatchSize, context_length: model.contextLength, vocab_size: model.vocabSize,
+    transformer_width: model.transformerWidth, transformer_heads: model.transformerHeads, transformer_layers: model.transformerLayers,
+    pretrain: { ...train, backend: info.name, seconds_this_sitting: Math.round((Date.now() - started) / 1000) },
+  }, null, 2));
+  log(`exported MiniCLIP to ${exportDir}`);
+}
