@@ -16,6 +16,10 @@ Commands:
       CLIP BPE token ids as JSON
   pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S] [--checkpoint-every N] [--export DIR]
       pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors)
+  repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR]
+      run a paper experiment end to end and write DIR/results.json (experiments: zeroshot)
+  model-card [--model DIR] [--quick]
+      measure MiniCLIP on the world benchmarks (zero-shot, linear probe) and write its MODEL_CARD.md
   doctor [--json]
       backend, versions, GPU, Jupyter, Chromium: what is there and what to do about what is not
   bench <case> [--repeats N] [--json]
@@ -54,6 +58,12 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'pretrain':
         await (require('./cli/pretrain') as typeof import('./cli/pretrain')).pretrainCommand(rest, err);
+        return 0;
+      case 'repro':
+        await (require('./cli/repro') as typeof import('./cli/repro')).reproCommand(rest, err);
+        return 0;
+      case 'model-card':
+        await (require('./cli/model-card') as typeof import('./cli/model-card')).modelCardCommand(rest, err);
         return 0;
       case 'doctor':
         await (require('./cli/doctor') as typeof import('./cli/doctor')).doctorCommand(rest, out);

@@ -5,6 +5,7 @@ import type { ClipModel } from '../clip/model';
 import type { ClipTokenizer } from '../clip/tokenizer';
 import { toClipInput } from '../clip/preprocess';
 import type { RawImage } from '../clip/image';
+import { fillTemplate } from '../data/dataset';
 
 export interface Features {
   features: tf.Tensor2D; // [N, E], L2-normalised
@@ -40,11 +41,6 @@ export function encodeImages(
   const features = tf.concat(parts, 0) as tf.Tensor2D;
   tf.dispose(parts);
   return { features, labels };
-}
-
-/** Fills a template's `{}` with a class name (CoOp/CLIP convention; `_` read as a space). */
-export function fillTemplate(template: string, className: string): string {
-  return template.replace('{}', className.replace(/_/g, ' '));
 }
 
 /**

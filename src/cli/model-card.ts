@@ -1,0 +1,20 @@
+// promptlab model-card [--model DIR] [--quick]: measures a pretrained MiniCLIP on the world
+// benchmarks and writes DIR/MODEL_CARD.md.
+import * as path from 'path';
+import { initBackend } from '../backend';
+import { loadMiniClip, MINICLIP_DIR } from '../miniclip';
+import { measureKnowledge, writeModelCard } from '../miniclip/card';
+import { parse } from './args';
+
+export async function modelCardCommand(argv: string[], log: (s: string) => void): Promise<void> {
+  const { values } = parse('model-card', argv, { model: { type: 'string' }, quick: { type: 'boolean' } });
+  const dir = path.resolve((values.model as string | undefined) ?? MINICLIP_DIR);
+  log(`backend: ${(await initBackend()).name}; model ${dir}`);
+  const { model, tokenizer } = loadMiniClip(dir);
+  try {
+    const knowledge = measureKnowledge(model, tokenizer, { quick: values.quick === true, log });
+    log(`wrote ${writeModelCard(dir, model, knowledge)}`);
+  } finally {
+    model.dispose();
+  }
+}

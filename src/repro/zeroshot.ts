@@ -1,0 +1,47 @@
+// promptlab repro zeroshot: MiniCLIP (or another CLIP) zero-shot accuracy on every world
+// classification benchmark, with the dataset's hand-crafted template and with its template
+// ensemble (methods `zeroshot` and `zeroshot-ensemble`, split `test`, metric `accuracy`).
+import * as tf from '@tensorflow/tfjs';
+import type { ClipModel } from '../clip/model';
+import type { ClipTokenizer } from '../clip/tokenizer';
+import type { ClassificationDataset } from '../data/dataset';
+import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
+import { accuracy, encodeImages, zeroshotWeights } from '../eval/features';
+import type { ResultRow } from './record';
+
+export interface ZeroshotOptions {
+  quick?: boolean;
+  seeds?: number[];
+  datasets?: readonly string[];
+  log?: (line: string) => void;
+}
+
+/** Zero-shot test accuracy of one dataset with one template set. */
+export function zeroshotAccuracy(model: ClipModel, tokenizer: ClipTokenizer, ds: ClassificationDataset, templates: string[], log?: (s: string) => void): number {
+  const items = ds.split('test');
+  const test = encodeImages(model, items.length, (i) => ds.image(items[i], 'test'), (i) => items[i].label, {
+    onBatch: (done, total) => log?.(`  ${ds.name}: encoded ${done}/${total} test images`),
+  });
+  const w = zeroshotWeights(model, tokenizer, ds.classNames, templates);
+  const scores = tf.matMul(test.features, w, false, true) as tf.Tensor2D;
+  const acc = accuracy(scores, test.labels);
+  tf.dispose([test.features, w, scores]);
+  return acc;
+}
+
+/** The rows of the zeroshot experiment; seeds select the benchmark's generation seed. */
+export function runZeroshot(model: ClipModel, tokenizer: ClipTokenizer, opts: ZeroshotOptions = {}): ResultRow[] {
+  const rows: ResultRow[] = [];
+  const log = opts.log ?? (() => undefined);
+  for (const seed of opts.seeds ?? [0]) {
+    for (const name of opts.datasets ?? WORLD_CLASSIFICATION) {
+      const ds = getWorldDataset(name as (typeof WORLD_CLASSIFICATION)[number], { quick: opts.quick, seed }) as ClassificationDataset;
+      const single = zeroshotAccuracy(model, tokenizer, ds, [ds.template], log);
+      const ens = zeroshotAccuracy(model, tokenizer, ds, ds.templates);
+      log(`${name} (seed ${seed}): zero-shot ${(100 * single).toFixed(1)}%, ensemble of ${ds.templates.length} ${(100 * ens).toFixed(1)}%`);
+      rows.push({ method: 'zeroshot', dataset: name, split: 'test', metric: 'accuracy', seed, value: 100 * single });
+      rows.push({ method: 'zeroshot-ensemble', dataset: name, split: 'test', metric: 'accuracy', seed, value: 100 * ens });
+    }
+  }
+  return rows;
+}

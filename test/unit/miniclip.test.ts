@@ -1,0 +1,96 @@
+// MiniCLIP's pieces: the world vocabulary in CLIP's BPE format, `promptlab pretrain` resuming
+// after a kill, and `promptlab repro zeroshot` writing the pinned results format.
+import * as assert from 'assert';
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { ClipTokenizer } from '../../src/clip/tokenizer';
+import { cleanText } from '../../src/clip/text-clean';
+import { clipInitStateDict } from '../../src/clip/random';
+import { writeSafetensors, readSafetensors, TensorToWrite } from '../../src/clip/safetensors';
+import { learnWorldVocabulary, miniClipConfig } from '../../src/miniclip';
+import { pretrainPair } from '../../src/world';
+
+const BIN = path.resolve(__dirname, '..', '..', 'bin', 'promptlab.js');
+
+describe('MiniCLIP', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-miniclip-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('learns a world vocabulary in CLIP merges format that tokenizes every caption exactly and compactly', () => {
+    const tok = ClipTokenizer.fromMerges(learnWorldVocabulary(0, 3000));
+    assert.ok(tok.vocabSize > 512 && tok.vocabSize <= 1024, `vocab ${tok.vocabSize}`);
+    for (let i = 5000; i < 5300; i++) {
+      const caption = pretrainPair(0, i).caption;
+      const ids = tok.encode(caption);
+      assert.ok(ids.length + 2 <= miniClipConfig(tok.vocabSize).contextLength, `"${caption}" takes ${ids.length} tokens`);
+      assert.strictEqual(tok.decode(ids).replace(/\s+/g, ''), cleanText(caption).replace(/\s+/g, ''), caption);
+    }
+    for (const word of ['star', 'heart', 'crescent', 'striped', 'sketch', 'red', 'photo']) {
+      assert.strictEqual(tok.encode(word).length, 1, `'${word}' should be one token`);
+    }
+  });
+
+  it('promptlab pretrain resumes after a kill and continues the same run', function () {
+    this.timeout(240000);
+    const args = (out: string) => [BIN, 'pretrain', '--steps', '4', '--batch-size', '4', '--warmup', '2', '--checkpoint-every', '1', '--out', out, '--export', path.join(out, 'export')];
+    const straight = spawnSync(process.execPath, args(path.join(tmp, 'a')), { encoding: 'utf8' });
+    assert.strictEqual(straight.status, 0, straight.stderr);
+    // the same run, killed (SIGKILL) once step 2 is logged, then started again
+    const killedDir = path.join(tmp, 'b');
+    return new Promise<void>((resolve, reject) => {
+      const child = spawn(process.execPath, args(killedDir));
+      const logFile = path.join(killedDir, 'log.jsonl');
+      const timer = setInterval(() => {
+        if (fs.existsSync(logFile) && fs.readFileSync(logFile, 'utf8').trim().split('\n').length >= 2) {
+          clearInterval(timer);
+          child.kill('SIGKILL');
+        }
+      }, 20);
+      child.on('exit', () => {
+        clearInterval(timer);
+        try {
+          const resumed = spawnSync(process.execPath, args(killedDir), { encoding: 'utf8' });
+          assert.strictEqual(resumed.status, 0, resumed.stderr);
+          assert.match(resumed.stderr, /resumed from .* at step [1-4]/);
+          const a = readSafetensors(path.join(tmp, 'a', 'export', 'model.safetensors')).tensors;
+          const b = readSafetensors(path.join(killedDir, 'export', 'model.safetensors')).tensors;
+          for (const [k, t] of a) assert.deepStrictEqual(Array.from(b.get(k)!.data), Array.from(t.data), k);
+          const steps = fs.readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l).step as number);
+          assert.strictEqual(steps[steps.length - 1], 4);
+          resolve();
+        } catch (e) {
+          reject(e);
+        }
+      });
+    });
+  });
+
+  it('promptlab repro zeroshot --quick writes results.json in the pinned format', function () {
+    this.timeout(240000);
+    // an untrained MiniCLIP-shaped model: the format is under test, not the accuracy
+    const dir = path.join(tmp, 'model');
+    fs.mkdirSync(dir, { recursive: true });
+    const merges = learnWorldVocabulary(0, 500);
+    fs.writeFileSync(path.join(dir, 'bpe.txt'), merges);
+    const cfg = miniClipConfig(ClipTokenizer.fromMerges(merges).vocabSize);
+    const tensors: Record<string, TensorToWrite> = {};
+    for (const [k, t] of clipInitStateDict(cfg, 0)) tensors[k] = { dtype: 'F32', shape: t.shape, data: t.data };
+    writeSafetensors(path.join(dir, 'model.safetensors'), tensors);
+    const out = path.join(tmp, 'zs');
+    const r = spawnSync(process.execPath, [BIN, 'repro', 'zeroshot', '--quick', '--model', dir, '--out', out, '--seeds', '0'], { encoding: 'utf8' });
+    assert.strictEqual(r.status, 0, r.stderr);
+    const res = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    assert.deepStrictEqual(Object.keys(res), ['experiment', 'config', 'env', 'rows', 'summary']);
+    assert.strictEqual(res.experiment, 'zeroshot');
+    assert.deepStrictEqual(Object.keys(res.rows[0]), ['method', 'dataset', 'split', 'metric', 'seed', 'value']);
+    assert.deepStrictEqual(new Set(res.rows.map((x: { method: string }) => x.method)), new Set(['zeroshot', 'zeroshot-ensemble']));
+    assert.strictEqual(res.rows.length, 10);
+    const avg = res.summary.filter((s: { dataset: string }) => s.dataset === 'average');
+    assert.strictEqual(avg.length, 2);
+    assert.deepStrictEqual(Object.keys(avg[0]), ['method', 'dataset', 'split', 'metric', 'mean', 'std', 'n']);
+    for (const row of res.rows) assert.ok(row.value >= 0 && row.value <= 100);
+    assert.ok(['wasm', 'cpu', 'node', 'node-gpu'].includes(res.env.backend));
+  });
+});
