@@ -1,0 +1,69 @@
+// The text side shared by CoOp and CoCoOp (methods.md 1.1): "X X ... X name." prompts tokenized
+// with CLIP's BPE, their frozen token embeddings split into the SOT prefix and the suffix after
+// the context slots, and each class name's BPE length.
+import * as tf from '@tensorflow/tfjs';
+import type { ClipModel } from '../clip/model';
+import type { ClipTokenizer } from '../clip/tokenizer';
+
+export interface PromptBuffers {
+  /** [K, L] token ids of the placeholder prompts (EOT at the argmax). */
+  tokenized: Int32Array;
+  length: number;
+  /** EOT position of each prompt. */
+  eot: Int32Array;
+  /** [K, 1, D]: the SOT embedding. */
+  tokenPrefix: tf.Tensor3D;
+  /** [K, L - 1 - nCtx, D]: class-name tokens, '.', EOT and padding. */
+  tokenSuffix: tf.Tensor3D;
+  /** BPE tokens of each class name. */
+  nameLens: number[];
+}
+
+/** CoOp replaces '_' in class names by spaces before building prompts. */
+export function cleanClassName(name: string): string {
+  return name.replace(/_/g, ' ');
+}
+
+/**
+ * Builds the buffers for `prefixText + " " + name + "."` prompts (prefixText = "X X X X" or the
+ * initialisation words), of the model's context length.
+ */
+export function buildPromptBuffers(clip: ClipModel, tokenizer: ClipTokenizer, classNames: readonly string[], prefixText: string, nCtx: number): PromptBuffers {
+  const names = classNames.map(cleanClassName);
+  const length = clip.config.contextLength;
+  const batch = tokenizer.tokenize(names.map((n) => `${prefixText} ${n}.`), { contextLength: length });
+  const k = names.length;
+  const embeds = clip.tokenEmbeddings(batch);                      // [K, L, D]
+  const tokenPrefix = embeds.slice([0, 0, 0], [k, 1, -1]);
+  const tokenSuffix = embeds.slice([0, 1 + nCtx, 0], [k, length - 1 - nCtx, -1]);
+  embeds.dispose();
+  return {
+    tokenized: batch.ids,
+    length,
+    eot: batch.eotIndex,
+    tokenPrefix,
+    tokenSuffix,
+    nameLens: names.map((n) => tokenizer.encode(n).length),
+  };
+}
+
+export function disposeBuffers(b: PromptBuffers): void {
+  b.tokenPrefix.dispose();
+  b.tokenSuffix.dispose();
+}
+
+/**
+ * The initial context: the token embeddings of the initialisation words (n_ctx = their number of
+ * words, as the official code sets it), or N(0, std) with the given seed.
+ */
+export function initialContext(clip: ClipModel, tokenizer: ClipTokenizer, opts: { ctxInit: string; nCtx: number; std: number; seed: number; shape: number[] }): { ctx: tf.Tensor; nCtx: number; prefixText: string } {
+  const init = opts.ctxInit.trim().replace(/_/g, ' ');
+  if (init) {
+    const nCtx = init.split(' ').length;
+    const ids = tokenizer.tokenize([init], { contextLength: clip.config.contextLength });
+    const ctx = tf.tidy(() => clip.tokenEmbeddings(ids).slice([0, 1, 0], [1, nCtx, -1]).reshape([nCtx, -1]));
+    return { ctx, nCtx, prefixText: init };
+  }
+  const ctx = tf.randomNormal(opts.shape, 0, opts.std, 'float32', opts.seed);
+  return { ctx, nCtx: opts.nCtx, prefixText: Array(opts.nCtx).fill('X').join(' ') };
+}
