@@ -5,7 +5,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../clip/model';
 import type { ClipTokenizer } from '../clip/tokenizer';
 import { ImageInput, l2normalize, PromptMethod } from './method';
-import { buildPromptBuffers, disposeBuffers, initialContext, PromptBuffers } from './prompt-template';
+import { buffersFromIds, buildPromptBuffers, disposeBuffers, initialContext, PromptBuffers } from './prompt-template';
 
 export type ClassTokenPosition = 'end' | 'middle' | 'front';
 
@@ -32,12 +32,23 @@ export class CoOp implements PromptMethod {
   private buffers: PromptBuffers;
   private names: string[];
 
-  constructor(readonly clip: ClipModel, readonly tokenizer: ClipTokenizer, classNames: readonly string[], config: Partial<CoOpConfig> = {}) {
+  /**
+   * `promptIds` (tests, or prompts tokenized elsewhere): use these [K, L] ids, laid out
+   * [SOT, X * nCtx, name, '.', EOT, 0...], instead of tokenizing "X X ... name." here.
+   */
+  constructor(
+    readonly clip: ClipModel,
+    readonly tokenizer: ClipTokenizer | null,
+    classNames: readonly string[],
+    config: Partial<CoOpConfig> = {},
+    promptIds?: { ids: Int32Array; shape: [number, number]; nameLens?: number[] },
+  ) {
     const cfg = { ...COOP_DEFAULTS, ...config };
     const csc = cfg.csc && !cfg.ctxInit.trim();
     this.config = { ...cfg, csc };
     const d = clip.config.transformerWidth;
-    const init = initialContext(clip, tokenizer, {
+    if (!tokenizer && (!promptIds || cfg.ctxInit.trim())) throw new Error('CoOp: a tokenizer is needed to build prompts from class names or to initialise from words');
+    const init = initialContext(clip, tokenizer as ClipTokenizer, {
       ctxInit: cfg.ctxInit, nCtx: cfg.nCtx, std: cfg.initStd, seed: cfg.seed,
       shape: csc ? [classNames.length, cfg.nCtx, d] : [cfg.nCtx, d],
     });
@@ -46,7 +57,9 @@ export class CoOp implements PromptMethod {
     this.ctx = tf.variable(init.ctx, true);
     init.ctx.dispose();
     this.names = [...classNames];
-    this.buffers = buildPromptBuffers(clip, tokenizer, classNames, this.prefixText, this.nCtx);
+    this.buffers = promptIds
+      ? buffersFromIds(clip, promptIds, this.nCtx, promptIds.nameLens ?? classNames.map(() => 0))
+      : buildPromptBuffers(clip, tokenizer as ClipTokenizer, classNames, this.prefixText, this.nCtx);
   }
 
   get classNames(): readonly string[] {
@@ -66,6 +79,7 @@ export class CoOp implements PromptMethod {
     if (this.config.csc && names.length !== this.names.length) {
       throw new Error(`CoOp: class-specific context was learned for ${this.names.length} classes; it cannot serve ${names.length}`);
     }
+    if (!this.tokenizer) throw new Error('CoOp: setClassNames needs a tokenizer');
     disposeBuffers(this.buffers);
     this.names = [...names];
     this.buffers = buildPromptBuffers(this.clip, this.tokenizer, names, this.prefixText, this.nCtx);

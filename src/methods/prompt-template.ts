@@ -2,7 +2,7 @@
 // with CLIP's BPE, their frozen token embeddings split into the SOT prefix and the suffix after
 // the context slots, and each class name's BPE length.
 import * as tf from '@tensorflow/tfjs';
-import type { ClipModel } from '../clip/model';
+import { ClipModel, eotPositions } from '../clip/model';
 import type { ClipTokenizer } from '../clip/tokenizer';
 
 export interface PromptBuffers {
@@ -30,21 +30,18 @@ export function cleanClassName(name: string): string {
  */
 export function buildPromptBuffers(clip: ClipModel, tokenizer: ClipTokenizer, classNames: readonly string[], prefixText: string, nCtx: number): PromptBuffers {
   const names = classNames.map(cleanClassName);
-  const length = clip.config.contextLength;
-  const batch = tokenizer.tokenize(names.map((n) => `${prefixText} ${n}.`), { contextLength: length });
-  const k = names.length;
+  const batch = tokenizer.tokenize(names.map((n) => `${prefixText} ${n}.`), { contextLength: clip.config.contextLength });
+  return buffersFromIds(clip, batch, nCtx, names.map((n) => tokenizer.encode(n).length));
+}
+
+/** The same buffers from already tokenized prompts [K, L] laid out [SOT, ctx slots, name, '.', EOT, 0...]. */
+export function buffersFromIds(clip: ClipModel, batch: { ids: Int32Array; shape: [number, number] }, nCtx: number, nameLens: number[]): PromptBuffers {
+  const [k, length] = batch.shape;
   const embeds = clip.tokenEmbeddings(batch);                      // [K, L, D]
   const tokenPrefix = embeds.slice([0, 0, 0], [k, 1, -1]);
   const tokenSuffix = embeds.slice([0, 1 + nCtx, 0], [k, length - 1 - nCtx, -1]);
   embeds.dispose();
-  return {
-    tokenized: batch.ids,
-    length,
-    eot: batch.eotIndex,
-    tokenPrefix,
-    tokenSuffix,
-    nameLens: names.map((n) => tokenizer.encode(n).length),
-  };
+  return { tokenized: batch.ids, length, eot: eotPositions(batch.ids, k, length), tokenPrefix, tokenSuffix, nameLens };
 }
 
 export function disposeBuffers(b: PromptBuffers): void {

@@ -10,6 +10,8 @@ import { ClipModel } from '../../src/clip/model';
 import { readSafetensors, SafetensorsFile } from '../../src/clip/safetensors';
 import { inferConfig } from '../../src/clip/config';
 import { loadWeights } from '../../src/clip/weights';
+import { CoOp } from '../../src/methods/coop';
+import { crossEntropy } from '../../src/methods/method';
 
 const OUTPUTS = ['image_embeds', 'text_embeds', 'logits_per_image', 'vision_tokens', 'text_tokens'] as const;
 
@@ -151,42 +153,31 @@ describe(`CLIP parity: model cases in ${root} (${source})`, () => {
 
       const coopFile = path.join(caseDir, 'coop.safetensors');
       if (fs.existsSync(coopFile)) {
-        it(`${name}/coop.safetensors: CoOp logits, loss and d loss / d ctx through encodeTokenEmbeddings`, () => {
+        it(`${name}/coop.safetensors: the CoOp class reproduces logits, loss and d loss / d ctx (through encodeTokenEmbeddings)`, () => {
           const f = readSafetensors(coopFile);
           const ids = golden(f, 'prompt_ids');
           const [nCls, length] = ids.shape;
           const ctxRef = golden(f, 'ctx');
           const nCtx = ctxRef.shape[0];
           const labels = golden(f, 'labels');
-          const ctx = tf.variable(tf.tensor2d(ctxRef.data as Float32Array, ctxRef.shape as [number, number]));
-          const eot = Array.from({ length: nCls }, (_, k) => {
-            const row = Array.from(ids.data.subarray(k * length, (k + 1) * length));
-            return row.indexOf(Math.max(...row));
-          });
+          const coop = new CoOp(model, null, Array.from({ length: nCls }, (_, k) => `class ${k}`), { nCtx }, { ids: ids.data as Int32Array, shape: [nCls, length] });
+          coop.ctx.assign(tf.tensor2d(ctxRef.data as Float32Array, ctxRef.shape as [number, number]));
+          const pixels = tensorOf(f, 'pixel_values') as tf.Tensor4D;
           const before = tf.memory().numTensors;
           const { value, grads } = tf.variableGrads(() => {
-            const emb = model.tokenEmbeddings({ ids: ids.data as Int32Array, shape: [nCls, length] });
-            const prefix = emb.slice([0, 0, 0], [nCls, 1, -1]);
-            const suffix = emb.slice([0, 1 + nCtx, 0], [nCls, length - 1 - nCtx, -1]);
-            const prompts = tf.concat([prefix, tf.broadcastTo(ctx.expandDims(0), [nCls, nCtx, ctx.shape[1]]), suffix], 1) as tf.Tensor3D;
-            const t = model.encodeTokenEmbeddings(prompts, eot);
-            const img = model.encodeImage(tensorOf(f, 'pixel_values') as tf.Tensor4D);
-            const logits = tf.mul(
-              tf.matMul(tf.div(img, tf.norm(img, 2, -1, true)), tf.div(t, tf.norm(t, 2, -1, true)), false, true),
-              Math.exp(model.logitScale),
-            );
-            const oneHot = tf.oneHot(tf.tensor1d(labels.data as Int32Array, 'int32'), nCls);
+            const logits = coop.logits({ pixels });
             assertClose(`${name}/coop logits`, logits, golden(f, 'logits'));
-            return tf.losses.softmaxCrossEntropy(oneHot, logits) as tf.Scalar;
-          }, [ctx]);
+            return crossEntropy(logits, labels.data);
+          }, [coop.ctx]);
           const loss = value.dataSync()[0];
           const lossRef = golden(f, 'loss').data[0];
           assert.ok(Math.abs(loss - lossRef) <= 1e-4, `loss ${loss} vs reference ${lossRef}`);
-          assertClose(`${name}/coop ctx_grad`, grads[ctx.name], golden(f, 'ctx_grad'));
+          assertClose(`${name}/coop ctx_grad`, grads[coop.ctx.name], golden(f, 'ctx_grad'));
           value.dispose();
           tf.dispose(grads);
           assert.strictEqual(tf.memory().numTensors, before, 'a CoOp step leaked tensors');
-          ctx.dispose();
+          coop.dispose();
+          pixels.dispose();
         });
       }
     });
