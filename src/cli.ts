@@ -16,8 +16,8 @@ Commands:
       CLIP BPE token ids as JSON
   pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S] [--checkpoint-every N] [--export DIR]
       pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors)
-  repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR]
-      run a paper experiment end to end and write DIR/results.json (experiments: zeroshot)
+  repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b]
+      run a paper experiment end to end and write DIR/results.json (experiments: zeroshot, fewshot, base2new)
   model-card [--model DIR] [--quick]
       measure MiniCLIP on the world benchmarks (zero-shot, linear probe) and write its MODEL_CARD.md
   doctor [--json]

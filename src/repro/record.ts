@@ -62,9 +62,12 @@ export function summarise(rows: ResultRow[]): SummaryRow[] {
   const groups = new Map<string, ResultRow[]>();
   const add = (key: string, r: ResultRow) => groups.set(key, [...(groups.get(key) ?? []), r]);
   for (const r of rows) add(JSON.stringify([r.method, r.dataset, r.split, r.metric]), r);
-  // average over datasets: per seed, the mean over datasets; then mean/std over seeds
+  // average over datasets: per seed, the mean over datasets; then mean/std over seeds. Where an
+  // experiment gives its own 'average' rows (base-to-new's H from the averaged accuracies), those stand.
+  const explicit = new Set(rows.filter((r) => r.dataset === 'average').map((r) => JSON.stringify([r.method, r.split, r.metric])));
   const perSeed = new Map<string, ResultRow[]>();
   for (const r of rows) {
+    if (r.dataset === 'average' || explicit.has(JSON.stringify([r.method, r.split, r.metric]))) continue;
     const k = JSON.stringify([r.method, r.split, r.metric, r.seed]);
     perSeed.set(k, [...(perSeed.get(k) ?? []), r]);
   }

@@ -93,4 +93,28 @@ describe('MiniCLIP', () => {
     for (const row of res.rows) assert.ok(row.value >= 0 && row.value <= 100);
     assert.ok(['wasm', 'cpu', 'node', 'node-gpu'].includes(res.env.backend));
   });
+
+  it('promptlab repro base2new --quick: zeroshot, coop and cocoop on base and new, H per dataset and from the averaged accuracies', function () {
+    this.timeout(300000);
+    const out = path.join(tmp, 'b2n');
+    const r = spawnSync(process.execPath, [BIN, 'repro', 'base2new', '--quick', '--model', path.join(tmp, 'model'), '--out', out, '--datasets', 'world-patterns,world-shapes'], { encoding: 'utf8' });
+    assert.strictEqual(r.status, 0, r.stderr);
+    const res = JSON.parse(fs.readFileSync(path.join(out, 'results.json'), 'utf8'));
+    for (const method of ['zeroshot', 'coop', 'cocoop']) {
+      for (const dataset of ['world-patterns', 'world-shapes']) {
+        const get = (split: string, metric: string) => res.rows.find((x: { method: string; dataset: string; split: string; metric: string }) => x.method === method && x.dataset === dataset && x.split === split && x.metric === metric);
+        const b = get('base', 'accuracy');
+        const n = get('new', 'accuracy');
+        const h = get('all', 'H');
+        assert.ok(b && n && h, `${method} ${dataset}`);
+        assert.ok(Math.abs(h.value - (b.value + n.value === 0 ? 0 : (2 * b.value * n.value) / (b.value + n.value))) < 1e-9);
+      }
+      const avgRows = res.rows.filter((x: { method: string; dataset: string }) => x.method === method && x.dataset !== 'average');
+      const mean = (split: string) => { const v = avgRows.filter((x: { split: string }) => x.split === split).map((x: { value: number }) => x.value); return v.reduce((a: number, c: number) => a + c, 0) / v.length; };
+      const hAvg = res.summary.find((x: { method: string; dataset: string; metric: string }) => x.method === method && x.dataset === 'average' && x.metric === 'H');
+      const B = mean('base');
+      const N = mean('new');
+      assert.ok(Math.abs(hAvg.mean - (2 * B * N) / (B + N)) < 1e-9, `${method}: average H is computed from the averaged base and new accuracies`);
+    }
+  });
 });

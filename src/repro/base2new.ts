@@ -1,0 +1,120 @@
+// promptlab repro base2new: CoCoOp's base-to-new generalisation (methods.md 2.4) on the world
+// with MiniCLIP: 16 shots sampled on all classes, train on the base half, test on base and new;
+// zero-shot CLIP, CoOp (n_ctx 4 from "a photo of a", the longer schedule) and CoCoOp; H from
+// the averaged base and new accuracies. Image features are cached (augmentation off).
+import * as tf from '@tensorflow/tfjs';
+import type { ClipModel } from '../clip/model';
+import type { ClipTokenizer } from '../clip/tokenizer';
+import type { ClassificationDataset } from '../data/dataset';
+import { averageH, baseToNewSplit, harmonicMean, LabelledItem } from '../data/protocols';
+import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
+import { accuracy, zeroshotWeights } from '../eval/features';
+import { CoCoOp } from '../methods/cocoop';
+import { CoOp } from '../methods/coop';
+import type { PromptMethod } from '../methods/method';
+import { getCoCoOpPreset, getCoOpPreset } from '../methods/presets';
+import { evaluatePrompt, PromptTrainConfig, trainPrompt } from '../train/trainer';
+import { SplitFeatures } from './features-cache';
+import type { ResultRow } from './record';
+
+export interface Base2NewOptions {
+  quick?: boolean;
+  seeds?: number[];
+  shots?: number;
+  datasets?: readonly string[];
+  log?: (line: string) => void;
+}
+
+/** The experiment's configuration (what results.json records). */
+export function base2newConfig(quick: boolean) {
+  const coop = getCoOpPreset('world_coop_ctx4_init');
+  const cocoop = getCoCoOpPreset('world_cocoop');
+  // --quick: the same protocol with a fifth of the epochs, on the quick dataset variants
+  const scale = quick ? 0.2 : 1;
+  return {
+    shots: 16,
+    coop: { preset: coop.name, config: coop.config, optim: { ...coop.optim, epochs: Math.max(1, Math.round(coop.optim.epochs * scale)) } },
+    cocoop: { preset: cocoop.name, config: cocoop.config, optim: { ...cocoop.optim, epochs: Math.max(1, Math.round(cocoop.optim.epochs * scale)) } },
+    features: 'cached frozen image features (augmentation off)',
+  };
+}
+
+function trainConfig(optim: { epochs: number; batchSize: number; lr: number; momentum: number; weightDecay: number; warmupEpochs: number; warmupLr: number }, seed: number): PromptTrainConfig {
+  return { epochs: optim.epochs, batchSize: optim.batchSize, lr: optim.lr, momentum: optim.momentum, weightDecay: optim.weightDecay, warmupEpochs: optim.warmupEpochs, warmupLr: optim.warmupLr, augment: false, seed };
+}
+
+function evalOn(method: PromptMethod, features: tf.Tensor2D, items: LabelledItem[]): number {
+  return 100 * evaluatePrompt({ method, data: { count: items.length, label: (i) => items[i].label, features } }).accuracy;
+}
+
+export function runBase2New(model: ClipModel, tokenizer: ClipTokenizer, opts: Base2NewOptions = {}): ResultRow[] {
+  const quick = opts.quick === true;
+  const cfg = base2newConfig(quick);
+  const log = opts.log ?? (() => undefined);
+  const rows: ResultRow[] = [];
+  const perMethod = new Map<string, { seed: number; base: number; new: number }[]>();
+  const add = (method: string, dataset: string, seed: number, base: number, novel: number) => {
+    rows.push({ method, dataset, split: 'base', metric: 'accuracy', seed, value: base });
+    rows.push({ method, dataset, split: 'new', metric: 'accuracy', seed, value: novel });
+    rows.push({ method, dataset, split: 'all', metric: 'H', seed, value: harmonicMean(base, novel) });
+    perMethod.set(method, [...(perMethod.get(method) ?? []), { seed, base, new: novel }]);
+    log(`  ${method}: base ${base.toFixed(1)}, new ${novel.toFixed(1)}, H ${harmonicMean(base, novel).toFixed(1)}`);
+  };
+  for (const name of opts.datasets ?? WORLD_CLASSIFICATION) {
+    const ds = getWorldDataset(name as (typeof WORLD_CLASSIFICATION)[number], { quick }) as ClassificationDataset;
+    const feats = new SplitFeatures(model, ds, log);
+    try {
+      for (const seed of opts.seeds ?? [1]) {
+        log(`${name}, seed ${seed}: ${opts.shots ?? cfg.shots} shots, base-to-new`);
+        const split = baseToNewSplit(ds, opts.shots ?? cfg.shots, seed);
+        const test = ds.split('test');
+        const baseTest = split.base.filter(test);
+        const newTest = split.new.filter(test);
+        const baseTestF = feats.of('test', baseTest.map((x) => x.item));
+        const newTestF = feats.of('test', newTest.map((x) => x.item));
+        const train = split.base.filter(split.fewShot.train);
+        const trainF = feats.of('train', train.map((x) => x.item));
+        const trainSet = { count: train.length, label: (i: number) => train[i].label, features: trainF };
+        try {
+          const zs = (names: string[], f: tf.Tensor2D, items: LabelledItem[]) => {
+            const w = zeroshotWeights(model, tokenizer, names, [ds.template]);
+            const s = tf.matMul(f, w, false, true) as tf.Tensor2D;
+            const acc = 100 * accuracy(s, Int32Array.from(items.map((x) => x.label)));
+            tf.dispose([w, s]);
+            return acc;
+          };
+          add('zeroshot', name, seed, zs(split.base.classNames, baseTestF, baseTest), zs(split.new.classNames, newTestF, newTest));
+          for (const which of ['coop', 'cocoop'] as const) {
+            const m: PromptMethod = which === 'coop'
+              ? new CoOp(model, tokenizer, split.base.classNames, { ...cfg.coop.config, seed })
+              : new CoCoOp(model, tokenizer, split.base.classNames, { ...cfg.cocoop.config, seed });
+            try {
+              const optim = which === 'coop' ? cfg.coop.optim : cfg.cocoop.optim;
+              const t0 = Date.now();
+              const r = trainPrompt({ method: m, train: trainSet, config: trainConfig(optim, seed) });
+              const last = r.history[r.history.length - 1];
+              log(`  ${which}: ${optim.epochs} epochs in ${((Date.now() - t0) / 1000).toFixed(0)} s, train loss ${last.loss.toFixed(3)}, train accuracy ${(100 * last.accuracy).toFixed(1)}%`);
+              const base = evalOn(m, baseTestF, baseTest);
+              m.setClassNames(split.new.classNames);
+              add(which, name, seed, base, evalOn(m, newTestF, newTest));
+            } finally {
+              m.dispose();
+            }
+          }
+        } finally {
+          tf.dispose([baseTestF, newTestF, trainF]);
+        }
+      }
+    } finally {
+      feats.dispose();
+    }
+  }
+  // The papers' average row: H from the averaged base and new accuracies, per seed.
+  for (const [method, list] of perMethod) {
+    for (const seed of [...new Set(list.map((r) => r.seed))]) {
+      const avg = averageH(list.filter((r) => r.seed === seed));
+      rows.push({ method, dataset: 'average', split: 'all', metric: 'H', seed, value: avg.h });
+    }
+  }
+  return rows;
+}
