@@ -76,7 +76,55 @@ const preprocessCase: BenchCase = {
   },
 };
 
+/**
+ * 1,000 CoOp training steps (16 context vectors, 10 classes, batch 32 of cached features) on
+ * MiniCLIP's architecture: speed, and whether memory stays flat (tensors, bytes and process RSS
+ * are logged before and after).
+ */
+const coopStepsCase: BenchCase = {
+  describe: "1,000 CoOp steps on MiniCLIP's architecture (16 ctx, 10 classes, batch 32 of cached features)",
+  unit: 'steps',
+  setup() {
+    const { CoOp } = require('../methods/coop') as typeof import('../methods/coop');
+    const { crossEntropy } = require('../methods/method') as typeof import('../methods/method');
+    const { SGD } = require('../train/sgd') as typeof import('../train/sgd');
+    const { miniClipConfig } = require('../miniclip') as typeof import('../miniclip');
+    const { ClipTokenizer } = require('../clip/tokenizer') as typeof import('../clip/tokenizer');
+    const tok = ClipTokenizer.fromMerges('#version: 0.2\ns t\nst a\nsta r</w>');
+    const c = miniClipConfig(tok.vocabSize);
+    const model = new ClipModel(c, randomStateDict(c, 0));
+    const names = ['star', 'circle', 'square', 'heart', 'cross', 'arrow', 'crescent', 'diamond', 'triangle', 'lightning bolt'];
+    const coop = new CoOp(model, tok, names, { nCtx: 16, seed: 1 });
+    const sgd = new SGD(coop.trainableVariables(), { momentum: 0.9, weightDecay: 5e-4 });
+    const features = tf.tidy(() => { const f = tf.randomNormal([32, c.embedDim], 0, 1, 'float32', 2); return tf.div(f, tf.norm(f, 2, -1, true)) as tf.Tensor2D; });
+    const labels = Array.from({ length: 32 }, (_, i) => i % 10);
+    const vars = coop.trainableVariables();
+    const step = () => {
+      const { value, grads } = tf.variableGrads(() => crossEntropy(coop.logits({ features }), labels), vars);
+      sgd.apply(vars.map((v) => grads[v.name]), 0.002);
+      tf.dispose([value, ...Object.values(grads)]);
+    };
+    const mem = (label: string) => {
+      const m = tf.memory();
+      process.stderr.write(`  ${label}: ${m.numTensors} tensors, ${(m.numBytes / 1e6).toFixed(1)} MB in tensors, RSS ${(process.memoryUsage().rss / 1e6).toFixed(0)} MB\n`);
+    };
+    return {
+      run: () => {
+        step();
+        mem('after the first step');
+        for (let i = 1; i < 1000; i++) {
+          step();
+          if ((i + 1) % 250 === 0) mem(`after ${i + 1} steps`);
+        }
+      },
+      units: 1000,
+      cleanup: () => { features.dispose(); sgd.dispose(); coop.dispose(); model.dispose(); },
+    };
+  },
+};
+
 export const BENCH_CASES: Record<string, BenchCase> = {
+  'coop-1000-steps': coopStepsCase,
   'preprocess-1000x700': preprocessCase,
   'vit-b32-image': imageCase('ViT-B/32', 4),
   'rn50-image': imageCase('RN50', 4),
