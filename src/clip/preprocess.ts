@@ -82,7 +82,7 @@ function clip8(ss: number): number {
 
 /** An output window [x0, x0 + w) x [y0, y0 + h) of a resize: every output pixel is computed on its own,
  * so resizing only the window gives exactly the pixels that cropping the full resize would. */
-interface Window {
+export interface Window {
   x0: number;
   y0: number;
   w: number;
@@ -192,7 +192,8 @@ function resampleVertical(
   return out;
 }
 
-function cropRaw(data: Uint8Array, w: number, ch: number, win: Window): Uint8Array {
+/** The pixels of a window of an HWC image of width w with ch channels. */
+export function cropRaw(data: Uint8Array, w: number, ch: number, win: Window): Uint8Array {
   const out = new Uint8Array(win.w * win.h * ch);
   for (let y = 0; y < win.h; y++) {
     const s = ((win.y0 + y) * w + win.x0) * ch;
@@ -304,7 +305,7 @@ export function resizeShorter(img: RawImage, size: number): RawImage {
 }
 
 /** Python 3's round() for the halves that crop offsets produce: ties go to the even integer. */
-function roundHalfEven(x: number): number {
+export function roundHalfEven(x: number): number {
   const f = Math.floor(x);
   const d = x - f;
   if (d < 0.5) return f;

@@ -5,7 +5,7 @@
 // RandomResizedCrop.get_params; the crop is then resized to size x size with the same PIL bicubic
 // resampling (`resize`) and normalised with the same float32 steps (`toClipInput`) as the test transform.
 import type { RawImage } from '../clip/image';
-import { CLIP_MEAN, CLIP_STD, resize, toClipInput } from '../clip/preprocess';
+import { CLIP_MEAN, CLIP_STD, cropRaw, resize, roundHalfEven, toClipInput } from '../clip/preprocess';
 
 /** A crop box in pixels (torchvision's i, j, h, w). */
 export interface CropBox {
@@ -24,15 +24,6 @@ export interface AugmentOptions {
   flipProbability?: number;
   mean?: readonly [number, number, number];
   std?: readonly [number, number, number];
-}
-
-/** Python 3's round(): halves go to the even integer. */
-function roundHalfEven(x: number): number {
-  const f = Math.floor(x);
-  const d = x - f;
-  if (d < 0.5) return f;
-  if (d > 0.5) return f + 1;
-  return f % 2 === 0 ? f : f + 1;
 }
 
 /** torch.randint(0, n) from a uniform [0, 1) stream. */
@@ -88,13 +79,7 @@ export function cropImage(img: RawImage, box: CropBox): RawImage {
   if (top < 0 || left < 0 || w < 1 || h < 1 || left + w > img.width || top + h > img.height) {
     throw new Error(`cropImage: box ${w}x${h}+${left}+${top} is not inside the ${img.width}x${img.height} image`);
   }
-  const ch = img.channels;
-  const out = new Uint8Array(w * h * ch);
-  for (let y = 0; y < h; y++) {
-    const s = ((top + y) * img.width + left) * ch;
-    out.set(img.data.subarray(s, s + w * ch), y * w * ch);
-  }
-  return { width: w, height: h, channels: ch, data: out };
+  return { width: w, height: h, channels: img.channels, data: cropRaw(img.data, img.width, img.channels, { x0: left, y0: top, w, h }) };
 }
 
 /** Mirror left-right. */
