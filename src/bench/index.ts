@@ -123,7 +123,26 @@ const coopStepsCase: BenchCase = {
   },
 };
 
+/** The world generator: 1,000 pretraining pairs (64x64 image + caption, the default mix of styles). */
+const worldCase: BenchCase = {
+  describe: 'the world generator: 1,000 pretraining pairs at 64x64 (default mix of objects, styles and backgrounds)',
+  unit: 'images',
+  setup() {
+    const { pretrainPair } = require('../world') as typeof import('../world');
+    let start = 0;
+    return {
+      run: () => {
+        for (let i = 0; i < 1000; i++) pretrainPair(0, start + i);
+        start += 1000;
+      },
+      units: 1000,
+      cleanup: () => undefined,
+    };
+  },
+};
+
 export const BENCH_CASES: Record<string, BenchCase> = {
+  'world-64': worldCase,
   'coop-1000-steps': coopStepsCase,
   'preprocess-1000x700': preprocessCase,
   'vit-b32-image': imageCase('ViT-B/32', 4),
