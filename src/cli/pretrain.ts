@@ -5,7 +5,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from '../backend';
-import { writeSafetensors, TensorToWrite } from '../clip/safetensors';
+import { readSafetensorsHeader, writeSafetensors, TensorToWrite } from '../clip/safetensors';
 import { ClipTokenizer } from '../clip/tokenizer';
 import { learnWorldVocabulary, MINICLIP_DIR, miniClipConfig, worldPairSource } from '../miniclip';
 import { PRETRAIN_DEFAULTS, pretrain } from '../train/pretrain';
@@ -46,6 +46,11 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
   const tokenizer = ClipTokenizer.fromMergesFile(vocabFile);
   const model = miniClipConfig(tokenizer.vocabSize);
   log(`MiniCLIP: vocab ${tokenizer.vocabSize}, ${train.steps} steps of batch ${train.batchSize}, lr ${train.lr}, warm-up ${train.warmup}, seed ${train.seed}`);
+  // Each sitting is recorded, so a run continued with a longer schedule says how it was made.
+  const sittingsFile = path.join(out, 'sittings.jsonl');
+  const ckptMeta = path.join(out, 'checkpoint.safetensors');
+  const startStep = fs.existsSync(ckptMeta) ? Number(readSafetensorsHeader(ckptMeta).metadata.step ?? 0) : 0;
+  fs.appendFileSync(sittingsFile, JSON.stringify({ fromStep: startStep, steps: train.steps, batchSize: train.batchSize, lr: train.lr, warmup: train.warmup, seed: train.seed, backend: info.name }) + '\n');
   const started = Date.now();
   const result = pretrain({
     model,
@@ -67,7 +72,12 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
     embed_dim: model.embedDim, image_resolution: model.imageResolution, vision_layers: model.visionLayers, vision_width: model.visionWidth,
     vision_patch_size: model.visionPatchSize, context_length: model.contextLength, vocab_size: model.vocabSize,
     transformer_width: model.transformerWidth, transformer_heads: model.transformerHeads, transformer_layers: model.transformerLayers,
-    pretrain: { ...train, backend: info.name, seconds_this_sitting: Math.round((Date.now() - started) / 1000) },
+    pretrain: {
+      ...train,
+      backend: info.name,
+      seconds_this_sitting: Math.round((Date.now() - started) / 1000),
+      sittings: fs.readFileSync(sittingsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)),
+    },
   }, null, 2));
   log(`exported MiniCLIP to ${exportDir}`);
 }

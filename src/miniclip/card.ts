@@ -57,8 +57,10 @@ export function measureKnowledge(model: ClipModel, tokenizer: ClipTokenizer, opt
   return out;
 }
 
+interface Sitting { fromStep: number; steps: number; batchSize: number; lr: number; warmup: number; seed: number }
+
 interface PretrainRecord {
-  steps: number; batchSize: number; lr: number; warmup: number; weightDecay: number; seed: number; backend?: string;
+  steps: number; batchSize: number; lr: number; warmup: number; weightDecay: number; seed: number; backend?: string; sittings?: Sitting[];
 }
 
 /** Writes MODEL_CARD.md beside the weights. */
@@ -68,7 +70,13 @@ export function writeModelCard(dir: string, model: ClipModel, knowledge: Benchma
   const c = model.config;
   const log = fs.readFileSync(path.join(dir, 'pretrain-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number; seconds: number });
   const seconds = log.reduce((sum, r) => sum + r.seconds, 0);
-  const command = `npx promptlab pretrain --steps ${p.steps} --batch-size ${p.batchSize} --lr ${p.lr} --warmup ${p.warmup} --seed ${p.seed}`;
+  // one command per schedule: a run continued with more steps resumes the checkpoint with a new
+  // cosine (a warm restart), so each sitting's target is part of the recipe
+  const sittings = (p.sittings ?? [{ fromStep: 0, ...p }]).filter((x, i, all) => i === all.length - 1 || x.steps !== all[i + 1].steps);
+  const command = sittings.map((x) => `npx promptlab pretrain --steps ${x.steps} --batch-size ${x.batchSize} --lr ${x.lr} --warmup ${x.warmup} --seed ${x.seed}`).join('\n  ');
+  const schedule = sittings.length > 1
+    ? `${sittings.map((x, i) => `${i === 0 ? '' : 'then resumed with the cosine recomputed for '}${x.steps} steps`).join(', ')} (a warm restart at step ${sittings[1].fromStep})`
+    : `${p.steps} steps`;
   const first = log.slice(0, 10).reduce((s, r) => s + r.loss, 0) / Math.min(10, log.length);
   const last = log.slice(-10).reduce((s, r) => s + r.loss, 0) / Math.min(10, log.length);
   const params = [...model.stateDict().entries()].filter(([k]) => !k.includes('running_')).reduce((s, [, t]) => s + t.data.length, 0);
@@ -94,11 +102,11 @@ backbone of every notebook and \`promptlab repro\` experiment. Load it with \`lo
   every benchmark's items): ${(p.steps * p.batchSize).toLocaleString('en-US')} pairs, each seen once. Captions mention shapes,
   colours, patterns, sizes, positions and styles of every concept the benchmarks ask about, as alt-text does.
 - Objective: symmetric InfoNCE with a learned temperature; AdamW (beta 0.9/0.98, eps 1e-6, weight decay
-  ${p.weightDecay} on matrices), peak learning rate ${p.lr}, ${p.warmup} warm-up steps then cosine; ${p.steps} steps of batch ${p.batchSize}.
+  ${p.weightDecay} on matrices), peak learning rate ${p.lr}, ${p.warmup} warm-up steps then cosine: ${schedule}, batch ${p.batchSize}.
 - Loss: ${first.toFixed(3)} (mean of the first 10 steps) to ${last.toFixed(3)} (last 10); \`pretrain-log.jsonl\` has every step.
 - Wall time: ${(seconds / 60).toFixed(0)} minutes of training steps on the ${p.backend ?? 'unknown'} backend (WASM runs on one core;
   the machine had 2 cores and was shared with other work during the run).
-- Reproduce from scratch (deterministic for a given backend; resumes after a kill from \`--out\`):
+- Reproduce from scratch (deterministic for a given backend; each command resumes from \`--out\`, also after a kill):
 
   \`\`\`sh
   ${command}
