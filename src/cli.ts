@@ -14,10 +14,12 @@ Commands:
       run a CLIP checkpoint (safetensors file or Hugging Face folder) on pixel_values / input_ids
   tokenize [--vocab FILE] [--context-length N] [--truncate] TEXT...
       CLIP BPE token ids as JSON
-  pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S] [--checkpoint-every N] [--export DIR]
-      pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors)
+  pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S] [--checkpoint-every N] [--export DIR] [--stop-at N]
+      pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors; --stop-at ends a sitting early)
   repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b]
       run a paper experiment end to end and write DIR/results.json (experiments: zeroshot, fewshot, base2new)
+  figures [--out DIR] [--full] [--model DIR]
+      regenerate every figure (PNG, SVG, HTML) and table (CSV, Markdown) of the notebooks (npm run figures)
   model-card [--model DIR] [--quick]
       measure MiniCLIP on the world benchmarks (zero-shot, linear probe) and write its MODEL_CARD.md
   doctor [--json]
@@ -62,6 +64,12 @@ export async function main(argv: string[]): Promise<number> {
       case 'repro':
         await (require('./cli/repro') as typeof import('./cli/repro')).reproCommand(rest, err);
         return 0;
+      case 'figures': {
+        const { values } = parse('figures', rest, { out: { type: 'string' }, full: { type: 'boolean' }, model: { type: 'string' } });
+        const { regenerateFigures } = require('./repro/figures') as typeof import('./repro/figures');
+        await regenerateFigures({ out: values.out as string | undefined, full: values.full === true, model: values.model as string | undefined, log: err });
+        return 0;
+      }
       case 'model-card':
         await (require('./cli/model-card') as typeof import('./cli/model-card')).modelCardCommand(rest, err);
         return 0;

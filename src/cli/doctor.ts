@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { BACKEND_ORDER, backendHint, initBackend, packageAvailable } from '../backend';
+import { CHROMIUM_FIX, findChromium } from '../viz/chromium';
 
 export interface Check {
   name: string;
@@ -82,13 +83,15 @@ export async function doctorChecks(): Promise<Check[]> {
     fix: tslab ? undefined : 'npm ci (tslab is a dev dependency); notebooks arrive with the notebooks issue',
   });
 
-  const chromium = ['/usr/bin/chromium', '/usr/bin/chromium-browser', '/usr/bin/google-chrome'].find((p) => fs.existsSync(p)) ?? process.env.PROMPTLAB_CHROMIUM;
+  const chromium = findChromium();
   const chromiumVersion = chromium ? run(chromium, ['--version']) : null;
   checks.push({
     name: 'chromium',
     ok: !!chromiumVersion,
-    detail: chromiumVersion ? `${chromiumVersion} (${chromium})` : 'not found: figures are written as HTML and tables only, no PNG/SVG',
-    fix: chromiumVersion ? undefined : 'apt-get install chromium (or set PROMPTLAB_CHROMIUM to a Chrome/Chromium binary)',
+    detail: chromiumVersion
+      ? `${chromiumVersion} (${chromium})`
+      : `${chromium ? `${chromium} does not run (--version failed)` : 'not found'}: figures are written as HTML and tables only, no PNG/SVG`,
+    fix: chromiumVersion ? undefined : CHROMIUM_FIX,
   });
   return checks;
 }

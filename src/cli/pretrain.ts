@@ -1,14 +1,14 @@
 // promptlab pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S]
-//                    [--checkpoint-every N] [--export DIR]
+//                    [--checkpoint-every N] [--export DIR] [--stop-at N]
 // Pretrains MiniCLIP on the world; resumes from DIR/checkpoint.safetensors when it exists, and
 // exports the final weights, config, vocabulary and training log to --export.
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from '../backend';
-import { readSafetensorsHeader, writeSafetensors, TensorToWrite } from '../clip/safetensors';
+import { writeSafetensors, TensorToWrite } from '../clip/safetensors';
 import { ClipTokenizer } from '../clip/tokenizer';
 import { learnWorldVocabulary, MINICLIP_DIR, miniClipConfig, worldPairSource } from '../miniclip';
-import { PRETRAIN_DEFAULTS, pretrain } from '../train/pretrain';
+import { checkpointStep, PRETRAIN_DEFAULTS, pretrain } from '../train/pretrain';
 import { parse, positiveInt, UsageError } from './args';
 
 function positiveNumber(name: string, raw: unknown, fallback: number): number {
@@ -21,7 +21,7 @@ function positiveNumber(name: string, raw: unknown, fallback: number): number {
 export async function pretrainCommand(argv: string[], log: (s: string) => void): Promise<void> {
   const { values } = parse('pretrain', argv, {
     out: { type: 'string' }, steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
-    warmup: { type: 'string' }, seed: { type: 'string' }, 'checkpoint-every': { type: 'string' }, export: { type: 'string' },
+    warmup: { type: 'string' }, seed: { type: 'string' }, 'checkpoint-every': { type: 'string' }, export: { type: 'string' }, 'stop-at': { type: 'string' },
   });
   const d = PRETRAIN_DEFAULTS;
   const train = {
@@ -33,6 +33,8 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
     seed: values.seed === undefined ? d.seed : positiveInt('pretrain', 'seed', String(Number(values.seed) + 1), 1) - 1,
     checkpointEvery: positiveInt('pretrain', 'checkpoint-every', values['checkpoint-every'] as string | undefined, d.checkpointEvery),
   };
+  const stopAt = values['stop-at'] === undefined ? undefined : positiveInt('pretrain', 'stop-at', values['stop-at'] as string, train.steps);
+  if (stopAt !== undefined && stopAt > train.steps) throw new UsageError(`promptlab pretrain: --stop-at ${stopAt} is past --steps ${train.steps}`);
   const out = path.resolve((values.out as string | undefined) ?? path.join('runs', 'pretrain', 'miniclip'));
   const exportDir = path.resolve((values.export as string | undefined) ?? MINICLIP_DIR);
   const info = await initBackend();
@@ -48,8 +50,7 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
   log(`MiniCLIP: vocab ${tokenizer.vocabSize}, ${train.steps} steps of batch ${train.batchSize}, lr ${train.lr}, warm-up ${train.warmup}, seed ${train.seed}`);
   // Each sitting is recorded, so a run continued with a longer schedule says how it was made.
   const sittingsFile = path.join(out, 'sittings.jsonl');
-  const ckptMeta = path.join(out, 'checkpoint.safetensors');
-  const startStep = fs.existsSync(ckptMeta) ? Number(readSafetensorsHeader(ckptMeta).metadata.step ?? 0) : 0;
+  const startStep = checkpointStep(out, { model, train }); // checks the checkpoint before the sitting is recorded
   fs.appendFileSync(sittingsFile, JSON.stringify({ fromStep: startStep, steps: train.steps, batchSize: train.batchSize, lr: train.lr, warmup: train.warmup, seed: train.seed, backend: info.name }) + '\n');
   const started = Date.now();
   const result = pretrain({
@@ -58,8 +59,14 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
     source: worldPairSource(train.seed, model.imageResolution),
     tokenize: (c) => tokenizer.tokenize(c, { contextLength: model.contextLength, truncate: true }),
     dir: out,
+    stopAt,
     log,
   });
+  if (stopAt !== undefined && stopAt < train.steps) {
+    result.model.dispose();
+    log(`stopped at step ${stopAt} of ${train.steps} (--stop-at); the checkpoint in ${out} continues from there`);
+    return;
+  }
   const sd = result.model.stateDict();
   result.model.dispose();
   fs.mkdirSync(exportDir, { recursive: true });

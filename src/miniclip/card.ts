@@ -70,12 +70,14 @@ export function writeModelCard(dir: string, model: ClipModel, knowledge: Benchma
   const c = model.config;
   const log = fs.readFileSync(path.join(dir, 'pretrain-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number; seconds: number });
   const seconds = log.reduce((sum, r) => sum + r.seconds, 0);
-  // one command per schedule: a run continued with more steps resumes the checkpoint with a new
-  // cosine (a warm restart), so each sitting's target is part of the recipe
-  const sittings = (p.sittings ?? [{ fromStep: 0, ...p }]).filter((x, i, all) => i === all.length - 1 || x.steps !== all[i + 1].steps);
-  const command = sittings.map((x) => `npx promptlab pretrain --steps ${x.steps} --batch-size ${x.batchSize} --lr ${x.lr} --warmup ${x.warmup} --seed ${x.seed}`).join('\n  ');
+  // one command per schedule: a run continued with another --steps resumes the checkpoint with a new
+  // cosine (a warm restart), so each sitting's target, and where it was cut short (the next
+  // sitting's first step), are part of the recipe; consecutive sittings with one target are resumes
+  const sittings = (p.sittings ?? [{ fromStep: 0, ...p }]).filter((x, i, all) => i === 0 || x.steps !== all[i - 1].steps);
+  const ends = sittings.map((x, i) => (i + 1 < sittings.length ? sittings[i + 1].fromStep : x.steps));
+  const command = sittings.map((x, i) => `npx promptlab pretrain --steps ${x.steps}${ends[i] < x.steps ? ` --stop-at ${ends[i]}` : ''} --batch-size ${x.batchSize} --lr ${x.lr} --warmup ${x.warmup} --seed ${x.seed}`).join('\n  ');
   const schedule = sittings.length > 1
-    ? `${sittings.map((x, i) => `${i === 0 ? '' : 'then resumed with the cosine recomputed for '}${x.steps} steps`).join(', ')} (a warm restart at step ${sittings[1].fromStep})`
+    ? `${sittings.map((x, i) => `${i === 0 ? '' : `then from step ${x.fromStep} with the cosine recomputed for `}${x.steps} steps${ends[i] < x.steps ? ` (stopped at step ${ends[i]})` : ''}`).join(', ')}: warm restarts at steps ${sittings.slice(1).map((x) => x.fromStep).join(', ')}`
     : `${p.steps} steps`;
   const first = log.slice(0, 10).reduce((s, r) => s + r.loss, 0) / Math.min(10, log.length);
   const last = log.slice(-10).reduce((s, r) => s + r.loss, 0) / Math.min(10, log.length);

@@ -35,7 +35,7 @@ export function fewshotConfig(quick: boolean) {
   };
 }
 
-export function runFewshot(model: ClipModel, tokenizer: ClipTokenizer, opts: { quick?: boolean; seeds?: number[]; datasets?: readonly string[]; log?: (s: string) => void } = {}): ResultRow[] {
+export function runFewshot(model: ClipModel, tokenizer: ClipTokenizer, opts: { quick?: boolean; seeds?: number[]; datasets?: readonly string[]; shots?: number[]; log?: (s: string) => void } = {}): ResultRow[] {
   const quick = opts.quick === true;
   const cfg = fewshotConfig(quick);
   const log = opts.log ?? (() => undefined);
@@ -53,7 +53,7 @@ export function runFewshot(model: ClipModel, tokenizer: ClipTokenizer, opts: { q
       tf.dispose([w, scores]);
       for (const seed of opts.seeds ?? [1]) {
         rows.push({ method: 'zeroshot', dataset: name, split: 'test', metric: 'accuracy@0', seed, value: zs });
-        for (const k of cfg.shots) {
+        for (const k of opts.shots ?? cfg.shots) {
           const fs = sampleFewShot(ds, k, seed);
           const trainF = feats.of('train', fs.train);
           const valF = feats.of('val', fs.val);

@@ -4,8 +4,12 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import { createHash } from 'crypto';
 import * as tf from '@tensorflow/tfjs';
 import { backendInfo } from '../backend';
+import { contentSha256, loadManifest, sameHeader, WORLD_MANIFEST_DIR, type DescribedDataset } from '../data/manifest';
+
+const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 export interface ResultRow {
   method: string;
@@ -32,13 +36,23 @@ export interface Environment {
   tfjs: string;
   cpu: string;
   cpus: number;
+  /** The GPU the backend computes on (node-gpu only), from nvidia-smi. */
+  gpu: string | null;
   platform: string;
   git: { commit: string | null; dirty: boolean | null };
 }
 
 function git(args: string[]): string | null {
   try {
-    return execFileSync('git', args, { cwd: path.resolve(__dirname, '..', '..'), encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+    return execFileSync('git', ['-C', REPO_ROOT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
+  } catch {
+    return null;
+  }
+}
+
+function run(cmd: string, args: string[]): string | null {
+  try {
+    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10000 }).trim();
   } catch {
     return null;
   }
@@ -46,12 +60,14 @@ function git(args: string[]): string | null {
 
 export function environment(): Environment {
   const status = git(['status', '--porcelain']);
+  const backend = backendInfo()?.name ?? null;
   return {
     node: process.versions.node,
-    backend: backendInfo()?.name ?? null,
+    backend,
     tfjs: tf.version.tfjs,
     cpu: os.cpus()[0]?.model ?? 'unknown',
     cpus: os.cpus().length,
+    gpu: backend === 'node-gpu' ? run('nvidia-smi', ['--query-gpu=name,driver_version', '--format=csv,noheader']) : null,
     platform: `${os.platform()} ${os.arch()}`,
     git: { commit: git(['rev-parse', 'HEAD']), dirty: status === null ? null : status.length > 0 },
   };
@@ -85,18 +101,119 @@ export function summarise(rows: ResultRow[]): SummaryRow[] {
   });
 }
 
+/** What data a run used: enough to tell whether two runs saw the same pixels. */
+export interface DataRecord {
+  dataset: string;
+  /** The manifest id of this variant (e.g. world-patterns-quick-seed1). */
+  id: string;
+  variant: 'quick' | 'full';
+  seed: number;
+  generatorVersion: number;
+  benchmarkVersion: number;
+  counts: Record<string, number>;
+  /** sha256 over every item (data/manifest.ts contentSha256). */
+  contentSha256: string;
+  /** The committed manifest it matches (full variant, seed 0), with the file's own sha256. */
+  manifest: { file: string; sha256: string } | null;
+}
+
+/** What model a run used: the sha256 of each of its files. */
+export interface ModelRecord {
+  dir: string;
+  files: Record<string, string>;
+}
+
+export function sha256File(file: string): string {
+  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+}
+
+/**
+ * The data record of a world dataset. For the full variant with seed 0 the committed manifest's
+ * checksum stands (the test suite recomputes it from the generator); otherwise the content is hashed
+ * here (quick variants are small).
+ */
+export function describeData(ds: DescribedDataset, variant: 'quick' | 'full'): DataRecord {
+  const header = ds.manifestHeader();
+  let manifest: DataRecord['manifest'] = null;
+  let content: string | null = null;
+  if (variant === 'full' && header.seed === 0) {
+    const m = loadManifest(header.id);
+    if (sameHeader(m, header)) {
+      const file = path.join(WORLD_MANIFEST_DIR, `${header.id}.json`);
+      manifest = { file: path.relative(REPO_ROOT, file), sha256: sha256File(file) };
+      content = m.contentSha256;
+    }
+  }
+  return {
+    dataset: ds.name,
+    id: header.id,
+    variant,
+    seed: header.seed,
+    generatorVersion: header.generatorVersion,
+    benchmarkVersion: header.benchmarkVersion,
+    counts: { ...header.counts },
+    contentSha256: content ?? contentSha256(ds),
+    manifest,
+  };
+}
+
+/** The model record: sha256 of every file in the model folder (weights, vocabulary, config). */
+export function describeModel(dir: string): ModelRecord {
+  const files: Record<string, string> = {};
+  for (const f of fs.readdirSync(dir).sort()) {
+    const full = path.join(dir, f);
+    if (fs.statSync(full).isFile() && /\.(safetensors|txt|json)$/.test(f)) files[f] = sha256File(full);
+  }
+  return { dir, files };
+}
+
 export interface Results {
   experiment: string;
   config: Record<string, unknown>;
   env: Environment;
   rows: ResultRow[];
   summary: SummaryRow[];
+  /** The data and model the run used (absent in records written before they were recorded). */
+  data?: DataRecord[];
+  model?: ModelRecord;
 }
 
-/** Writes DIR/results.json (and returns it). */
-export function writeResults(dir: string, experiment: string, config: Record<string, unknown>, rows: ResultRow[]): Results {
-  const results: Results = { experiment, config, env: environment(), rows, summary: summarise(rows) };
+/**
+ * Writes DIR/results.json in the pinned format (experiment, config, env, rows, summary) and the run
+ * records beside it: DIR/record.json (config, environment, data and model checksums) and one per
+ * seed, DIR/seed<k>/record.json (the same plus that seed's rows). Returns the results with the
+ * data and model records attached.
+ */
+export function writeResults(dir: string, experiment: string, config: Record<string, unknown>, rows: ResultRow[], used: { data?: DataRecord[]; model?: ModelRecord } = {}): Results {
+  const env = environment();
+  const pinned = { experiment, config, env, rows, summary: summarise(rows) };
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify(results, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify(pinned, null, 2) + '\n');
+  fs.writeFileSync(path.join(dir, 'record.json'), JSON.stringify({ experiment, config, env, ...used }, null, 2) + '\n');
+  for (const seed of [...new Set(rows.map((r) => r.seed))]) {
+    const seedDir = path.join(dir, `seed${seed}`);
+    fs.mkdirSync(seedDir, { recursive: true });
+    const record = { experiment, seed, config, env, rows: rows.filter((r) => r.seed === seed), ...used };
+    fs.writeFileSync(path.join(seedDir, 'record.json'), JSON.stringify(record, null, 2) + '\n');
+  }
+  return { ...pinned, ...used };
+}
+
+/** DIR/results.json with the data and model records of DIR/record.json attached (when there is one). */
+export function readResults(dir: string): Results {
+  const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as Results;
+  const recordFile = path.join(dir, 'record.json');
+  if (fs.existsSync(recordFile)) {
+    const record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as { data?: DataRecord[]; model?: ModelRecord };
+    return { ...results, data: record.data, model: record.model };
+  }
   return results;
+}
+
+/** One line on where a run came from: commit, backend, time, model and data checksums. */
+export function runProvenance(r: Results): string {
+  const model = Object.entries(r.model?.files ?? {}).map(([f, h]) => `${f} ${h.slice(0, 12)}`).join(', ');
+  const data = (r.data ?? []).map((d) => `${d.dataset} (${d.variant}, sha256 ${d.contentSha256.slice(0, 12)})`).join(', ');
+  const git = r.env.git.commit ? `${r.env.git.commit.slice(0, 10)}${r.env.git.dirty ? ' (dirty tree)' : ''}` : 'no git commit';
+  return `${r.experiment}: commit ${git}, ${r.env.backend} backend${r.env.gpu ? ` on ${r.env.gpu}` : ''}, ${String(r.config.seconds ?? '?')} s; model ${model || 'not recorded'}; data ${data || 'not recorded'}`;
 }

@@ -16,17 +16,28 @@ export interface ZeroshotOptions {
   log?: (line: string) => void;
 }
 
-/** Zero-shot test accuracy of one dataset with one template set. */
-export function zeroshotAccuracy(model: ClipModel, tokenizer: ClipTokenizer, ds: ClassificationDataset, templates: string[], log?: (s: string) => void): number {
+/** Zero-shot test accuracy of one dataset with each of several template sets (images encoded once). */
+export function zeroshotAccuracies(model: ClipModel, tokenizer: ClipTokenizer, ds: ClassificationDataset, templateSets: string[][], log?: (s: string) => void): number[] {
   const items = ds.split('test');
   const test = encodeImages(model, items.length, (i) => ds.image(items[i], 'test'), (i) => items[i].label, {
     onBatch: (done, total) => log?.(`  ${ds.name}: encoded ${done}/${total} test images`),
   });
-  const w = zeroshotWeights(model, tokenizer, ds.classNames, templates);
-  const scores = tf.matMul(test.features, w, false, true) as tf.Tensor2D;
-  const acc = accuracy(scores, test.labels);
-  tf.dispose([test.features, w, scores]);
-  return acc;
+  try {
+    return templateSets.map((templates) => {
+      const w = zeroshotWeights(model, tokenizer, ds.classNames, templates);
+      const scores = tf.matMul(test.features, w, false, true) as tf.Tensor2D;
+      const acc = accuracy(scores, test.labels);
+      tf.dispose([w, scores]);
+      return acc;
+    });
+  } finally {
+    test.features.dispose();
+  }
+}
+
+/** Zero-shot test accuracy of one dataset with one template set. */
+export function zeroshotAccuracy(model: ClipModel, tokenizer: ClipTokenizer, ds: ClassificationDataset, templates: string[], log?: (s: string) => void): number {
+  return zeroshotAccuracies(model, tokenizer, ds, [templates], log)[0];
 }
 
 /** The rows of the zeroshot experiment; seeds select the benchmark's generation seed. */
@@ -36,8 +47,7 @@ export function runZeroshot(model: ClipModel, tokenizer: ClipTokenizer, opts: Ze
   for (const seed of opts.seeds ?? [0]) {
     for (const name of opts.datasets ?? WORLD_CLASSIFICATION) {
       const ds = getWorldDataset(name as (typeof WORLD_CLASSIFICATION)[number], { quick: opts.quick, seed }) as ClassificationDataset;
-      const single = zeroshotAccuracy(model, tokenizer, ds, [ds.template], log);
-      const ens = zeroshotAccuracy(model, tokenizer, ds, ds.templates);
+      const [single, ens] = zeroshotAccuracies(model, tokenizer, ds, [[ds.template], ds.templates], log);
       log(`${name} (seed ${seed}): zero-shot ${(100 * single).toFixed(1)}%, ensemble of ${ds.templates.length} ${(100 * ens).toFixed(1)}%`);
       rows.push({ method: 'zeroshot', dataset: name, split: 'test', metric: 'accuracy', seed, value: 100 * single });
       rows.push({ method: 'zeroshot-ensemble', dataset: name, split: 'test', metric: 'accuracy', seed, value: 100 * ens });

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ClipConfig } from '../clip/config';
 import { ClipModel } from '../clip/model';
 import { clipInitStateDict } from '../clip/random';
-import { readSafetensors, TensorToWrite, writeSafetensors } from '../clip/safetensors';
+import { readSafetensors, readSafetensorsHeader, TensorToWrite, writeSafetensors } from '../clip/safetensors';
 import type { StateDict } from '../clip/weights';
 import type { TokenizedBatch } from '../clip/tokenizer';
 import { ADAMW_DEFAULTS, AdamW, decays, warmupCosine } from './adamw';
@@ -71,13 +71,32 @@ function saveCheckpoint(file: string, model: ClipModel, opt: AdamW, run: Pretrai
   });
 }
 
+/**
+ * The step of the checkpoint in `dir` (0 when there is none), after checking from its header that it
+ * was made by this model and training configuration (all but `steps`); throws naming what differs.
+ */
+export function checkpointStep(dir: string, run: Pick<PretrainRun, 'model' | 'train'>): number {
+  const file = path.join(dir, CHECKPOINT);
+  if (!fs.existsSync(file)) return 0;
+  const meta = readSafetensorsHeader(file).metadata;
+  checkMetadata(file, meta, run);
+  return Number(meta.step);
+}
+
+function checkMetadata(file: string, meta: Record<string, string>, run: Pick<PretrainRun, 'model' | 'train'>): void {
+  if (meta.format !== 'promptlab-pretrain-checkpoint') throw new Error(`${file}: not a promptlab pretraining checkpoint`);
+  if (meta.model_config !== JSON.stringify(run.model) || JSON.stringify({ ...JSON.parse(meta.train_config), steps: 0 }) !== JSON.stringify({ ...run.train, steps: 0 })) {
+    const was = { ...JSON.parse(meta.model_config), ...JSON.parse(meta.train_config) } as Record<string, unknown>;
+    const now = { ...run.model, ...run.train } as Record<string, unknown>;
+    const diff = Object.keys(now).filter((k) => k !== 'steps' && JSON.stringify(was[k]) !== JSON.stringify(now[k])).map((k) => `${k} ${JSON.stringify(was[k])} there, ${JSON.stringify(now[k])} now`);
+    throw new Error(`${file}: made with another model or training config (${diff.join('; ')}); pass the same options to resume, or delete it / use another --out to start afresh`);
+  }
+}
+
 function loadCheckpoint(file: string, run: PretrainRun): { sd: StateDict; m: Float32Array[]; v: Float32Array[]; step: number } {
   const f = readSafetensors(file);
   const meta = f.metadata;
-  if (meta.format !== 'promptlab-pretrain-checkpoint') throw new Error(`${file}: not a promptlab pretraining checkpoint`);
-  if (meta.model_config !== JSON.stringify(run.model) || JSON.stringify({ ...JSON.parse(meta.train_config), steps: 0 }) !== JSON.stringify({ ...run.train, steps: 0 })) {
-    throw new Error(`${file}: made with another model or training config; delete it or use another --out to start afresh`);
-  }
+  checkMetadata(file, meta, run);
   const sd: StateDict = new Map();
   const m: Float32Array[] = [];
   const v: Float32Array[] = [];

@@ -67,6 +67,26 @@ describe('MiniCLIP', () => {
     });
   });
 
+  it('promptlab pretrain --stop-at ends a sitting early; the next sitting continues the same run; a changed option is named', function () {
+    this.timeout(240000);
+    const args = (out: string, extra: string[] = []) => [BIN, 'pretrain', '--steps', '4', '--batch-size', '4', '--warmup', '2', '--checkpoint-every', '1', '--out', out, '--export', path.join(out, 'export'), ...extra];
+    const dir = path.join(tmp, 'c');
+    const first = spawnSync(process.execPath, args(dir, ['--stop-at', '2']), { encoding: 'utf8' });
+    assert.strictEqual(first.status, 0, first.stderr);
+    assert.match(first.stderr, /stopped at step 2 of 4/);
+    assert.ok(!fs.existsSync(path.join(dir, 'export')), 'a sitting stopped early exports nothing');
+    const changed = spawnSync(process.execPath, args(dir, ['--lr', '0.001']), { encoding: 'utf8' });
+    assert.strictEqual(changed.status, 1);
+    assert.match(changed.stderr, /lr 0\.002 there, 0\.001 now/);
+    const second = spawnSync(process.execPath, args(dir), { encoding: 'utf8' });
+    assert.strictEqual(second.status, 0, second.stderr);
+    const a = readSafetensors(path.join(tmp, 'a', 'export', 'model.safetensors')).tensors; // the straight run of the previous test
+    const c = readSafetensors(path.join(dir, 'export', 'model.safetensors')).tensors;
+    for (const [k, t] of a) assert.deepStrictEqual(Array.from(c.get(k)!.data), Array.from(t.data), k);
+    const sittings = fs.readFileSync(path.join(dir, 'sittings.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).fromStep as number);
+    assert.deepStrictEqual(sittings, [0, 2], "the refused sitting is not recorded");
+  });
+
   it('promptlab repro zeroshot --quick writes results.json in the pinned format', function () {
     this.timeout(240000);
     // an untrained MiniCLIP-shaped model: the format is under test, not the accuracy

@@ -1,0 +1,133 @@
+// The paper experiments by name: one entry point shared by `promptlab repro`, `npm run figures` and
+// the notebooks. Each run loads the model, runs the experiment's protocol, and writes its results
+// (DIR/results.json in the pinned format, one record per seed) with the environment and the
+// checksums of the data and model it used.
+import * as path from 'path';
+import { initBackend } from '../backend';
+import type { DescribedDataset } from '../data/manifest';
+import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
+import { loadMiniClip, MINICLIP_DIR } from '../miniclip';
+import { base2newConfig, runBase2New } from './base2new';
+import { fewshotConfig, runFewshot } from './fewshot';
+import { describeData, describeModel, environment, readResults, Results, writeResults, type DataRecord, type Environment, type ModelRecord } from './record';
+import { runZeroshot } from './zeroshot';
+
+export const EXPERIMENTS = ['zeroshot', 'fewshot', 'base2new'] as const;
+export type ExperimentName = (typeof EXPERIMENTS)[number];
+
+export interface ExperimentOptions {
+  /** The smaller run of the same protocol (minutes on a CPU). */
+  quick?: boolean;
+  /** zeroshot: the benchmarks' generation seeds (default [0]); training experiments: few-shot and init seeds (default [1] quick, [1, 2, 3] full). */
+  seeds?: number[];
+  /** World benchmarks to run on (default: defaultDatasets(experiment, quick)). */
+  datasets?: readonly string[];
+  /** Model folder (default: the shipped MiniCLIP). */
+  model?: string;
+  /** Results folder (default runs/<experiment>/<quick|full>). */
+  out?: string;
+  log?: (line: string) => void;
+  /**
+   * Return the results already in `out` instead of running, when they were made by the same
+   * experiment configuration, model files, data and clean git commit as now (notebook 06 and
+   * `npm run figures` reuse what notebooks 00-02 ran). Default false.
+   */
+  reuse?: boolean;
+}
+
+/**
+ * How notebooks run: quick unless asked for the full protocols (PROMPTLAB_FULL=1) or a GPU backend is
+ * in use; PROMPTLAB_QUICK=1 (headless CI runs) always means quick.
+ */
+export async function runMode(): Promise<{ quick: boolean; reason: string }> {
+  const backend = (await initBackend()).name;
+  if (process.env.PROMPTLAB_QUICK === '1') return { quick: true, reason: 'PROMPTLAB_QUICK=1' };
+  if (process.env.PROMPTLAB_FULL === '1') return { quick: false, reason: 'PROMPTLAB_FULL=1' };
+  if (backend === 'node-gpu') return { quick: false, reason: 'a GPU backend (node-gpu) is in use' };
+  return { quick: true, reason: `the ${backend} backend runs on the CPU; set PROMPTLAB_FULL=1 for the full protocols` };
+}
+
+export function isExperiment(name: string): name is ExperimentName {
+  return (EXPERIMENTS as readonly string[]).includes(name);
+}
+
+export function defaultSeeds(experiment: ExperimentName, quick: boolean): number[] {
+  return experiment === 'zeroshot' ? [0] : quick ? [1] : [1, 2, 3];
+}
+
+/**
+ * Every classification benchmark, except that the quick runs of the training experiments leave out
+ * world-colors: its 80 classes make a CoOp or CoCoOp step about 8 times as costly as the others'
+ * and would take most of a quick run (it stays in the full runs and in quick zeroshot).
+ */
+export function defaultDatasets(experiment: ExperimentName, quick: boolean): readonly string[] {
+  return quick && experiment !== 'zeroshot' ? WORLD_CLASSIFICATION.filter((d) => d !== 'world-colors') : WORLD_CLASSIFICATION;
+}
+
+export function defaultOut(experiment: ExperimentName, quick: boolean): string {
+  return path.resolve('runs', experiment, quick ? 'quick' : 'full');
+}
+
+function dataRecords(experiment: ExperimentName, datasets: readonly string[], quick: boolean, seeds: number[]): DataRecord[] {
+  // zeroshot's seeds pick the benchmarks' generation seed; the others train on the seed-0 benchmarks
+  const genSeeds = experiment === 'zeroshot' ? seeds : [0];
+  const variant = quick ? 'quick' : 'full';
+  return genSeeds.flatMap((seed) => datasets.map((name) => describeData(getWorldDataset(name, { quick, seed }) as DescribedDataset, variant)));
+}
+
+/** The results in `dir` when they were made by this configuration, model, data, backend and clean commit; else null. */
+export function reusable(dir: string, experiment: string, config: { quick: boolean; seeds: number[]; datasets: string[] }, data: DataRecord[], model: ModelRecord, now: Environment = environment()): Results | null {
+  let prior: Results;
+  try {
+    prior = readResults(dir);
+  } catch {
+    return null; // nothing there, or not results
+  }
+  const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
+  const ok = prior.experiment === experiment
+    && same({ quick: prior.config.quick, seeds: prior.config.seeds, datasets: prior.config.datasets }, config)
+    && same(prior.data, data) && same(prior.model?.files, model.files)
+    && prior.env.backend === now.backend
+    && now.git.commit !== null && prior.env.git.commit === now.git.commit && prior.env.git.dirty === false && now.git.dirty === false;
+  return ok ? prior : null;
+}
+
+/** Runs one experiment end to end and writes its results; returns them. */
+export async function runExperiment(experiment: string, opts: ExperimentOptions = {}): Promise<Results> {
+  if (!isExperiment(experiment)) {
+    throw new Error(`unknown experiment "${experiment}" (available: ${EXPERIMENTS.join(', ')}; czsl, dense and video follow with their issues)`);
+  }
+  const quick = opts.quick === true;
+  const seeds = opts.seeds ?? defaultSeeds(experiment, quick);
+  const datasets = opts.datasets ?? defaultDatasets(experiment, quick);
+  for (const d of datasets) {
+    if (!(WORLD_CLASSIFICATION as readonly string[]).includes(d)) throw new Error(`${experiment}: unknown dataset "${d}" (valid: ${WORLD_CLASSIFICATION.join(', ')})`);
+  }
+  const out = path.resolve(opts.out ?? defaultOut(experiment, quick));
+  const modelDir = path.resolve(opts.model ?? MINICLIP_DIR);
+  const log = opts.log ?? (() => undefined);
+  const info = await initBackend();
+  const data = dataRecords(experiment, datasets, quick, seeds);
+  const modelRecord = describeModel(modelDir);
+  if (opts.reuse) {
+    const prior = reusable(out, experiment, { quick, seeds, datasets: [...datasets] }, data, modelRecord);
+    if (prior) {
+      log(`${experiment}: reusing ${path.join(out, 'results.json')} (same configuration, model, data and commit)`);
+      return prior;
+    }
+  }
+  log(`${experiment}: backend ${info.name}; model ${modelDir}; ${quick ? 'quick' : 'full'} run, seeds ${seeds.join(',')}`);
+  const { model, tokenizer } = loadMiniClip(modelDir);
+  const started = Date.now();
+  try {
+    const run = { quick, seeds, log, datasets };
+    const rows = experiment === 'zeroshot' ? runZeroshot(model, tokenizer, run) : experiment === 'fewshot' ? runFewshot(model, tokenizer, run) : runBase2New(model, tokenizer, run);
+    const extra = experiment === 'base2new' ? base2newConfig(quick) : experiment === 'fewshot' ? fewshotConfig(quick) : {};
+    const config = { model: modelDir, quick, seeds, datasets: [...datasets], ...extra, seconds: Math.round((Date.now() - started) / 1000) };
+    const results = writeResults(out, experiment, config, rows, { data, model: modelRecord });
+    log(`${experiment}: wrote ${path.join(out, 'results.json')} (${config.seconds} s)`);
+    return results;
+  } finally {
+    model.dispose();
+  }
+}

@@ -1,0 +1,154 @@
+// `npm run figures`: regenerates every figure and table of the notebooks through the same
+// experiment functions the notebooks call, notebook by notebook, into DIR/<notebook>/ (PNG and SVG
+// through headless Chromium, standalone HTML, CSV and Markdown tables), with a copy of each
+// experiment's results.json under DIR/results/. Experiments run where `promptlab repro` puts them
+// (runs/<experiment>/<quick|full>/, with their run records) and results made there by the same
+// configuration, model, data and clean commit (e.g. by the notebooks) are reused.
+import * as fs from 'fs';
+import * as path from 'path';
+import { initBackend } from '../backend';
+import { loadMiniClip, MINICLIP_DIR } from '../miniclip';
+import { exportFigures } from '../viz/export';
+import { FigureRenderer } from '../viz/chromium';
+import { comparisonFigure, coopTrainingFigure, figuresFor, promptStudyFigures } from '../viz/figures';
+import type { NamedFigure } from '../viz/plotly';
+import { tableCsv, tableMarkdown, tablesFor, type Table } from '../viz/tables';
+import { runCoOpWalkthrough } from './coop-walkthrough';
+import { runExperiment, type ExperimentName } from './experiments';
+import { runPromptStudy } from './prompts';
+import type { Results } from './record';
+
+export interface FiguresOptions {
+  out?: string;
+  /** Full protocols (hours on a CPU) instead of the quick ones (minutes). */
+  full?: boolean;
+  model?: string;
+  log?: (line: string) => void;
+}
+
+interface Outputs {
+  figures: NamedFigure[];
+  tables: Table[];
+}
+
+interface Context {
+  quick: boolean;
+  model: string;
+  log: (line: string) => void;
+  experiment(name: ExperimentName): Promise<Results>;
+}
+
+/** The notebooks and what each shows, in order. */
+export const NOTEBOOK_SECTIONS: { notebook: string; title: string; make: (ctx: Context) => Promise<Outputs> }[] = [
+  {
+    notebook: '00-clip-zeroshot',
+    title: 'CLIP zero-shot and prompt engineering',
+    async make(ctx) {
+      const results = await ctx.experiment('zeroshot');
+      const { model, tokenizer } = loadMiniClip(ctx.model);
+      try {
+        const study = runPromptStudy(model, tokenizer, { dataset: 'world-shapes', quick: ctx.quick });
+        return { figures: [...figuresFor(results), ...promptStudyFigures(study)], tables: tablesFor(results) };
+      } finally {
+        model.dispose();
+      }
+    },
+  },
+  {
+    notebook: '01-coop',
+    title: 'CoOp: few-shot curves',
+    async make(ctx) {
+      const results = await ctx.experiment('fewshot');
+      const { model, tokenizer } = loadMiniClip(ctx.model);
+      try {
+        const walk = runCoOpWalkthrough(model, tokenizer, { dataset: 'world-shapes', shots: 16, seed: 1, quick: ctx.quick });
+        return { figures: [coopTrainingFigure(walk), ...figuresFor(results)], tables: tablesFor(results) };
+      } finally {
+        model.dispose();
+      }
+    },
+  },
+  {
+    notebook: '02-cocoop',
+    title: 'CoCoOp: base-to-new generalisation',
+    async make(ctx) {
+      const results = await ctx.experiment('base2new');
+      return { figures: figuresFor(results), tables: tablesFor(results) };
+    },
+  },
+  {
+    notebook: '06-comparison',
+    title: 'Every method so far',
+    async make(ctx) {
+      const all = [await ctx.experiment('zeroshot'), await ctx.experiment('fewshot'), await ctx.experiment('base2new')];
+      return { figures: [comparisonFigure(all)], tables: all.flatMap((r) => tablesFor(r)) };
+    },
+  },
+];
+
+export interface FiguresSummary {
+  out: string;
+  files: string[];
+  staticSkipped?: string;
+  seconds: number;
+}
+
+export async function regenerateFigures(opts: FiguresOptions = {}): Promise<FiguresSummary> {
+  const started = Date.now();
+  const quick = opts.full !== true;
+  const out = path.resolve(opts.out ?? 'figures');
+  const log = opts.log ?? (() => undefined);
+  const info = await initBackend();
+  log(`figures: ${quick ? 'quick' : 'full'} runs on ${info.name}, writing to ${out}`);
+  const cache = new Map<ExperimentName, Promise<Results>>();
+  const ctx: Context = {
+    quick,
+    model: path.resolve(opts.model ?? MINICLIP_DIR),
+    log,
+    experiment(name) {
+      if (!cache.has(name)) {
+        cache.set(name, runExperiment(name, { quick, model: opts.model, reuse: true, log: (l) => log(`  ${l}`) }).then((r) => {
+          fs.mkdirSync(path.join(out, 'results'), { recursive: true });
+          fs.writeFileSync(path.join(out, 'results', `${name}.json`), JSON.stringify(r, null, 2) + '\n');
+          return r;
+        }));
+      }
+      return cache.get(name)!;
+    },
+  };
+  let renderer: FigureRenderer | null = null;
+  let staticSkipped: string | undefined;
+  try {
+    renderer = await FigureRenderer.open();
+  } catch (e) {
+    staticSkipped = (e as Error).message;
+    log(`figures: no PNG/SVG: ${staticSkipped}`);
+  }
+  const files: string[] = [];
+  try {
+    for (const [i, section] of NOTEBOOK_SECTIONS.entries()) {
+      const t0 = Date.now();
+      log(`[${i + 1}/${NOTEBOOK_SECTIONS.length}] ${section.notebook}: ${section.title}`);
+      const { figures, tables } = await section.make(ctx);
+      const dir = path.join(out, section.notebook);
+      fs.mkdirSync(dir, { recursive: true });
+      const exported = await exportFigures(figures, dir, { renderer, log: (l) => log(`  ${l}`) });
+      files.push(...exported.files);
+      for (const t of tables) {
+        for (const [ext, text] of [['csv', tableCsv(t)], ['md', tableMarkdown(t)]] as const) {
+          const file = path.join(dir, `${t.name}.${ext}`);
+          fs.writeFileSync(file, text);
+          files.push(file);
+        }
+      }
+      log(`  ${figures.length} figure(s), ${tables.length} table(s) in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+    }
+  } finally {
+    await renderer?.close();
+  }
+  const seconds = (Date.now() - started) / 1000;
+  const count = (ext: string) => files.filter((f) => f.endsWith(ext)).length;
+  log(`figures: wrote ${count('.png')} PNG, ${count('.svg')} SVG, ${count('.html')} HTML, ${count('.csv')} CSV and ${count('.md')} Markdown files to ${out} in ${Math.round(seconds)} s`);
+  if (staticSkipped) log(`figures: PNG and SVG were skipped: ${staticSkipped}`);
+  return { out, files, staticSkipped, seconds };
+}

@@ -1,0 +1,262 @@
+// The papers' figures as plotly specs, built from results files (src/repro): the same builders serve
+// the notebooks, `npm run figures` and anyone with a results.json. Every figure names its dataset(s)
+// and model in the title, labels its axes, and keeps one colour per method across figures.
+import * as path from 'path';
+import type { CoOpWalkthrough } from '../repro/coop-walkthrough';
+import type { PromptStudy } from '../repro/prompts';
+import type { Results, SummaryRow } from '../repro/record';
+import type { NamedFigure, PlotlyFigure } from './plotly';
+
+export const METHOD_STYLE: Record<string, { label: string; color: string }> = {
+  zeroshot: { label: 'Zero-shot CLIP', color: '#7f7f7f' },
+  'zeroshot-ensemble': { label: 'Zero-shot CLIP (ensemble)', color: '#bcbd22' },
+  'linear-probe': { label: 'Linear probe', color: '#2ca02c' },
+  coop: { label: 'CoOp', color: '#1f77b4' },
+  cocoop: { label: 'CoCoOp', color: '#ff7f0e' },
+};
+
+export function methodLabel(method: string): string {
+  return METHOD_STYLE[method]?.label ?? method;
+}
+
+function methodColor(method: string): string {
+  return METHOD_STYLE[method]?.color ?? '#9467bd';
+}
+
+/** 'MiniCLIP' for the shipped model, else the model folder's name. */
+export function modelLabel(results: Results): string {
+  const dir = String(results.config.model ?? '');
+  return dir === '' || path.basename(dir) === 'miniclip' ? 'MiniCLIP' : path.basename(dir);
+}
+
+function runLabel(results: Results): string {
+  const seeds = (results.config.seeds as number[] | undefined) ?? [];
+  return `${modelLabel(results)}, ${results.config.quick ? 'quick run' : 'full run'}, ${seeds.length} seed${seeds.length === 1 ? '' : 's'}`;
+}
+
+function datasetsOf(results: Results): string[] {
+  return [...new Set(results.rows.map((r) => r.dataset))].filter((d) => d !== 'average');
+}
+
+function find(summary: SummaryRow[], method: string, dataset: string, split: string, metric: string): SummaryRow | undefined {
+  return summary.find((s) => s.method === method && s.dataset === dataset && s.split === split && s.metric === metric);
+}
+
+const AXIS_FONT = { size: 13 };
+
+function baseLayout(title: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return {
+    title: { text: title, font: { size: 16 } },
+    font: { family: 'Helvetica, Arial, sans-serif', size: 12 },
+    legend: { orientation: 'h', y: -0.2 },
+    margin: { t: 80, b: 90, l: 70, r: 20 },
+    plot_bgcolor: '#ffffff',
+    ...extra,
+  };
+}
+
+function yPercent(title: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
+  return { title: { text: title, font: AXIS_FONT }, range: [0, 100], gridcolor: '#e5e5e5', zeroline: false, ...extra };
+}
+
+/** Bars with error bars (std over seeds where there is more than one seed). */
+function bars(method: string, xs: string[], rows: (SummaryRow | undefined)[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+  const std = rows.map((r) => (r && r.n > 1 ? r.std : 0));
+  return {
+    type: 'bar',
+    name: methodLabel(method),
+    x: xs,
+    y: rows.map((r) => (r ? r.mean : null)),
+    marker: { color: methodColor(method) },
+    error_y: { type: 'data', array: std, visible: std.some((s) => s > 0) },
+    text: rows.map((r) => (r ? r.mean.toFixed(1) : '')),
+    textposition: 'outside',
+    cliponaxis: false,
+    ...extra,
+  };
+}
+
+/** Zero-shot accuracy per benchmark: the hand-crafted template against the template ensemble. */
+export function zeroshotFigure(results: Results): NamedFigure {
+  const ds = [...datasetsOf(results), 'average'];
+  const methods = ['zeroshot', 'zeroshot-ensemble'];
+  const figure: PlotlyFigure = {
+    data: methods.map((m) => bars(m, ds, ds.map((d) => find(results.summary, m, d, 'test', 'accuracy')))),
+    layout: baseLayout(`Zero-shot test accuracy on the world benchmarks (${runLabel(results)})`, {
+      barmode: 'group',
+      xaxis: { title: { text: 'benchmark (test split)', font: AXIS_FONT } },
+      yaxis: yPercent('accuracy (%)'),
+    }),
+  };
+  return { name: 'zeroshot-accuracy', figure };
+}
+
+/** Accuracy of each template alone and of the ensemble, and what the logit scale does. */
+export function promptStudyFigures(study: PromptStudy, model = 'MiniCLIP'): NamedFigure[] {
+  const t = study.templates;
+  const templates: PlotlyFigure = {
+    data: [{
+      type: 'bar',
+      orientation: 'h',
+      y: t.map((s) => s.template),
+      x: t.map((s) => s.accuracy),
+      marker: { color: t.map((s) => (s.template.startsWith('ensemble') ? methodColor('zeroshot-ensemble') : methodColor('zeroshot'))) },
+      text: t.map((s) => s.accuracy.toFixed(1)),
+      textposition: 'outside',
+      cliponaxis: false,
+      name: 'template',
+    }],
+    layout: baseLayout(`Prompt engineering: zero-shot accuracy per template (${study.dataset}, ${model})`, {
+      showlegend: false,
+      margin: { t: 80, b: 60, l: 260, r: 40 },
+      xaxis: yPercent('test accuracy (%)'),
+      yaxis: { title: { text: 'template', font: AXIS_FONT }, autorange: 'reversed', automargin: true },
+    }),
+  };
+  const s = study.scales;
+  const learned = s.find((x) => x.learned);
+  const scales: PlotlyFigure = {
+    data: [
+      { type: 'scatter', mode: 'lines+markers', name: 'accuracy (%)', x: s.map((x) => x.scale), y: s.map((x) => x.accuracy), line: { color: methodColor('zeroshot') } },
+      { type: 'scatter', mode: 'lines+markers', name: 'mean top-1 probability (%)', x: s.map((x) => x.scale), y: s.map((x) => x.confidence), line: { color: methodColor('coop') } },
+      { type: 'scatter', mode: 'lines+markers', name: 'negative log-likelihood', x: s.map((x) => x.scale), y: s.map((x) => x.nll), yaxis: 'y2', line: { color: methodColor('cocoop'), dash: 'dot' } },
+    ],
+    layout: baseLayout(`What the logit scale does (${study.dataset}, ${model}, template "${study.templates[0]?.template ?? ''}")`, {
+      xaxis: { type: 'log', title: { text: 'logit scale (multiplies the cosine similarities; log axis)', font: AXIS_FONT } },
+      yaxis: yPercent('accuracy, confidence (%)'),
+      yaxis2: { title: { text: 'test NLL (nats)', font: AXIS_FONT }, overlaying: 'y', side: 'right', rangemode: 'tozero', showgrid: false },
+      margin: { t: 80, b: 90, l: 70, r: 70 },
+      shapes: learned ? [{ type: 'line', xref: 'x', yref: 'paper', x0: learned.scale, x1: learned.scale, y0: 0, y1: 1, line: { dash: 'dash', color: '#444', width: 1 } }] : [],
+      annotations: learned ? [{ x: Math.log10(learned.scale), xref: 'x', yref: 'paper', y: 1.02, text: `learned: ${learned.scale.toFixed(1)}`, showarrow: false }] : [],
+    }),
+  };
+  return [{ name: 'prompt-templates', figure: templates, height: 420 }, { name: 'logit-scale', figure: scales }];
+}
+
+/** One CoOp run: training loss and accuracy per epoch, with the test accuracies it ends at. */
+export function coopTrainingFigure(w: CoOpWalkthrough, model = 'MiniCLIP'): NamedFigure {
+  const ep = w.history.map((h) => h.epoch);
+  const last = ep[ep.length - 1] ?? 1;
+  const figure: PlotlyFigure = {
+    data: [
+      { type: 'scatter', mode: 'lines+markers', name: 'CoOp training accuracy (%)', x: ep, y: w.history.map((h) => 100 * h.accuracy), line: { color: methodColor('coop') } },
+      { type: 'scatter', mode: 'lines', name: `CoOp test accuracy after training: ${w.coop.toFixed(1)}%`, x: [1, last], y: [w.coop, w.coop], line: { color: methodColor('coop'), dash: 'dash' } },
+      { type: 'scatter', mode: 'lines', name: `Zero-shot CLIP test accuracy: ${w.zeroshot.toFixed(1)}%`, x: [1, last], y: [w.zeroshot, w.zeroshot], line: { color: methodColor('zeroshot'), dash: 'dash' } },
+      { type: 'scatter', mode: 'lines+markers', name: 'training loss', x: ep, y: w.history.map((h) => h.loss), yaxis: 'y2', line: { color: '#d62728', dash: 'dot' } },
+    ],
+    layout: baseLayout(`Training CoOp on ${w.dataset}, ${w.shots} shots, seed ${w.seed} (${model}, preset ${w.preset})`, {
+      xaxis: { title: { text: 'epoch', font: AXIS_FONT } },
+      yaxis: yPercent('accuracy (%)'),
+      yaxis2: { title: { text: 'cross-entropy loss', font: AXIS_FONT }, overlaying: 'y', side: 'right', rangemode: 'tozero', showgrid: false },
+      margin: { t: 80, b: 110, l: 70, r: 70 },
+    }),
+  };
+  return { name: 'coop-training', figure };
+}
+
+/** Panels side by side, one per key, sharing the y range; `traces(key, axis)` gives each panel's traces. */
+function panels(keys: string[], traces: (key: string, xaxis: string, yaxis: string) => Record<string, unknown>[], yTitle: string, xTitle: string, opts: { xType?: string; xTicks?: number[] } = {}) {
+  const data: Record<string, unknown>[] = [];
+  const layout: Record<string, unknown> = { grid: { rows: 1, columns: keys.length, pattern: 'independent', xgap: 0.08 } };
+  const annotations: Record<string, unknown>[] = [];
+  keys.forEach((k, i) => {
+    const ax = i === 0 ? '' : String(i + 1);
+    data.push(...traces(k, `x${ax}`, `y${ax}`));
+    layout[`xaxis${ax}`] = { title: { text: xTitle, font: AXIS_FONT }, ...(opts.xType ? { type: opts.xType } : {}), ...(opts.xTicks ? { tickvals: opts.xTicks, ticktext: opts.xTicks.map(String) } : {}) };
+    layout[`yaxis${ax}`] = yPercent(i === 0 ? yTitle : '', { matches: i === 0 ? undefined : 'y' });
+    annotations.push({ text: `<b>${k}</b>`, xref: `x${ax} domain`, yref: `y${ax} domain`, x: 0.5, y: 1.06, showarrow: false, font: { size: 13 } });
+  });
+  layout.annotations = annotations;
+  return { data, layout };
+}
+
+/** CoOp's Figure 3: accuracy against shots per benchmark, CoOp and linear probe, zero-shot as a line. */
+export function fewshotFigure(results: Results): NamedFigure {
+  const keys = [...datasetsOf(results), 'average'];
+  const shots = [...new Set(results.rows.map((r) => Number(r.metric.split('@')[1])).filter((k) => k > 0))].sort((a, b) => a - b);
+  let first = true;
+  const { data, layout } = panels(keys, (d, xaxis, yaxis) => {
+    const line = (method: string, dash?: string) => {
+      const rows = shots.map((k) => find(results.summary, method, d, 'test', `accuracy@${k}`));
+      return {
+        type: 'scatter', mode: 'lines+markers', name: methodLabel(method), legendgroup: method, showlegend: first,
+        x: shots, y: rows.map((r) => (r ? r.mean : null)), xaxis, yaxis,
+        line: { color: methodColor(method), ...(dash ? { dash } : {}) },
+        error_y: { type: 'data', array: rows.map((r) => (r && r.n > 1 ? r.std : 0)), visible: rows.some((r) => r !== undefined && r.n > 1) },
+      };
+    };
+    const zs = find(results.summary, 'zeroshot', d, 'test', 'accuracy@0');
+    const out = [
+      line('coop'),
+      line('linear-probe'),
+      { type: 'scatter', mode: 'lines', name: `${methodLabel('zeroshot')} (no shots)`, legendgroup: 'zeroshot', showlegend: first, x: [shots[0], shots[shots.length - 1]], y: [zs?.mean ?? null, zs?.mean ?? null], xaxis, yaxis, line: { color: methodColor('zeroshot'), dash: 'dash' } },
+    ];
+    first = false;
+    return out;
+  }, 'test accuracy (%)', 'shots per class', { xType: 'log', xTicks: shots });
+  const figure: PlotlyFigure = { data, layout: { ...baseLayout(`Few-shot learning on the world benchmarks (${runLabel(results)})`), ...layout } };
+  return { name: 'fewshot-curves', figure, width: Math.max(900, 260 * keys.length), height: 460 };
+}
+
+/** CoCoOp's base-to-new table as a figure: base and new accuracy and H per benchmark and method. */
+export function base2newFigure(results: Results): NamedFigure {
+  const ds = [...datasetsOf(results), 'average'];
+  const methods = ['zeroshot', 'coop', 'cocoop'].filter((m) => results.rows.some((r) => r.method === m));
+  const panelsSpec: [string, string, string][] = [['Base classes (seen in training)', 'base', 'accuracy'], ['New classes (unseen)', 'new', 'accuracy'], ['Harmonic mean H', 'all', 'H']];
+  let first = true;
+  const { data, layout } = panels(panelsSpec.map((p) => p[0]), (key, xaxis, yaxis) => {
+    const [, split, metric] = panelsSpec.find((p) => p[0] === key)!;
+    const out = methods.map((m) => bars(m, ds, ds.map((d) => find(results.summary, m, d, split, metric)), {
+      xaxis, yaxis, legendgroup: m, showlegend: first, textfont: { size: 9 },
+      // new classes drawn hatched, so base and new stay apart in print too
+      marker: { color: methodColor(m), ...(split === 'new' ? { pattern: { shape: '/', fgcolor: '#ffffff', solidity: 0.3 } } : {}) },
+    }));
+    first = false;
+    return out;
+  }, 'test accuracy / H (%)', 'benchmark');
+  const figure: PlotlyFigure = { data, layout: { ...baseLayout(`Base-to-new generalisation, 16 shots (${runLabel(results)})`), barmode: 'group', ...layout } };
+  return { name: 'base2new', figure, width: 1500, height: 500 };
+}
+
+/**
+ * Every method implemented so far side by side, averaged over the benchmarks: zero-shot accuracy,
+ * few-shot accuracy at the most shots, and base / new / H.
+ */
+export function comparisonFigure(all: Results[]): NamedFigure {
+  const cols: { label: string; pick: (m: string) => SummaryRow | undefined }[] = [];
+  const z = all.find((r) => r.experiment === 'zeroshot');
+  const f = all.find((r) => r.experiment === 'fewshot');
+  const b = all.find((r) => r.experiment === 'base2new');
+  if (z) cols.push({ label: 'all classes, zero-shot', pick: (m) => (m === 'zeroshot' || m === 'zeroshot-ensemble' ? find(z.summary, m, 'average', 'test', 'accuracy') : undefined) });
+  if (f) {
+    const k = Math.max(...f.rows.map((r) => Number(r.metric.split('@')[1])));
+    cols.push({ label: `all classes, ${k} shots`, pick: (m) => find(f.summary, m, 'average', 'test', m === 'zeroshot' ? 'accuracy@0' : `accuracy@${k}`) });
+  }
+  if (b) {
+    cols.push({ label: 'base classes', pick: (m) => find(b.summary, m, 'average', 'base', 'accuracy') });
+    cols.push({ label: 'new classes', pick: (m) => find(b.summary, m, 'average', 'new', 'accuracy') });
+    cols.push({ label: 'H (base, new)', pick: (m) => find(b.summary, m, 'average', 'all', 'H') });
+  }
+  const methods = Object.keys(METHOD_STYLE).filter((m) => cols.some((c) => c.pick(m)));
+  const model = all.length ? modelLabel(all[0]) : 'MiniCLIP';
+  const quick = all.some((r) => r.config.quick);
+  const figure: PlotlyFigure = {
+    data: methods.map((m) => bars(m, cols.map((c) => c.label), cols.map((c) => c.pick(m)))),
+    layout: baseLayout(`Every method so far, averaged over the world benchmarks (${model}${quick ? ', quick runs' : ''})`, {
+      barmode: 'group',
+      xaxis: { title: { text: 'protocol and split', font: AXIS_FONT } },
+      yaxis: yPercent('average test accuracy / H (%)'),
+    }),
+  };
+  return { name: 'comparison', figure, width: 1000 };
+}
+
+/** The figures of one experiment's results. */
+export function figuresFor(results: Results): NamedFigure[] {
+  switch (results.experiment) {
+    case 'zeroshot': return [zeroshotFigure(results)];
+    case 'fewshot': return [fewshotFigure(results)];
+    case 'base2new': return [base2newFigure(results)];
+    default: throw new Error(`no figures for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new)`);
+  }
+}

@@ -1,0 +1,85 @@
+// The papers' tables from results files, as danfojs DataFrames: a long CSV with every number
+// (method, dataset, split, metric, mean, std, n) for machines, and pivoted tables (one row per
+// benchmark, one column per method, "mean ± std") as Markdown and HTML for people.
+import { DataFrame, toCSV } from 'danfojs-node';
+import type { Results, SummaryRow } from '../repro/record';
+import { escapeHtml } from './export';
+import { methodLabel, modelLabel } from './figures';
+
+export interface Table {
+  name: string;
+  title: string;
+  frame: DataFrame;
+}
+
+function cell(s: SummaryRow | undefined): string {
+  if (!s) return '';
+  return s.n > 1 ? `${s.mean.toFixed(1)} ± ${s.std.toFixed(1)}` : s.mean.toFixed(1);
+}
+
+/** Every summary number of a run, one row each. */
+export function summaryTable(results: Results, name = `${results.experiment}-summary`): Table {
+  const rows = results.summary.map((s) => ({ method: s.method, dataset: s.dataset, split: s.split, metric: s.metric, mean: Number(s.mean.toFixed(4)), std: Number(s.std.toFixed(4)), n: s.n }));
+  return { name, title: `${results.experiment}: every summary number (${modelLabel(results)})`, frame: new DataFrame(rows) };
+}
+
+/** One row per dataset (average last), one column per (method, split, metric) as given. */
+export function pivotTable(results: Results, name: string, title: string, columns: { label: string; method: string; split: string; metric: string }[]): Table {
+  const datasets = [...new Set(results.summary.map((s) => s.dataset))].sort((a, b) => (a === 'average' ? 1 : b === 'average' ? -1 : a.localeCompare(b)));
+  const rows = datasets.map((d) => {
+    const row: Record<string, string> = { benchmark: d };
+    for (const c of columns) row[c.label] = cell(results.summary.find((s) => s.dataset === d && s.method === c.method && s.split === c.split && s.metric === c.metric));
+    return row;
+  });
+  return { name, title, frame: new DataFrame(rows) };
+}
+
+/** The human tables of one experiment's results. */
+export function tablesFor(results: Results): Table[] {
+  const model = modelLabel(results);
+  const methods = [...new Set(results.rows.map((r) => r.method))];
+  if (results.experiment === 'zeroshot') {
+    return [pivotTable(results, 'zeroshot-accuracy', `Zero-shot test accuracy (%), ${model}`, methods.map((m) => ({ label: methodLabel(m), method: m, split: 'test', metric: 'accuracy' })))];
+  }
+  if (results.experiment === 'fewshot') {
+    const shots = [...new Set(results.rows.map((r) => Number(r.metric.split('@')[1])).filter((k) => k > 0))].sort((a, b) => a - b);
+    const cols = [{ label: 'Zero-shot CLIP', method: 'zeroshot', split: 'test', metric: 'accuracy@0' }];
+    for (const m of ['linear-probe', 'coop']) for (const k of shots) cols.push({ label: `${methodLabel(m)} ${k}-shot`, method: m, split: 'test', metric: `accuracy@${k}` });
+    return [pivotTable(results, 'fewshot-accuracy', `Few-shot test accuracy (%), ${model}`, cols)];
+  }
+  if (results.experiment === 'base2new') {
+    const cols = methods.flatMap((m) => [
+      { label: `${methodLabel(m)} base`, method: m, split: 'base', metric: 'accuracy' },
+      { label: `${methodLabel(m)} new`, method: m, split: 'new', metric: 'accuracy' },
+      { label: `${methodLabel(m)} H`, method: m, split: 'all', metric: 'H' },
+    ]);
+    return [pivotTable(results, 'base2new', `Base-to-new generalisation, 16 shots (%), ${model}`, cols)];
+  }
+  throw new Error(`no tables for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new)`);
+}
+
+function records(t: Table): { columns: string[]; rows: string[][] } {
+  const columns = t.frame.columns as string[];
+  const values = t.frame.values as unknown[][];
+  return { columns, rows: values.map((r) => r.map((v) => (v === null || v === undefined ? '' : String(v)))) };
+}
+
+/** CSV through danfojs (labels carry no commas or quotes, so no quoting is needed: checked here). */
+export function tableCsv(t: Table): string {
+  const bad = (t.frame.columns as string[]).concat(...records(t).rows).find((c) => /[",\n]/.test(c));
+  if (bad !== undefined) throw new Error(`table ${t.name}: "${bad}" holds a comma, quote or newline; CSV cells here must not`);
+  return toCSV(t.frame) as string;
+}
+
+export function tableMarkdown(t: Table): string {
+  const { columns, rows } = records(t);
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} |`;
+  return [`**${t.title}**`, '', line(columns), line(columns.map(() => '---')), ...rows.map(line)].join('\n') + '\n';
+}
+
+export function tableHtml(t: Table): string {
+  const { columns, rows } = records(t);
+  const head = columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('');
+  const body = rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th>${escapeHtml(c)}</th>` : `<td>${escapeHtml(c)}</td>`)).join('')}</tr>`).join('\n');
+  return `<table>\n<caption>${escapeHtml(t.title)}</caption>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>\n`;
+}

@@ -1,0 +1,126 @@
+// The figure and table builders (src/viz): every figure names its dataset(s) and model, labels its
+// axes and keeps base and new classes visibly apart; tables carry every number of the summary.
+import * as assert from 'assert';
+import { summarise, type Results, type ResultRow } from '../../src/repro/record';
+import { base2newFigure, comparisonFigure, fewshotFigure, figuresFor, promptStudyFigures, zeroshotFigure } from '../../src/viz/figures';
+import type { PlotlyFigure } from '../../src/viz/plotly';
+import { tableCsv, tableHtml, tableMarkdown, tablesFor } from '../../src/viz/tables';
+
+function results(experiment: string, rows: ResultRow[], quick = true): Results {
+  return {
+    experiment,
+    config: { model: '/somewhere/models/miniclip', quick, seeds: [...new Set(rows.map((r) => r.seed))] },
+    env: { node: '20.0.0', backend: 'wasm', tfjs: '4.22.0', cpu: 'cpu', cpus: 2, gpu: null, platform: 'linux x64', git: { commit: null, dirty: null } },
+    rows,
+    summary: summarise(rows),
+  };
+}
+
+const DATASETS = ['world-shapes', 'world-patterns'];
+const rows = (method: string, split: string, metric: string, f: (d: number, s: number) => number, seeds = [1, 2]): ResultRow[] =>
+  DATASETS.flatMap((dataset, d) => seeds.map((seed) => ({ method, dataset, split, metric, seed, value: f(d, seed) })));
+
+const zeroshot = results('zeroshot', [...rows('zeroshot', 'test', 'accuracy', (d) => 40 + d, [0]), ...rows('zeroshot-ensemble', 'test', 'accuracy', (d) => 42 + d, [0])]);
+const fewshot = results('fewshot', [
+  ...rows('zeroshot', 'test', 'accuracy@0', (d) => 40 + d),
+  ...[1, 4, 16].flatMap((k) => [...rows('coop', 'test', `accuracy@${k}`, (d, s) => 40 + k + d + s), ...rows('linear-probe', 'test', `accuracy@${k}`, (d, s) => 20 + 2 * k + s)]),
+]);
+const base2new = results('base2new', ['zeroshot', 'coop', 'cocoop'].flatMap((m, i) => [
+  ...rows(m, 'base', 'accuracy', (d, s) => 50 + i + s),
+  ...rows(m, 'new', 'accuracy', (d, s) => 60 - i + s),
+  ...rows(m, 'all', 'H', (d, s) => 55 + s),
+]));
+
+function text(fig: PlotlyFigure): string {
+  return JSON.stringify(fig);
+}
+
+function axisTitles(fig: PlotlyFigure): string[] {
+  return Object.entries(fig.layout).filter(([k]) => /^[xy]axis\d*$/.test(k)).map(([, v]) => ((v as { title?: { text?: string } }).title?.text ?? ''));
+}
+
+describe('figures', () => {
+  it('zero-shot: bars per benchmark and the average, both templates, titled with the model', () => {
+    const { name, figure } = zeroshotFigure(zeroshot);
+    assert.strictEqual(name, 'zeroshot-accuracy');
+    assert.deepStrictEqual(figure.data.map((t) => t.name), ['Zero-shot CLIP', 'Zero-shot CLIP (ensemble)']);
+    assert.deepStrictEqual(figure.data[0].x, [...DATASETS, 'average']);
+    assert.deepStrictEqual(figure.data[0].y, [40, 41, 40.5]);
+    assert.match(text(figure), /MiniCLIP, quick run, 1 seed/);
+    assert.ok(axisTitles(figure).every((t) => t.length > 0), 'every axis has a title');
+  });
+
+  it('few-shot: a panel per benchmark plus the average, shots on a log axis, std over seeds as error bars', () => {
+    const { figure } = fewshotFigure(fewshot);
+    const panels = (figure.layout.annotations as { text: string }[]).map((a) => a.text);
+    assert.deepStrictEqual(panels, ['<b>world-shapes</b>', '<b>world-patterns</b>', '<b>average</b>']);
+    const coop = figure.data.filter((t) => t.name === 'CoOp');
+    assert.strictEqual(coop.length, 3);
+    assert.deepStrictEqual(coop[0].x, [1, 4, 16]);
+    assert.deepStrictEqual(coop[0].y, [42.5, 45.5, 57.5]);
+    assert.ok((coop[0].error_y as { array: number[] }).array.every((s) => Math.abs(s - Math.SQRT1_2) < 1e-9));
+    assert.strictEqual(coop.filter((t) => t.showlegend).length, 1, 'one legend entry per method');
+    assert.strictEqual((figure.layout.xaxis as { type: string }).type, 'log');
+    assert.ok(figure.data.some((t) => t.name === 'Zero-shot CLIP (no shots)'));
+    assert.match(text(figure), /2 seeds/);
+  });
+
+  it('base-to-new: base, new and H panels, new classes hatched, every method in the legend once', () => {
+    const { figure } = base2newFigure(base2new);
+    const panels = (figure.layout.annotations as { text: string }[]).map((a) => a.text);
+    assert.deepStrictEqual(panels, ['<b>Base classes (seen in training)</b>', '<b>New classes (unseen)</b>', '<b>Harmonic mean H</b>']);
+    assert.strictEqual(figure.data.length, 9);
+    const hatched = figure.data.filter((t) => (t.marker as { pattern?: unknown }).pattern);
+    assert.deepStrictEqual(hatched.map((t) => t.xaxis), ['x2', 'x2', 'x2']);
+    assert.deepStrictEqual(figure.data.filter((t) => t.showlegend).map((t) => t.name), ['Zero-shot CLIP', 'CoOp', 'CoCoOp']);
+    assert.ok(axisTitles(figure).filter((t) => t.length > 0).length >= 4);
+  });
+
+  it('comparison: the averages of every experiment, per method', () => {
+    const { figure } = comparisonFigure([zeroshot, fewshot, base2new]);
+    assert.deepStrictEqual(figure.data[0].x, ['all classes, zero-shot', 'all classes, 16 shots', 'base classes', 'new classes', 'H (base, new)']);
+    const coop = figure.data.find((t) => t.name === 'CoOp')!;
+    assert.deepStrictEqual(coop.y, [null, 58, 52.5, 60.5, 56.5]);
+  });
+
+  it('prompt study: a bar per template and the ensemble; the learned logit scale marked', () => {
+    const study = {
+      dataset: 'world-shapes',
+      templates: [{ template: 'a photo of a {}.', accuracy: 40 }, { template: 'a {}.', accuracy: 30 }, { template: 'ensemble of 2', accuracy: 41 }],
+      scales: [1, 15, 100].map((scale) => ({ scale, learned: scale === 15, accuracy: 40, confidence: scale, nll: 1 / scale })),
+    };
+    const [templates, scales] = promptStudyFigures(study);
+    assert.deepStrictEqual(templates.figure.data[0].y, ['a photo of a {}.', 'a {}.', 'ensemble of 2']);
+    assert.match(text(scales.figure), /learned: 15\.0/);
+    assert.match(text(templates.figure), /world-shapes, MiniCLIP/);
+  });
+
+  it('figuresFor refuses an experiment it has no figures for, naming the ones it has', () => {
+    assert.throws(() => figuresFor({ ...zeroshot, experiment: 'czsl' }), /no figures for experiment "czsl" \(have: zeroshot, fewshot, base2new\)/);
+  });
+});
+
+describe('tables', () => {
+  it('pivot a benchmark per row and a column per method/split, mean ± std over seeds, average last', () => {
+    const [t] = tablesFor(base2new);
+    const md = tableMarkdown(t);
+    const lines = md.trim().split('\n');
+    assert.match(lines[0], /Base-to-new generalisation, 16 shots \(%\), MiniCLIP/);
+    assert.strictEqual(lines[2], '| benchmark | Zero-shot CLIP base | Zero-shot CLIP new | Zero-shot CLIP H | CoOp base | CoOp new | CoOp H | CoCoOp base | CoCoOp new | CoCoOp H |');
+    assert.match(lines[4], /^\| world-patterns \| 51\.5 ± 0\.7 \| 61\.5 ± 0\.7 \| 56\.5 ± 0\.7 \| 52\.5 ± 0\.7 /);
+    assert.match(lines[lines.length - 1], /^\| average \|/);
+    const csv = tableCsv(t).trim().split('\n');
+    assert.strictEqual(csv.length, 4);
+    assert.strictEqual(csv[0].split(',').length, 10);
+    assert.match(tableHtml(t), /<caption>Base-to-new generalisation/);
+  });
+
+  it('few-shot and zero-shot tables; a cell with a comma is refused for CSV', () => {
+    const [few] = tablesFor(fewshot);
+    assert.deepStrictEqual(few.frame.columns, ['benchmark', 'Zero-shot CLIP', 'Linear probe 1-shot', 'Linear probe 4-shot', 'Linear probe 16-shot', 'CoOp 1-shot', 'CoOp 4-shot', 'CoOp 16-shot']);
+    const [zs] = tablesFor(zeroshot);
+    assert.match(tableMarkdown(zs), /\| world-shapes \| 40\.0 \| 42\.0 \|/);
+    const bad = tablesFor(results('zeroshot', rows('zeroshot', 'test', 'accuracy', () => 1, [0]).map((r) => ({ ...r, dataset: 'a,b' }))))[0];
+    assert.throws(() => tableCsv(bad), /"a,b" holds a comma/);
+  });
+});
