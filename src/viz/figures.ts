@@ -124,7 +124,7 @@ export function promptStudyFigures(study: PromptStudy, model = 'MiniCLIP'): Name
     layout: baseLayout(`What the logit scale does (${study.dataset}, ${model}, template "${study.templates[0]?.template ?? ''}")`, {
       xaxis: { type: 'log', title: { text: 'logit scale (multiplies the cosine similarities; log axis)', font: AXIS_FONT } },
       yaxis: yPercent('accuracy, confidence (%)'),
-      yaxis2: { title: { text: 'test NLL (nats)', font: AXIS_FONT }, overlaying: 'y', side: 'right', rangemode: 'tozero', showgrid: false },
+      yaxis2: { title: { text: 'test NLL (nats)', font: AXIS_FONT }, overlaying: 'y', side: 'right', rangemode: 'tozero', showgrid: false, tickformat: '.1f' },
       margin: { t: 80, b: 90, l: 70, r: 70 },
       shapes: learned ? [{ type: 'line', xref: 'x', yref: 'paper', x0: learned.scale, x1: learned.scale, y0: 0, y1: 1, line: { dash: 'dash', color: '#444', width: 1 } }] : [],
       annotations: learned ? [{ x: Math.log10(learned.scale), xref: 'x', yref: 'paper', y: 1.02, text: `learned: ${learned.scale.toFixed(1)}`, showarrow: false }] : [],
@@ -147,7 +147,7 @@ export function coopTrainingFigure(w: CoOpWalkthrough, model = 'MiniCLIP'): Name
     layout: baseLayout(`Training CoOp on ${w.dataset}, ${w.shots} shots, seed ${w.seed} (${model}, preset ${w.preset})`, {
       xaxis: { title: { text: 'epoch', font: AXIS_FONT } },
       yaxis: yPercent('accuracy (%)'),
-      yaxis2: { title: { text: 'cross-entropy loss', font: AXIS_FONT }, overlaying: 'y', side: 'right', rangemode: 'tozero', showgrid: false },
+      yaxis2: { title: { text: 'cross-entropy loss', font: AXIS_FONT }, overlaying: 'y', side: 'right', rangemode: 'tozero', showgrid: false, tickformat: '.2f' },
       margin: { t: 80, b: 110, l: 70, r: 70 },
     }),
   };
@@ -209,13 +209,16 @@ export function base2newFigure(results: Results): NamedFigure {
     const out = methods.map((m) => bars(m, ds, ds.map((d) => find(results.summary, m, d, split, metric)), {
       xaxis, yaxis, legendgroup: m, showlegend: first, textfont: { size: 9 },
       // new classes drawn hatched, so base and new stay apart in print too
-      marker: { color: methodColor(m), ...(split === 'new' ? { pattern: { shape: '/', fgcolor: '#ffffff', solidity: 0.3 } } : {}) },
+      marker: { color: methodColor(m), ...(split === 'new' ? { pattern: { shape: '/', fillmode: 'overlay', fgcolor: '#ffffff', fgopacity: 0.6, size: 8, solidity: 0.35 } } : {}) },
     }));
     first = false;
     return out;
   }, 'test accuracy / H (%)', 'benchmark');
-  const figure: PlotlyFigure = { data, layout: { ...baseLayout(`Base-to-new generalisation, 16 shots (${runLabel(results)})`), barmode: 'group', ...layout } };
-  return { name: 'base2new', figure, width: 1500, height: 500 };
+  const figure: PlotlyFigure = {
+    data,
+    layout: { ...baseLayout(`Base-to-new generalisation, 16 shots (${runLabel(results)}); new classes hatched`), barmode: 'group', ...layout, legend: { orientation: 'h', y: -0.32 }, margin: { t: 80, b: 140, l: 70, r: 20 } },
+  };
+  return { name: 'base2new', figure, width: 1500, height: 540 };
 }
 
 /**
@@ -227,15 +230,16 @@ export function comparisonFigure(all: Results[]): NamedFigure {
   const z = all.find((r) => r.experiment === 'zeroshot');
   const f = all.find((r) => r.experiment === 'fewshot');
   const b = all.find((r) => r.experiment === 'base2new');
-  if (z) cols.push({ label: 'all classes, zero-shot', pick: (m) => (m === 'zeroshot' || m === 'zeroshot-ensemble' ? find(z.summary, m, 'average', 'test', 'accuracy') : undefined) });
+  const count = (r: Results) => `${datasetsOf(r).length} benchmarks`;
+  if (z) cols.push({ label: `all classes, zero-shot (${count(z)})`, pick: (m) => (m === 'zeroshot' || m === 'zeroshot-ensemble' ? find(z.summary, m, 'average', 'test', 'accuracy') : undefined) });
   if (f) {
     const k = Math.max(...f.rows.map((r) => Number(r.metric.split('@')[1])));
-    cols.push({ label: `all classes, ${k} shots`, pick: (m) => find(f.summary, m, 'average', 'test', m === 'zeroshot' ? 'accuracy@0' : `accuracy@${k}`) });
+    cols.push({ label: `all classes, ${k} shots (${count(f)})`, pick: (m) => find(f.summary, m, 'average', 'test', m === 'zeroshot' ? 'accuracy@0' : `accuracy@${k}`) });
   }
   if (b) {
-    cols.push({ label: 'base classes', pick: (m) => find(b.summary, m, 'average', 'base', 'accuracy') });
-    cols.push({ label: 'new classes', pick: (m) => find(b.summary, m, 'average', 'new', 'accuracy') });
-    cols.push({ label: 'H (base, new)', pick: (m) => find(b.summary, m, 'average', 'all', 'H') });
+    cols.push({ label: `base classes (${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'base', 'accuracy') });
+    cols.push({ label: `new classes (${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'new', 'accuracy') });
+    cols.push({ label: `H of base and new (${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'all', 'H') });
   }
   const methods = Object.keys(METHOD_STYLE).filter((m) => cols.some((c) => c.pick(m)));
   const model = all.length ? modelLabel(all[0]) : 'MiniCLIP';
