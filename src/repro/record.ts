@@ -59,7 +59,8 @@ function run(cmd: string, args: string[]): string | null {
 }
 
 export function environment(): Environment {
-  const status = git(['status', '--porcelain']);
+  // results/ holds the committed outputs of runs: writing there does not make the code dirty
+  const status = git(['status', '--porcelain', '--', '.', ':(exclude)results']);
   const backend = backendInfo()?.name ?? null;
   return {
     node: process.versions.node,
