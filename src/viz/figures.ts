@@ -231,15 +231,15 @@ export function comparisonFigure(all: Results[]): NamedFigure {
   const f = all.find((r) => r.experiment === 'fewshot');
   const b = all.find((r) => r.experiment === 'base2new');
   const count = (r: Results) => `${datasetsOf(r).length} benchmarks`;
-  if (z) cols.push({ label: `all classes, zero-shot (${count(z)})`, pick: (m) => (m === 'zeroshot' || m === 'zeroshot-ensemble' ? find(z.summary, m, 'average', 'test', 'accuracy') : undefined) });
+  if (z) cols.push({ label: `all classes, zero-shot<br>(${count(z)})`, pick: (m) => (m === 'zeroshot' || m === 'zeroshot-ensemble' ? find(z.summary, m, 'average', 'test', 'accuracy') : undefined) });
   if (f) {
     const k = Math.max(...f.rows.map((r) => Number(r.metric.split('@')[1])));
-    cols.push({ label: `all classes, ${k} shots (${count(f)})`, pick: (m) => find(f.summary, m, 'average', 'test', m === 'zeroshot' ? 'accuracy@0' : `accuracy@${k}`) });
+    cols.push({ label: `all classes, ${k} shots<br>(${count(f)})`, pick: (m) => find(f.summary, m, 'average', 'test', m === 'zeroshot' ? 'accuracy@0' : `accuracy@${k}`) });
   }
   if (b) {
-    cols.push({ label: `base classes (${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'base', 'accuracy') });
-    cols.push({ label: `new classes (${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'new', 'accuracy') });
-    cols.push({ label: `H of base and new (${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'all', 'H') });
+    cols.push({ label: `base classes<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'base', 'accuracy') });
+    cols.push({ label: `new classes<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'new', 'accuracy') });
+    cols.push({ label: `H of base and new<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'all', 'H') });
   }
   const methods = Object.keys(METHOD_STYLE).filter((m) => cols.some((c) => c.pick(m)));
   const model = all.length ? modelLabel(all[0]) : 'MiniCLIP';
@@ -248,8 +248,10 @@ export function comparisonFigure(all: Results[]): NamedFigure {
     data: methods.map((m) => bars(m, cols.map((c) => c.label), cols.map((c) => c.pick(m)))),
     layout: baseLayout(`Every method so far, averaged over the world benchmarks (${model}${quick ? ', quick runs' : ''})`, {
       barmode: 'group',
-      xaxis: { title: { text: 'protocol and split', font: AXIS_FONT } },
+      xaxis: { title: { text: 'protocol and split', font: AXIS_FONT }, tickangle: 0 },
       yaxis: yPercent('average test accuracy / H (%)'),
+      legend: { orientation: 'h', y: -0.28 },
+      margin: { t: 80, b: 130, l: 70, r: 20 },
     }),
   };
   return { name: 'comparison', figure, width: 1000 };

@@ -78,7 +78,7 @@ describe('figures', () => {
 
   it('comparison: the averages of every experiment, per method', () => {
     const { figure } = comparisonFigure([zeroshot, fewshot, base2new]);
-    assert.deepStrictEqual(figure.data[0].x, ['all classes, zero-shot (2 benchmarks)', 'all classes, 16 shots (2 benchmarks)', 'base classes (2 benchmarks)', 'new classes (2 benchmarks)', 'H of base and new (2 benchmarks)']);
+    assert.deepStrictEqual(figure.data[0].x, ['all classes, zero-shot<br>(2 benchmarks)', 'all classes, 16 shots<br>(2 benchmarks)', 'base classes<br>(2 benchmarks)', 'new classes<br>(2 benchmarks)', 'H of base and new<br>(2 benchmarks)']);
     const coop = figure.data.find((t) => t.name === 'CoOp')!;
     assert.deepStrictEqual(coop.y, [null, 58, 52.5, 60.5, 56.5]);
   });
