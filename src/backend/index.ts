@@ -23,7 +23,7 @@ const PACKAGES: Record<BackendName, string> = {
 
 const HINTS: Record<BackendName, string> = {
   'node-gpu': 'npm install @tensorflow/tfjs-node-gpu@4.22.0 (needs an NVIDIA driver > 450, CUDA 11.2 and cuDNN 8.1; see environment.md)',
-  node: 'npm install @tensorflow/tfjs-node@4.22.0 (its install downloads libtensorflow, which needs network access)',
+  node: 'remove the "@tensorflow/tfjs-node" entry of package.json "overrides" (it maps the package to @tensorflow/tfjs for danfojs-node), then npm install @tensorflow/tfjs-node@4.22.0 (its install downloads libtensorflow, which needs network access)',
   wasm: 'npm ci (the WASM backend is a regular dependency)',
   cpu: 'npm ci',
 };
@@ -37,6 +37,8 @@ async function tryBackend(name: BackendName): Promise<void> {
     case 'node-gpu':
     case 'node': {
       // Both packages register the native backend under the name 'tensorflow'.
+      require.resolve(PACKAGES[name]); // "Cannot find module" when it is not installed
+      if (!isRealPackage(PACKAGES[name])) throw new Error(`${PACKAGES[name]} here is an alias of @tensorflow/tfjs (package.json overrides map it so for danfojs-node), not the native binding`);
       require(PACKAGES[name]);
       if (!(await tf.setBackend('tensorflow'))) throw new Error("backend 'tensorflow' failed to initialise");
       return;
@@ -110,10 +112,19 @@ export function backendInfo(): BackendInfo | null {
 }
 
 /** Whether a backend package can be resolved at all (for `promptlab doctor`). */
+/** Whether `pkg` resolves to the package of that name (not an npm alias of another one). */
+function isRealPackage(pkg: string): boolean {
+  try {
+    return (require(`${pkg}/package.json`) as { name?: string }).name === pkg;
+  } catch {
+    return false;
+  }
+}
+
 export function packageAvailable(name: BackendName): boolean {
   try {
     require.resolve(PACKAGES[name]);
-    return true;
+    return isRealPackage(PACKAGES[name]);
   } catch {
     return false;
   }

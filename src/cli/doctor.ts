@@ -76,11 +76,13 @@ export async function doctorChecks(): Promise<Check[]> {
     fix: jupyter ? undefined : 'apt-get install jupyter-notebook python3-nbconvert python3-nbclient jupyter-client (see environment.md)',
   });
   const tslab = packageVersion('tslab');
+  const kernelSpec = path.join(ROOT, 'jupyter', 'kernels', 'promptlab', 'kernel.json');
+  const haveSpec = fs.existsSync(kernelSpec);
   checks.push({
     name: 'tslab kernel',
-    ok: tslab !== null,
-    detail: tslab ? `tslab ${tslab}` : 'tslab is not installed',
-    fix: tslab ? undefined : 'npm ci (tslab is a dev dependency); notebooks arrive with the notebooks issue',
+    ok: tslab !== null && haveSpec,
+    detail: tslab ? `tslab ${tslab}; kernelspec ${haveSpec ? path.relative(ROOT, kernelSpec) : 'missing'} (npm run notebooks uses it)` : 'tslab is not installed',
+    fix: tslab ? (haveSpec ? undefined : `restore ${path.relative(ROOT, kernelSpec)} (git checkout)`) : 'npm ci (tslab is a dev dependency)',
   });
 
   const chromium = findChromium();
