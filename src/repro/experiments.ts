@@ -107,10 +107,11 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
   const modelDir = path.resolve(opts.model ?? MINICLIP_DIR);
   const log = opts.log ?? (() => undefined);
   const info = await initBackend();
+  const env = environment(); // the code and machine this run starts with
   const data = dataRecords(experiment, datasets, quick, seeds);
   const modelRecord = describeModel(modelDir);
   if (opts.reuse) {
-    const prior = reusable(out, experiment, { quick, seeds, datasets: [...datasets] }, data, modelRecord);
+    const prior = reusable(out, experiment, { quick, seeds, datasets: [...datasets] }, data, modelRecord, env);
     if (prior) {
       log(`${experiment}: reusing ${path.join(out, 'results.json')} (same configuration, model, data and commit)`);
       return prior;
@@ -124,7 +125,7 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
     const rows = experiment === 'zeroshot' ? runZeroshot(model, tokenizer, run) : experiment === 'fewshot' ? runFewshot(model, tokenizer, run) : runBase2New(model, tokenizer, run);
     const extra = experiment === 'base2new' ? base2newConfig(quick) : experiment === 'fewshot' ? fewshotConfig(quick) : {};
     const config = { model: modelDir, quick, seeds, datasets: [...datasets], ...extra, seconds: Math.round((Date.now() - started) / 1000) };
-    const results = writeResults(out, experiment, config, rows, { data, model: modelRecord });
+    const results = writeResults(out, experiment, config, rows, { data, model: modelRecord }, env);
     log(`${experiment}: wrote ${path.join(out, 'results.json')} (${config.seconds} s)`);
     return results;
   } finally {

@@ -182,11 +182,11 @@ export interface Results {
 /**
  * Writes DIR/results.json in the pinned format (experiment, config, env, rows, summary) and the run
  * records beside it: DIR/record.json (config, environment, data and model checksums) and one per
- * seed, DIR/seed<k>/record.json (the same plus that seed's rows). Returns the results with the
- * data and model records attached.
+ * seed, DIR/seed<k>/record.json (the same plus that seed's rows). `env` defaults to now; a run
+ * passes the environment it started in (a commit made while it ran did not make it). Returns the
+ * results with the data and model records attached.
  */
-export function writeResults(dir: string, experiment: string, config: Record<string, unknown>, rows: ResultRow[], used: { data?: DataRecord[]; model?: ModelRecord } = {}): Results {
-  const env = environment();
+export function writeResults(dir: string, experiment: string, config: Record<string, unknown>, rows: ResultRow[], used: { data?: DataRecord[]; model?: ModelRecord } = {}, env: Environment = environment()): Results {
   const pinned = { experiment, config, env, rows, summary: summarise(rows) };
   fs.mkdirSync(dir, { recursive: true });
   fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify(pinned, null, 2) + '\n');
