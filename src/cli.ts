@@ -17,7 +17,7 @@ Commands:
   pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S] [--checkpoint-every N] [--export DIR] [--stop-at N]
       pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors; --stop-at ends a sitting early)
   repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b]
-      run a paper experiment end to end and write DIR/results.json (experiments: zeroshot, fewshot, base2new)
+      run a paper experiment end to end and write DIR/results.json (experiments: zeroshot, fewshot, base2new, transfer)
   figures [--out DIR] [--full] [--model DIR]
       regenerate every figure (PNG, SVG, HTML) and table (CSV, Markdown) of the notebooks (npm run figures)
   model-card [--model DIR] [--quick]

@@ -23,7 +23,12 @@ export const COCOOP_DEFAULTS: CoCoOpConfig = { nCtx: 4, ctxInit: 'a photo of a',
 function linearInit(inDim: number, outDim: number, rand: () => number): { w: tf.Variable; b: tf.Variable } {
   const bound = 1 / Math.sqrt(inDim);
   const u = (n: number) => Float32Array.from({ length: n }, () => (2 * rand() - 1) * bound);
-  return { w: tf.variable(tf.tensor2d(u(inDim * outDim), [inDim, outDim])), b: tf.variable(tf.tensor1d(u(outDim))) };
+  const variable = (t: tf.Tensor) => {
+    const v = tf.variable(t); // shares t's data; t itself must still go
+    t.dispose();
+    return v;
+  };
+  return { w: variable(tf.tensor2d(u(inDim * outDim), [inDim, outDim])), b: variable(tf.tensor1d(u(outDim))) };
 }
 
 export class CoCoOp implements PromptMethod {

@@ -39,7 +39,7 @@ export function base2newConfig(quick: boolean) {
   };
 }
 
-function trainConfig(optim: { epochs: number; batchSize: number; lr: number; momentum: number; weightDecay: number; warmupEpochs: number; warmupLr: number }, seed: number): PromptTrainConfig {
+export function trainConfig(optim: { epochs: number; batchSize: number; lr: number; momentum: number; weightDecay: number; warmupEpochs: number; warmupLr: number }, seed: number): PromptTrainConfig {
   return { epochs: optim.epochs, batchSize: optim.batchSize, lr: optim.lr, momentum: optim.momentum, weightDecay: optim.weightDecay, warmupEpochs: optim.warmupEpochs, warmupLr: optim.warmupLr, augment: false, seed };
 }
 

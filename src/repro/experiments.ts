@@ -10,9 +10,10 @@ import { loadMiniClip, MINICLIP_DIR } from '../miniclip';
 import { base2newConfig, runBase2New } from './base2new';
 import { fewshotConfig, runFewshot } from './fewshot';
 import { describeData, describeModel, environment, readResults, Results, writeResults, type DataRecord, type Environment, type ModelRecord } from './record';
+import { runTransfer, TRANSFER_DATASETS, transferConfig, transferRoles } from './transfer';
 import { runZeroshot } from './zeroshot';
 
-export const EXPERIMENTS = ['zeroshot', 'fewshot', 'base2new'] as const;
+export const EXPERIMENTS = ['zeroshot', 'fewshot', 'base2new', 'transfer'] as const;
 export type ExperimentName = (typeof EXPERIMENTS)[number];
 
 export interface ExperimentOptions {
@@ -56,12 +57,14 @@ export function defaultSeeds(experiment: ExperimentName, quick: boolean): number
 }
 
 /**
- * Every classification benchmark, except that the quick runs of the training experiments leave out
- * world-colors: its 80 classes make a CoOp or CoCoOp step about 8 times as costly as the others'
- * and would take most of a quick run (it stays in the full runs and in quick zeroshot).
+ * Every classification benchmark (transfer: the source world-shapes first, then its targets), except
+ * that the quick runs of the training experiments leave out world-colors: its 80 classes make a CoOp
+ * or CoCoOp step, and CoCoOp's evaluation, about 8 times as costly as the others' and would take
+ * most of a quick run (it stays in the full runs and in quick zeroshot).
  */
 export function defaultDatasets(experiment: ExperimentName, quick: boolean): readonly string[] {
-  return quick && experiment !== 'zeroshot' ? WORLD_CLASSIFICATION.filter((d) => d !== 'world-colors') : WORLD_CLASSIFICATION;
+  const all = experiment === 'transfer' ? TRANSFER_DATASETS : WORLD_CLASSIFICATION;
+  return quick && experiment !== 'zeroshot' ? all.filter((d) => d !== 'world-colors') : all;
 }
 
 export function defaultOut(experiment: ExperimentName, quick: boolean): string {
@@ -103,6 +106,7 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
   for (const d of datasets) {
     if (!(WORLD_CLASSIFICATION as readonly string[]).includes(d)) throw new Error(`${experiment}: unknown dataset "${d}" (valid: ${WORLD_CLASSIFICATION.join(', ')})`);
   }
+  if (experiment === 'transfer') transferRoles(datasets); // the first is the source, the rest its targets: checked before anything runs
   const out = path.resolve(opts.out ?? defaultOut(experiment, quick));
   const modelDir = path.resolve(opts.model ?? MINICLIP_DIR);
   const log = opts.log ?? (() => undefined);
@@ -122,8 +126,10 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
   const started = Date.now();
   try {
     const run = { quick, seeds, log, datasets };
-    const rows = experiment === 'zeroshot' ? runZeroshot(model, tokenizer, run) : experiment === 'fewshot' ? runFewshot(model, tokenizer, run) : runBase2New(model, tokenizer, run);
-    const extra = experiment === 'base2new' ? base2newConfig(quick) : experiment === 'fewshot' ? fewshotConfig(quick) : {};
+    const runners = { zeroshot: runZeroshot, fewshot: runFewshot, base2new: runBase2New, transfer: runTransfer };
+    const rows = runners[experiment](model, tokenizer, run);
+    const configs = { zeroshot: () => ({}), fewshot: fewshotConfig, base2new: base2newConfig, transfer: transferConfig };
+    const extra = configs[experiment](quick);
     const config = { model: modelDir, quick, seeds, datasets: [...datasets], ...extra, seconds: Math.round((Date.now() - started) / 1000) };
     const results = writeResults(out, experiment, config, rows, { data, model: modelRecord }, env);
     log(`${experiment}: wrote ${path.join(out, 'results.json')} (${config.seconds} s)`);

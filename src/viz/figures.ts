@@ -221,6 +221,32 @@ export function base2newFigure(results: Results): NamedFigure {
   return { name: 'base2new', figure, width: 1500, height: 540 };
 }
 
+const TRANSFER_ROLE: Record<string, string> = { source: 'source', dg: 'domain shift', xd: 'other dataset' };
+
+/**
+ * CoCoOp's tables 2 and 3 as one figure: the models trained on the source, evaluated unchanged on
+ * its test split, on its domain-shifted version (same classes) and on other datasets (their own
+ * classes), with the average over the cross-dataset targets last.
+ */
+export function transferFigure(results: Results): NamedFigure {
+  const roleOf = new Map(results.rows.map((r) => [r.dataset, r.split]));
+  const cols = datasetsOf(results).map((d) => ({ label: `${d}<br>(${TRANSFER_ROLE[roleOf.get(d) ?? ''] ?? roleOf.get(d)})`, dataset: d, split: roleOf.get(d) ?? '' }));
+  if (cols.some((c) => c.split === 'xd')) cols.push({ label: 'average of the<br>other datasets', dataset: 'average', split: 'xd' });
+  const methods = ['zeroshot', 'coop', 'cocoop'].filter((m) => results.rows.some((r) => r.method === m));
+  const source = cols.find((c) => c.split === 'source')?.dataset ?? '?';
+  const figure: PlotlyFigure = {
+    data: methods.map((m) => bars(m, cols.map((c) => c.label), cols.map((c) => find(results.summary, m, c.dataset, c.split, 'accuracy')), { textfont: { size: 10 } })),
+    layout: baseLayout(`Trained on ${source}, tested elsewhere: domain shift and cross-dataset transfer (${runLabel(results)})`, {
+      barmode: 'group',
+      xaxis: { title: { text: 'test benchmark (its role)', font: AXIS_FONT }, tickangle: 0 },
+      yaxis: yPercent('test accuracy (%)'),
+      legend: { orientation: 'h', y: -0.3 },
+      margin: { t: 80, b: 130, l: 70, r: 20 },
+    }),
+  };
+  return { name: 'transfer', figure, width: 1200, height: 500 };
+}
+
 /**
  * Every method implemented so far side by side, averaged over the benchmarks: zero-shot accuracy,
  * few-shot accuracy at the most shots, and base / new / H.
@@ -263,6 +289,7 @@ export function figuresFor(results: Results): NamedFigure[] {
     case 'zeroshot': return [zeroshotFigure(results)];
     case 'fewshot': return [fewshotFigure(results)];
     case 'base2new': return [base2newFigure(results)];
-    default: throw new Error(`no figures for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new)`);
+    case 'transfer': return [transferFigure(results)];
+    default: throw new Error(`no figures for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new, transfer)`);
   }
 }

@@ -24,11 +24,18 @@ export function summaryTable(results: Results, name = `${results.experiment}-sum
 }
 
 /** One row per dataset (average last), one column per (method, split, metric) as given. */
-export function pivotTable(results: Results, name: string, title: string, columns: { label: string; method: string; split: string; metric: string }[]): Table {
-  const datasets = [...new Set(results.summary.map((s) => s.dataset))].sort((a, b) => (a === 'average' ? 1 : b === 'average' ? -1 : a.localeCompare(b)));
+export function pivotTable(results: Results, name: string, title: string, columns: { label: string; method: string; split: string; metric: string }[], splitOf?: (dataset: string) => string): Table {
+  // alphabetical, average last; with splitOf, in the order the run wrote them (source first), average last
+  const order = splitOf ? [...new Set(results.rows.map((r) => r.dataset))] : [];
+  const rank = (d: string) => (d === 'average' ? Infinity : order.indexOf(d));
+  const datasets = [...new Set(results.summary.map((s) => s.dataset))].sort((a, b) => (splitOf ? rank(a) - rank(b) : a === 'average' ? 1 : b === 'average' ? -1 : a.localeCompare(b)));
   const rows = datasets.map((d) => {
-    const row: Record<string, string> = { benchmark: d };
-    for (const c of columns) row[c.label] = cell(results.summary.find((s) => s.dataset === d && s.method === c.method && s.split === c.split && s.metric === c.metric));
+    // splitOf: the split of each row's benchmark, for columns whose split is '*' (transfer's roles)
+    const row: Record<string, string> = { benchmark: d, ...(splitOf ? { role: splitOf(d) } : {}) };
+    for (const c of columns) {
+      const split = c.split === '*' && splitOf ? splitOf(d) : c.split;
+      row[c.label] = cell(results.summary.find((s) => s.dataset === d && s.method === c.method && s.split === split && s.metric === c.metric));
+    }
     return row;
   });
   return { name, title, frame: new DataFrame(rows) };
@@ -55,7 +62,14 @@ export function tablesFor(results: Results): Table[] {
     ]);
     return [pivotTable(results, 'base2new', `Base-to-new generalisation, 16 shots (%), ${model}`, cols)];
   }
-  throw new Error(`no tables for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new)`);
+  if (results.experiment === 'transfer') {
+    // one row per test benchmark, its role beside it; the summary's average row is the cross-dataset average
+    const source = results.rows.find((r) => r.split === 'source')?.dataset ?? '?';
+    const roleOf = new Map(results.rows.map((r) => [r.dataset, r.split]));
+    const t = pivotTable(results, 'transfer', `Trained on ${source} (16 shots), tested on each benchmark (%), ${model}`, methods.map((m) => ({ label: methodLabel(m), method: m, split: '*', metric: 'accuracy' })), (d) => (d === 'average' ? 'xd' : roleOf.get(d) ?? ''));
+    return [t];
+  }
+  throw new Error(`no tables for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new, transfer)`);
 }
 
 function records(t: Table): { columns: string[]; rows: string[][] } {

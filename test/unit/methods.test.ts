@@ -114,6 +114,14 @@ describe('prompt-learning methods: the same four checks', () => {
         opt.dispose();
         m.dispose();
       });
+
+      it('construction, new class names and dispose() leave no tensor behind', () => {
+        const n = tf.memory().numTensors;
+        const m = make(s);
+        if (!name.includes('class-specific')) m.setClassNames(['star', 'heart']);
+        m.dispose();
+        assert.strictEqual(tf.memory().numTensors, n);
+      });
     });
   }
 });

@@ -2,7 +2,7 @@
 // axes and keeps base and new classes visibly apart; tables carry every number of the summary.
 import * as assert from 'assert';
 import { summarise, type Results, type ResultRow } from '../../src/repro/record';
-import { base2newFigure, comparisonFigure, fewshotFigure, figuresFor, promptStudyFigures, zeroshotFigure } from '../../src/viz/figures';
+import { base2newFigure, comparisonFigure, fewshotFigure, figuresFor, promptStudyFigures, transferFigure, zeroshotFigure } from '../../src/viz/figures';
 import type { PlotlyFigure } from '../../src/viz/plotly';
 import { tableCsv, tableHtml, tableMarkdown, tablesFor } from '../../src/viz/tables';
 
@@ -30,6 +30,9 @@ const base2new = results('base2new', ['zeroshot', 'coop', 'cocoop'].flatMap((m, 
   ...rows(m, 'new', 'accuracy', (d, s) => 60 - i + s),
   ...rows(m, 'all', 'H', (d, s) => 55 + s),
 ]));
+
+const ROLES: [string, string][] = [['world-shapes', 'source'], ['world-sketches', 'dg'], ['world-patterns', 'xd'], ['world-positions', 'xd']];
+const transfer = results('transfer', ['zeroshot', 'coop', 'cocoop'].flatMap((method, i) => ROLES.flatMap(([dataset, split], d) => [1, 2].map((seed) => ({ method, dataset, split, metric: 'accuracy', seed, value: 10 * d + i + seed })))));
 
 function text(fig: PlotlyFigure): string {
   return JSON.stringify(fig);
@@ -76,6 +79,15 @@ describe('figures', () => {
     assert.ok(axisTitles(figure).filter((t) => t.length > 0).length >= 4);
   });
 
+  it('transfer: a bar group per test benchmark named with its role, the cross-dataset average last', () => {
+    const { figure } = transferFigure(transfer);
+    assert.deepStrictEqual(figure.data.map((t) => t.name), ['Zero-shot CLIP', 'CoOp', 'CoCoOp']);
+    assert.deepStrictEqual(figure.data[1].x, ['world-shapes<br>(source)', 'world-sketches<br>(domain shift)', 'world-patterns<br>(other dataset)', 'world-positions<br>(other dataset)', 'average of the<br>other datasets']);
+    assert.deepStrictEqual(figure.data[1].y, [2.5, 12.5, 22.5, 32.5, 27.5]);
+    assert.match(text(figure), /Trained on world-shapes/);
+    assert.ok(axisTitles(figure).every((t) => t.length > 0));
+  });
+
   it('comparison: the averages of every experiment, per method', () => {
     const { figure } = comparisonFigure([zeroshot, fewshot, base2new]);
     assert.deepStrictEqual(figure.data[0].x, ['all classes, zero-shot<br>(2 benchmarks)', 'all classes, 16 shots<br>(2 benchmarks)', 'base classes<br>(2 benchmarks)', 'new classes<br>(2 benchmarks)', 'H of base and new<br>(2 benchmarks)']);
@@ -96,7 +108,7 @@ describe('figures', () => {
   });
 
   it('figuresFor refuses an experiment it has no figures for, naming the ones it has', () => {
-    assert.throws(() => figuresFor({ ...zeroshot, experiment: 'czsl' }), /no figures for experiment "czsl" \(have: zeroshot, fewshot, base2new\)/);
+    assert.throws(() => figuresFor({ ...zeroshot, experiment: 'czsl' }), /no figures for experiment "czsl" \(have: zeroshot, fewshot, base2new, transfer\)/);
   });
 });
 
@@ -113,6 +125,15 @@ describe('tables', () => {
     assert.strictEqual(csv.length, 4);
     assert.strictEqual(csv[0].split(',').length, 10);
     assert.match(tableHtml(t), /<caption>Base-to-new generalisation/);
+  });
+
+  it('transfer: one row per benchmark in the run\'s order with its role, the cross-dataset average last', () => {
+    const [t] = tablesFor(transfer);
+    const lines = tableMarkdown(t).trim().split('\n');
+    assert.match(lines[0], /Trained on world-shapes \(16 shots\), tested on each benchmark/);
+    assert.strictEqual(lines[2], '| benchmark | role | Zero-shot CLIP | CoOp | CoCoOp |');
+    assert.deepStrictEqual(lines.slice(4).map((l) => l.split(' | ').slice(0, 2).join(' ')), ['| world-shapes source', '| world-sketches dg', '| world-patterns xd', '| world-positions xd', '| average xd']);
+    assert.match(lines[lines.length - 1], /\| 27\.5 ± 0\.7 \| 28\.5 ± 0\.7 \|$/);
   });
 
   it('few-shot and zero-shot tables; a cell with a comma is refused for CSV', () => {

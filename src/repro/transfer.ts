@@ -1,0 +1,118 @@
+// promptlab repro transfer: CoCoOp's cross-dataset transfer and domain generalisation (methods.md
+// 2.4, the paper's tables 2 and 3) on the world with MiniCLIP. One model per method and seed is
+// trained on the source (all its classes, 16 shots) and evaluated, unchanged, on the source's test
+// split, on its domain-shifted versions (same classes, other styles: 'dg') and on the other
+// benchmarks with their own full class sets ('xd'). CoOp and CoCoOp use the base-to-new presets, as
+// the official xd_train.sh does. Image features are cached (augmentation off).
+import * as tf from '@tensorflow/tfjs';
+import type { ClipModel } from '../clip/model';
+import type { ClipTokenizer } from '../clip/tokenizer';
+import type { ClassificationDataset } from '../data/dataset';
+import { crossDatasetTargets, domainGeneralisationPairs, sampleFewShot } from '../data/protocols';
+import { getWorldDataset, WORLD_CLASSIFICATION, type WorldClassificationName } from '../data/world-benchmarks';
+import { accuracy, zeroshotWeights } from '../eval/features';
+import { CoCoOp } from '../methods/cocoop';
+import { CoOp } from '../methods/coop';
+import type { PromptMethod } from '../methods/method';
+import { evaluatePrompt, trainPrompt } from '../train/trainer';
+import { base2newConfig, trainConfig } from './base2new';
+import { SplitFeatures } from './features-cache';
+import type { ResultRow } from './record';
+
+/** Where a dataset sits in the transfer protocol of a source. */
+export type TransferRole = 'source' | 'dg' | 'xd';
+
+/** The default source, world-shapes (generic shapes in every plain style: the world's ImageNet), then its targets. */
+export const TRANSFER_DATASETS: readonly WorldClassificationName[] = ['world-shapes', 'world-sketches', 'world-patterns', 'world-colors', 'world-positions'];
+
+/** The role of each dataset of a transfer run: the first is the source; each other must be one of its targets. */
+export function transferRoles(datasets: readonly string[]): { dataset: WorldClassificationName; role: TransferRole }[] {
+  if (datasets.length === 0) throw new Error('transfer: no datasets (the first is the source, the rest its targets)');
+  const [source, ...targets] = datasets;
+  if (!(WORLD_CLASSIFICATION as readonly string[]).includes(source)) {
+    throw new Error(`transfer: unknown source "${source}" (valid: ${WORLD_CLASSIFICATION.join(', ')})`);
+  }
+  const dg = domainGeneralisationPairs().filter((p) => p.source === source).map((p) => p.target as string);
+  const xd = crossDatasetTargets(source) as string[];
+  const roles: { dataset: WorldClassificationName; role: TransferRole }[] = [{ dataset: source as WorldClassificationName, role: 'source' }];
+  for (const t of targets) {
+    const role: TransferRole | null = dg.includes(t) ? 'dg' : xd.includes(t) ? 'xd' : null;
+    if (role === null) {
+      throw new Error(`transfer: "${t}" is not a target of the source ${source} (domain generalisation: ${dg.join(', ') || 'none'}; cross-dataset: ${xd.join(', ')})`);
+    }
+    if (roles.some((r) => r.dataset === t)) throw new Error(`transfer: "${t}" is listed twice`);
+    roles.push({ dataset: t as WorldClassificationName, role });
+  }
+  return roles;
+}
+
+/** The experiment's configuration (what results.json records): base-to-new's presets and scaling. */
+export function transferConfig(quick: boolean) {
+  const { coop, cocoop, features } = base2newConfig(quick);
+  return {
+    shots: 16,
+    protocol: 'train on every class of the source (the first dataset), evaluate the same model on each target with its own class names',
+    coop,
+    cocoop,
+    features,
+  };
+}
+
+export function runTransfer(model: ClipModel, tokenizer: ClipTokenizer, opts: { quick?: boolean; seeds?: number[]; datasets?: readonly string[]; log?: (line: string) => void } = {}): ResultRow[] {
+  const quick = opts.quick === true;
+  const cfg = transferConfig(quick);
+  const log = opts.log ?? (() => undefined);
+  const roles = transferRoles(opts.datasets ?? TRANSFER_DATASETS);
+  const targets = roles.map(({ dataset, role }) => {
+    const ds = getWorldDataset(dataset, { quick }) as ClassificationDataset;
+    const test = ds.split('test');
+    return { ds, role, feats: new SplitFeatures(model, ds, log), labels: Int32Array.from(test.map((it) => it.label)) };
+  });
+  const source = targets[0];
+  const rows: ResultRow[] = [];
+  const add = (method: string, t: (typeof targets)[number], seed: number, value: number) => {
+    rows.push({ method, dataset: t.ds.name, split: t.role, metric: 'accuracy', seed, value });
+  };
+  try {
+    for (const t of targets) {
+      const f = t.feats.all('test');
+      const w = zeroshotWeights(model, tokenizer, t.ds.classNames, [t.ds.template]);
+      const scores = tf.matMul(f, w, false, true) as tf.Tensor2D;
+      const zs = 100 * accuracy(scores, t.labels);
+      tf.dispose([w, scores]);
+      for (const seed of opts.seeds ?? [1]) add('zeroshot', t, seed, zs);
+    }
+    for (const seed of opts.seeds ?? [1]) {
+      const fs = sampleFewShot(source.ds, cfg.shots, seed);
+      const trainF = source.feats.of('train', fs.train);
+      const trainSet = { count: fs.train.length, label: (i: number) => fs.train[i].label, features: trainF };
+      try {
+        for (const which of ['coop', 'cocoop'] as const) {
+          const m: PromptMethod = which === 'coop'
+            ? new CoOp(model, tokenizer, source.ds.classNames, { ...cfg.coop.config, seed })
+            : new CoCoOp(model, tokenizer, source.ds.classNames, { ...cfg.cocoop.config, seed });
+          try {
+            const optim = which === 'coop' ? cfg.coop.optim : cfg.cocoop.optim;
+            const t0 = Date.now();
+            trainPrompt({ method: m, train: trainSet, config: trainConfig(optim, seed) });
+            const accs: string[] = [];
+            for (const t of targets) {
+              m.setClassNames(t.ds.classNames);
+              const acc = 100 * evaluatePrompt({ method: m, data: { count: t.labels.length, label: (i) => t.labels[i], features: t.feats.all('test') } }).accuracy;
+              add(which, t, seed, acc);
+              accs.push(`${t.ds.name} ${acc.toFixed(1)}`);
+            }
+            log(`${source.ds.name} -> targets, seed ${seed}, ${which} (${optim.epochs} epochs, ${((Date.now() - t0) / 1000).toFixed(0)} s): ${accs.join(', ')}`);
+          } finally {
+            m.dispose();
+          }
+        }
+      } finally {
+        trainF.dispose();
+      }
+    }
+  } finally {
+    for (const t of targets) t.feats.dispose();
+  }
+  return rows;
+}
