@@ -1,9 +1,9 @@
 // promptlab doctor: what this machine has for promptlab, and what to do about what it lacks.
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { BACKEND_ORDER, backendHint, initBackend, packageAvailable } from '../backend';
+import { commandOutput } from '../backend/system';
 import { CHROMIUM_FIX, findChromium } from '../viz/chromium';
 
 export interface Check {
@@ -11,14 +11,6 @@ export interface Check {
   ok: boolean;
   detail: string;
   fix?: string;
-}
-
-function run(cmd: string, args: string[]): string | null {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 15000 }).trim();
-  } catch {
-    return null;
-  }
 }
 
 function packageVersion(name: string): string | null {
@@ -58,7 +50,7 @@ export async function doctorChecks(): Promise<Check[]> {
     });
   }
 
-  const smi = run('nvidia-smi', ['--query-gpu=name,driver_version,memory.total', '--format=csv,noheader']);
+  const smi = commandOutput('nvidia-smi', ['--query-gpu=name,driver_version,memory.total', '--format=csv,noheader']);
   const cuda = packageAvailable('node-gpu');
   checks.push({
     name: 'gpu',
@@ -68,7 +60,7 @@ export async function doctorChecks(): Promise<Check[]> {
   });
 
   const python = fs.existsSync('/usr/bin/python3') ? '/usr/bin/python3' : 'python3';
-  const jupyter = run(python, ['-c', 'import jupyter_client, nbclient; print(jupyter_client.__version__)']);
+  const jupyter = commandOutput(python, ['-c', 'import jupyter_client, nbclient; print(jupyter_client.__version__)']);
   checks.push({
     name: 'jupyter',
     ok: jupyter !== null,
@@ -86,7 +78,7 @@ export async function doctorChecks(): Promise<Check[]> {
   });
 
   const chromium = findChromium();
-  const chromiumVersion = chromium ? run(chromium, ['--version']) : null;
+  const chromiumVersion = chromium ? commandOutput(chromium, ['--version']) : null;
   checks.push({
     name: 'chromium',
     ok: !!chromiumVersion,

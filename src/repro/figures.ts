@@ -38,6 +38,16 @@ interface Context {
   experiment(name: ExperimentName): Promise<Results>;
 }
 
+/** Runs `f` with the context's MiniCLIP loaded, and disposes it after. */
+function withModel<T>(ctx: Context, f: (m: ReturnType<typeof loadMiniClip>) => T): T {
+  const m = loadMiniClip(ctx.model);
+  try {
+    return f(m);
+  } finally {
+    m.model.dispose();
+  }
+}
+
 /** The notebooks and what each shows, in order. */
 export const NOTEBOOK_SECTIONS: { notebook: string; title: string; make: (ctx: Context) => Promise<Outputs> }[] = [
   {
@@ -45,13 +55,8 @@ export const NOTEBOOK_SECTIONS: { notebook: string; title: string; make: (ctx: C
     title: 'CLIP zero-shot and prompt engineering',
     async make(ctx) {
       const results = await ctx.experiment('zeroshot');
-      const { model, tokenizer } = loadMiniClip(ctx.model);
-      try {
-        const study = runPromptStudy(model, tokenizer, { dataset: 'world-shapes', quick: ctx.quick });
-        return { figures: [...figuresFor(results), ...promptStudyFigures(study)], tables: tablesFor(results) };
-      } finally {
-        model.dispose();
-      }
+      const study = withModel(ctx, ({ model, tokenizer }) => runPromptStudy(model, tokenizer, { dataset: 'world-shapes', quick: ctx.quick }));
+      return { figures: [...figuresFor(results), ...promptStudyFigures(study)], tables: tablesFor(results) };
     },
   },
   {
@@ -59,28 +64,23 @@ export const NOTEBOOK_SECTIONS: { notebook: string; title: string; make: (ctx: C
     title: 'CoOp: few-shot curves',
     async make(ctx) {
       const results = await ctx.experiment('fewshot');
-      const { model, tokenizer } = loadMiniClip(ctx.model);
-      try {
-        const walk = runCoOpWalkthrough(model, tokenizer, { dataset: 'world-shapes', shots: 16, seed: 1, quick: ctx.quick });
-        return { figures: [coopTrainingFigure(walk), ...figuresFor(results)], tables: tablesFor(results) };
-      } finally {
-        model.dispose();
-      }
+      const walk = withModel(ctx, ({ model, tokenizer }) => runCoOpWalkthrough(model, tokenizer, { dataset: 'world-shapes', shots: 16, seed: 1, quick: ctx.quick }));
+      return { figures: [coopTrainingFigure(walk), ...figuresFor(results)], tables: tablesFor(results) };
     },
   },
   {
     notebook: '02-cocoop',
-    title: 'CoCoOp: base-to-new generalisation',
+    title: 'CoCoOp: base-to-new generalisation, cross-dataset transfer and domain shift',
     async make(ctx) {
-      const results = await ctx.experiment('base2new');
-      return { figures: figuresFor(results), tables: tablesFor(results) };
+      const all = [await ctx.experiment('base2new'), await ctx.experiment('transfer')];
+      return { figures: all.flatMap((r) => figuresFor(r)), tables: all.flatMap((r) => tablesFor(r)) };
     },
   },
   {
     notebook: '06-comparison',
     title: 'Every method so far',
     async make(ctx) {
-      const all = [await ctx.experiment('zeroshot'), await ctx.experiment('fewshot'), await ctx.experiment('base2new')];
+      const all = [await ctx.experiment('zeroshot'), await ctx.experiment('fewshot'), await ctx.experiment('base2new'), await ctx.experiment('transfer')];
       return { figures: [comparisonFigure(all)], tables: all.flatMap((r) => tablesFor(r)) };
     },
   },

@@ -1,12 +1,12 @@
 // Results and run records in the pinned format: DIR/results.json with the experiment, its config,
 // the environment, one row per measurement and a summary (mean, std, n) per method/dataset/split.
-import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { createHash } from 'crypto';
 import * as tf from '@tensorflow/tfjs';
 import { backendInfo } from '../backend';
+import { commandOutput } from '../backend/system';
 import { contentSha256, loadManifest, sameHeader, WORLD_MANIFEST_DIR, type DescribedDataset } from '../data/manifest';
 
 const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -43,19 +43,7 @@ export interface Environment {
 }
 
 function git(args: string[]): string | null {
-  try {
-    return execFileSync('git', ['-C', REPO_ROOT, ...args], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim();
-  } catch {
-    return null;
-  }
-}
-
-function run(cmd: string, args: string[]): string | null {
-  try {
-    return execFileSync(cmd, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], timeout: 10000 }).trim();
-  } catch {
-    return null;
-  }
+  return commandOutput('git', ['-C', REPO_ROOT, ...args], 30000);
 }
 
 export function environment(): Environment {
@@ -68,7 +56,7 @@ export function environment(): Environment {
     tfjs: tf.version.tfjs,
     cpu: os.cpus()[0]?.model ?? 'unknown',
     cpus: os.cpus().length,
-    gpu: backend === 'node-gpu' ? run('nvidia-smi', ['--query-gpu=name,driver_version', '--format=csv,noheader']) : null,
+    gpu: backend === 'node-gpu' ? commandOutput('nvidia-smi', ['--query-gpu=name,driver_version', '--format=csv,noheader']) : null,
     platform: `${os.platform()} ${os.arch()}`,
     git: { commit: git(['rev-parse', 'HEAD']), dirty: status === null ? null : status.length > 0 },
   };

@@ -249,13 +249,15 @@ export function transferFigure(results: Results): NamedFigure {
 
 /**
  * Every method implemented so far side by side, averaged over the benchmarks: zero-shot accuracy,
- * few-shot accuracy at the most shots, and base / new / H.
+ * few-shot accuracy at the most shots, base / new / H, and transfer from one source to shifted
+ * domains and other datasets.
  */
 export function comparisonFigure(all: Results[]): NamedFigure {
   const cols: { label: string; pick: (m: string) => SummaryRow | undefined }[] = [];
   const z = all.find((r) => r.experiment === 'zeroshot');
   const f = all.find((r) => r.experiment === 'fewshot');
   const b = all.find((r) => r.experiment === 'base2new');
+  const x = all.find((r) => r.experiment === 'transfer');
   const count = (r: Results) => `${datasetsOf(r).length} benchmarks`;
   if (z) cols.push({ label: `all classes, zero-shot<br>(${count(z)})`, pick: (m) => (m === 'zeroshot' || m === 'zeroshot-ensemble' ? find(z.summary, m, 'average', 'test', 'accuracy') : undefined) });
   if (f) {
@@ -266,6 +268,12 @@ export function comparisonFigure(all: Results[]): NamedFigure {
     cols.push({ label: `base classes<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'base', 'accuracy') });
     cols.push({ label: `new classes<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'new', 'accuracy') });
     cols.push({ label: `H of base and new<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'all', 'H') });
+  }
+  if (x) {
+    const source = x.rows.find((r) => r.split === 'source')?.dataset ?? '?';
+    const targets = (split: string) => new Set(x.rows.filter((r) => r.split === split).map((r) => r.dataset)).size;
+    if (targets('dg') > 0) cols.push({ label: `trained on ${source},<br>domain shift (${targets('dg')})`, pick: (m) => find(x.summary, m, 'average', 'dg', 'accuracy') });
+    if (targets('xd') > 0) cols.push({ label: `trained on ${source},<br>other datasets (${targets('xd')})`, pick: (m) => find(x.summary, m, 'average', 'xd', 'accuracy') });
   }
   const methods = Object.keys(METHOD_STYLE).filter((m) => cols.some((c) => c.pick(m)));
   const model = all.length ? modelLabel(all[0]) : 'MiniCLIP';
@@ -280,7 +288,7 @@ export function comparisonFigure(all: Results[]): NamedFigure {
       margin: { t: 80, b: 130, l: 70, r: 20 },
     }),
   };
-  return { name: 'comparison', figure, width: 1000 };
+  return { name: 'comparison', figure, width: Math.max(1000, 190 * cols.length) };
 }
 
 /** The figures of one experiment's results. */
