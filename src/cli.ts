@@ -18,6 +18,8 @@ Commands:
       pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors; --stop-at ends a sitting early)
   repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b]
       run a paper experiment end to end and write DIR/results.json (experiments: zeroshot, fewshot, base2new, transfer)
+  merge-results --out DIR PART_DIR...
+      put an experiment run in parts (datasets or seeds run separately) back together into DIR/results.json
   figures [--out DIR] [--full] [--model DIR]
       regenerate every figure (PNG, SVG, HTML) and table (CSV, Markdown) of the notebooks (npm run figures)
   model-card [--model DIR] [--quick]
@@ -64,6 +66,15 @@ export async function main(argv: string[]): Promise<number> {
       case 'repro':
         await (require('./cli/repro') as typeof import('./cli/repro')).reproCommand(rest, err);
         return 0;
+      case 'merge-results': {
+        const { values, positionals } = parse('merge-results', rest, { out: { type: 'string' } });
+        if (values.out === undefined) throw new UsageError('promptlab merge-results: --out DIR is required (where the merged results.json goes)');
+        const { mergeResults } = require('./repro/merge') as typeof import('./repro/merge');
+        const r = mergeResults(positionals, values.out as string);
+        err(`merge-results: ${r.experiment}, ${(r.config.datasets as string[]).length} datasets, seeds ${(r.config.seeds as number[]).join(',')}, ${r.rows.length} rows -> ${values.out}/results.json`);
+        for (const s of r.summary.filter((x) => x.dataset === 'average')) err(`average ${s.method} ${s.split} ${s.metric}: ${s.mean.toFixed(1)} (std ${s.std.toFixed(1)}, n ${s.n})`);
+        return 0;
+      }
       case 'figures': {
         const { values } = parse('figures', rest, { out: { type: 'string' }, full: { type: 'boolean' }, model: { type: 'string' } });
         const { regenerateFigures } = require('./repro/figures') as typeof import('./repro/figures');

@@ -52,12 +52,10 @@ export function runBase2New(model: ClipModel, tokenizer: ClipTokenizer, opts: Ba
   const cfg = base2newConfig(quick);
   const log = opts.log ?? (() => undefined);
   const rows: ResultRow[] = [];
-  const perMethod = new Map<string, { seed: number; base: number; new: number }[]>();
   const add = (method: string, dataset: string, seed: number, base: number, novel: number) => {
     rows.push({ method, dataset, split: 'base', metric: 'accuracy', seed, value: base });
     rows.push({ method, dataset, split: 'new', metric: 'accuracy', seed, value: novel });
     rows.push({ method, dataset, split: 'all', metric: 'H', seed, value: harmonicMean(base, novel) });
-    perMethod.set(method, [...(perMethod.get(method) ?? []), { seed, base, new: novel }]);
     log(`  ${method}: base ${base.toFixed(1)}, new ${novel.toFixed(1)}, H ${harmonicMean(base, novel).toFixed(1)}`);
   };
   for (const name of opts.datasets ?? WORLD_CLASSIFICATION) {
@@ -109,12 +107,20 @@ export function runBase2New(model: ClipModel, tokenizer: ClipTokenizer, opts: Ba
       feats.dispose();
     }
   }
-  // The papers' average row: H from the averaged base and new accuracies, per seed.
-  for (const [method, list] of perMethod) {
-    for (const seed of [...new Set(list.map((r) => r.seed))]) {
-      const avg = averageH(list.filter((r) => r.seed === seed));
-      rows.push({ method, dataset: 'average', split: 'all', metric: 'H', seed, value: avg.h });
-    }
+  return [...rows, ...base2newAverageRows(rows)];
+}
+
+/** The papers' average row: H from the averaged base and new accuracies, per method and seed. */
+export function base2newAverageRows(rows: readonly ResultRow[]): ResultRow[] {
+  const out: ResultRow[] = [];
+  const keys = new Map<string, { method: string; seed: number }>();
+  for (const r of rows) if (r.dataset !== 'average') keys.set(JSON.stringify([r.method, r.seed]), { method: r.method, seed: r.seed });
+  for (const { method, seed } of keys.values()) {
+    const acc = (split: string) => new Map(rows.filter((r) => r.method === method && r.seed === seed && r.split === split && r.metric === 'accuracy' && r.dataset !== 'average').map((r) => [r.dataset, r.value]));
+    const base = acc('base');
+    const novel = acc('new');
+    const pairs = [...base.keys()].filter((d) => novel.has(d)).map((d) => ({ base: base.get(d)!, new: novel.get(d)! }));
+    if (pairs.length > 0) out.push({ method, dataset: 'average', split: 'all', metric: 'H', seed, value: averageH(pairs).h });
   }
-  return rows;
+  return out;
 }

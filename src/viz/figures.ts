@@ -236,7 +236,7 @@ export function transferFigure(results: Results): NamedFigure {
   const source = cols.find((c) => c.split === 'source')?.dataset ?? '?';
   const figure: PlotlyFigure = {
     data: methods.map((m) => bars(m, cols.map((c) => c.label), cols.map((c) => find(results.summary, m, c.dataset, c.split, 'accuracy')), { textfont: { size: 10 } })),
-    layout: baseLayout(`Trained on ${source}, tested elsewhere: domain shift and cross-dataset transfer (${runLabel(results)})`, {
+    layout: baseLayout(`Trained on ${source}, tested elsewhere (${runLabel(results)})`, {
       barmode: 'group',
       xaxis: { title: { text: 'test benchmark (its role)', font: AXIS_FONT }, tickangle: 0 },
       yaxis: yPercent('test accuracy (%)'),
@@ -259,21 +259,21 @@ export function comparisonFigure(all: Results[]): NamedFigure {
   const b = all.find((r) => r.experiment === 'base2new');
   const x = all.find((r) => r.experiment === 'transfer');
   const count = (r: Results) => `${datasetsOf(r).length} benchmarks`;
-  if (z) cols.push({ label: `all classes, zero-shot<br>(${count(z)})`, pick: (m) => (m === 'zeroshot' || m === 'zeroshot-ensemble' ? find(z.summary, m, 'average', 'test', 'accuracy') : undefined) });
+  if (z) cols.push({ label: `zero-shot,<br>all classes<br>(${count(z)})`, pick: (m) => (m === 'zeroshot' || m === 'zeroshot-ensemble' ? find(z.summary, m, 'average', 'test', 'accuracy') : undefined) });
   if (f) {
     const k = Math.max(...f.rows.map((r) => Number(r.metric.split('@')[1])));
-    cols.push({ label: `all classes, ${k} shots<br>(${count(f)})`, pick: (m) => find(f.summary, m, 'average', 'test', m === 'zeroshot' ? 'accuracy@0' : `accuracy@${k}`) });
+    cols.push({ label: `${k} shots,<br>all classes<br>(${count(f)})`, pick: (m) => find(f.summary, m, 'average', 'test', m === 'zeroshot' ? 'accuracy@0' : `accuracy@${k}`) });
   }
   if (b) {
     cols.push({ label: `base classes<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'base', 'accuracy') });
     cols.push({ label: `new classes<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'new', 'accuracy') });
-    cols.push({ label: `H of base and new<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'all', 'H') });
+    cols.push({ label: `H of base<br>and new<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'all', 'H') });
   }
   if (x) {
     const source = x.rows.find((r) => r.split === 'source')?.dataset ?? '?';
     const targets = (split: string) => new Set(x.rows.filter((r) => r.split === split).map((r) => r.dataset)).size;
-    if (targets('dg') > 0) cols.push({ label: `trained on ${source},<br>domain shift (${targets('dg')})`, pick: (m) => find(x.summary, m, 'average', 'dg', 'accuracy') });
-    if (targets('xd') > 0) cols.push({ label: `trained on ${source},<br>other datasets (${targets('xd')})`, pick: (m) => find(x.summary, m, 'average', 'xd', 'accuracy') });
+    if (targets('dg') > 0) cols.push({ label: `domain shift<br>(${targets('dg')} benchmark${targets('dg') === 1 ? '' : 's'})`, pick: (m) => find(x.summary, m, 'average', 'dg', 'accuracy') });
+    if (targets('xd') > 0) cols.push({ label: `other datasets<br>(${targets('xd')} benchmark${targets('xd') === 1 ? '' : 's'})`, pick: (m) => find(x.summary, m, 'average', 'xd', 'accuracy') });
   }
   const methods = Object.keys(METHOD_STYLE).filter((m) => cols.some((c) => c.pick(m)));
   const model = all.length ? modelLabel(all[0]) : 'MiniCLIP';
@@ -282,10 +282,10 @@ export function comparisonFigure(all: Results[]): NamedFigure {
     data: methods.map((m) => bars(m, cols.map((c) => c.label), cols.map((c) => c.pick(m)))),
     layout: baseLayout(`Every method so far, averaged over the world benchmarks (${model}${quick ? ', quick runs' : ''})`, {
       barmode: 'group',
-      xaxis: { title: { text: 'protocol and split', font: AXIS_FONT }, tickangle: 0 },
+      xaxis: { title: { text: x ? `protocol and split (domain shift and other datasets: the models trained on ${x.rows.find((r) => r.split === 'source')?.dataset ?? '?'})` : 'protocol and split', font: AXIS_FONT }, tickangle: 0, automargin: true },
       yaxis: yPercent('average test accuracy / H (%)'),
-      legend: { orientation: 'h', y: -0.28 },
-      margin: { t: 80, b: 130, l: 70, r: 20 },
+      legend: { orientation: 'h', y: -0.34 },
+      margin: { t: 80, b: 150, l: 70, r: 20 },
     }),
   };
   return { name: 'comparison', figure, width: Math.max(1000, 190 * cols.length) };

@@ -90,9 +90,14 @@ describe('figures', () => {
 
   it('comparison: the averages of every experiment, per method', () => {
     const { figure } = comparisonFigure([zeroshot, fewshot, base2new]);
-    assert.deepStrictEqual(figure.data[0].x, ['all classes, zero-shot<br>(2 benchmarks)', 'all classes, 16 shots<br>(2 benchmarks)', 'base classes<br>(2 benchmarks)', 'new classes<br>(2 benchmarks)', 'H of base and new<br>(2 benchmarks)']);
+    assert.deepStrictEqual(figure.data[0].x, ['zero-shot,<br>all classes<br>(2 benchmarks)', '16 shots,<br>all classes<br>(2 benchmarks)', 'base classes<br>(2 benchmarks)', 'new classes<br>(2 benchmarks)', 'H of base<br>and new<br>(2 benchmarks)']);
     const coop = figure.data.find((t) => t.name === 'CoOp')!;
     assert.deepStrictEqual(coop.y, [null, 58, 52.5, 60.5, 56.5]);
+    const withTransfer = comparisonFigure([zeroshot, fewshot, base2new, transfer]).figure;
+    const x = withTransfer.data.find((t) => t.name === 'CoOp')!;
+    assert.deepStrictEqual((x.x as string[]).slice(5), ['domain shift<br>(1 benchmark)', 'other datasets<br>(2 benchmarks)']);
+    assert.match(text(withTransfer), /the models trained on world-shapes/);
+    assert.deepStrictEqual((x.y as number[]).slice(5), [12.5, 27.5]);
   });
 
   it('prompt study: a bar per template and the ensemble; the learned logit scale marked', () => {

@@ -1,0 +1,74 @@
+// One experiment run in parts (datasets or seeds on separate cores or machines) put back together:
+// `promptlab merge-results --out DIR PART...`. The parts must be the same experiment with the same
+// configuration (apart from datasets, seeds and time), model files and backend, and no
+// (method, dataset, split, metric, seed) may appear twice. Rows are kept as measured; the rows an
+// experiment derives across datasets (base-to-new's average H) are recomputed over all of them.
+import * as path from 'path';
+import { WORLD_CLASSIFICATION } from '../data/world-benchmarks';
+import { base2newAverageRows } from './base2new';
+import { readResults, writeResults, type DataRecord, type ResultRow, type Results } from './record';
+
+/** The configuration keys a part may differ in. */
+const PART_KEYS = new Set(['datasets', 'seeds', 'seconds', 'parts']);
+
+function sameConfig(a: Record<string, unknown>): string {
+  return JSON.stringify(Object.fromEntries(Object.entries(a).filter(([k]) => !PART_KEYS.has(k))));
+}
+
+function firstDifference(a: Record<string, unknown>, b: Record<string, unknown>): string {
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !PART_KEYS.has(k));
+  const k = keys.find((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
+  return k === undefined ? '' : `${k}: ${JSON.stringify(a[k])} there, ${JSON.stringify(b[k])} here`;
+}
+
+/** Merges the results in `dirs` and writes them to `out` (results.json and run records); returns them. */
+export function mergeResults(dirs: readonly string[], out: string): Results {
+  if (dirs.length < 2) throw new Error(`merge-results: give at least two results folders (got ${dirs.length})`);
+  const parts = dirs.map((dir) => {
+    try {
+      return { dir, results: readResults(dir) };
+    } catch (e) {
+      throw new Error(`merge-results: ${dir} holds no readable results.json (${(e as Error).message})`);
+    }
+  });
+  const [first] = parts;
+  const f = first.results;
+  for (const { dir, results: r } of parts.slice(1)) {
+    const where = `${dir} and ${first.dir}`;
+    if (r.experiment !== f.experiment) throw new Error(`merge-results: ${where} are different experiments (${r.experiment}, ${f.experiment})`);
+    if (sameConfig(r.config) !== sameConfig(f.config)) throw new Error(`merge-results: ${where} differ in configuration (${firstDifference(f.config, r.config)})`);
+    if (JSON.stringify(r.model?.files ?? null) !== JSON.stringify(f.model?.files ?? null)) throw new Error(`merge-results: ${where} used different model files (see their record.json)`);
+    if (r.env.backend !== f.env.backend) throw new Error(`merge-results: ${where} ran on different backends (${r.env.backend}, ${f.env.backend})`);
+  }
+  const rows: ResultRow[] = [];
+  const seen = new Map<string, string>();
+  for (const { dir, results: r } of parts) {
+    for (const row of r.rows) {
+      if (row.dataset === 'average') continue; // derived: recomputed below
+      const key = JSON.stringify([row.method, row.dataset, row.split, row.metric, row.seed]);
+      if (seen.has(key)) throw new Error(`merge-results: ${row.method} / ${row.dataset} / ${row.split} / ${row.metric} / seed ${row.seed} is in both ${seen.get(key)} and ${dir}`);
+      seen.set(key, dir);
+      rows.push(row);
+    }
+  }
+  if (f.experiment === 'base2new') rows.push(...base2newAverageRows(rows));
+  const data = new Map<string, DataRecord>();
+  for (const { dir, results: r } of parts) {
+    for (const d of r.data ?? []) {
+      const prior = data.get(d.id);
+      if (prior && prior.contentSha256 !== d.contentSha256) throw new Error(`merge-results: ${d.id} has different content in ${dir}`);
+      data.set(d.id, d);
+    }
+  }
+  const order = (d: string) => (WORLD_CLASSIFICATION as readonly string[]).indexOf(d);
+  const union = <T>(pick: (r: Results) => T[] | undefined) => [...new Set(parts.flatMap((p) => pick(p.results) ?? []))];
+  const config = {
+    ...f.config,
+    datasets: union((r) => r.config.datasets as string[]).sort((a, b) => order(a) - order(b)),
+    seeds: union((r) => r.config.seeds as number[]).sort((a, b) => a - b),
+    seconds: parts.reduce((s, p) => s + Number(p.results.config.seconds ?? 0), 0),
+    parts: parts.map(({ dir, results: r }) => ({ dir: path.relative(path.resolve(out), path.resolve(dir)), datasets: r.config.datasets, seeds: r.config.seeds, seconds: r.config.seconds, commit: r.env.git.commit, dirty: r.env.git.dirty })),
+  };
+  // env: the first part's (where the runs computed); every part's commit is in config.parts
+  return writeResults(out, f.experiment, config, rows, { data: [...data.values()], model: f.model }, f.env);
+}

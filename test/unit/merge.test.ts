@@ -1,0 +1,66 @@
+// promptlab merge-results: an experiment run in parts, put back together without changing a number.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { base2newAverageRows } from '../../src/repro/base2new';
+import { mergeResults } from '../../src/repro/merge';
+import { environment, readResults, summarise, writeResults, type ResultRow } from '../../src/repro/record';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+
+describe('merge-results', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-merge-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const env = environment();
+  const model = { dir: '/m', files: { 'model.safetensors': 'ab' } };
+  const config = (datasets: string[], seeds: number[]) => ({ model: '/m', quick: false, seeds, datasets, shots: 16, seconds: 10 });
+  const row = (method: string, dataset: string, split: string, seed: number, value: number): ResultRow => ({ method, dataset, split, metric: 'accuracy', seed, value });
+  const part = (name: string, experiment: string, datasets: string[], seeds: number[], rows: ResultRow[], cfg = config(datasets, seeds)) => {
+    const dir = path.join(tmp, name);
+    writeResults(dir, experiment, cfg, rows, { data: [], model }, env);
+    return dir;
+  };
+
+  it('base-to-new average H recomputed from the rows equals what the committed run wrote', () => {
+    const r = readResults(path.join(ROOT, 'results', 'base2new', 'full-4-datasets'));
+    const written = r.rows.filter((x) => x.dataset === 'average');
+    assert.strictEqual(written.length, 9);
+    const key = (x: ResultRow) => `${x.method} ${x.seed}`;
+    const sorted = (rs: ResultRow[]) => [...rs].sort((p, q) => key(p).localeCompare(key(q)));
+    assert.deepStrictEqual(sorted(base2newAverageRows(r.rows.filter((x) => x.dataset !== 'average'))), sorted(written));
+  });
+
+  it('keeps every row as measured, recomputes the cross-dataset rows, and lists its parts', () => {
+    const a = part('a', 'base2new', ['world-shapes', 'world-patterns'], [1, 2], [1, 2].flatMap((s) => ['world-shapes', 'world-patterns'].flatMap((d, i) => [row('coop', d, 'base', s, 50 + i + s), row('coop', d, 'new', s, 60 - i)])));
+    const b = part('b', 'base2new', ['world-colors'], [1], [row('coop', 'world-colors', 'base', 1, 70), row('coop', 'world-colors', 'new', 1, 40)]);
+    const out = path.join(tmp, 'merged');
+    const m = mergeResults([a, b], out);
+    assert.deepStrictEqual(m.config.datasets, ['world-shapes', 'world-patterns', 'world-colors']);
+    assert.deepStrictEqual(m.config.seeds, [1, 2]);
+    assert.strictEqual(m.config.seconds, 20);
+    assert.deepStrictEqual((m.config.parts as { dir: string }[]).map((p) => p.dir), ['../a', '../b']);
+    const measured = m.rows.filter((x) => x.dataset !== 'average');
+    assert.strictEqual(measured.length, 10);
+    // seed 1 averages over three datasets: base (51 + 52 + 70) / 3, new (60 + 59 + 40) / 3
+    const h1 = m.rows.find((x) => x.dataset === 'average' && x.seed === 1)!;
+    const base = (51 + 52 + 70) / 3;
+    const novel = (60 + 59 + 40) / 3;
+    assert.ok(Math.abs(h1.value - (2 * base * novel) / (base + novel)) < 1e-9);
+    assert.deepStrictEqual(m.summary, summarise(m.rows));
+    assert.deepStrictEqual(readResults(out).rows, m.rows);
+  });
+
+  it('refuses parts that differ in experiment, configuration or model, or that repeat a row', () => {
+    const a = part('c', 'fewshot', ['world-shapes'], [1], [row('coop', 'world-shapes', 'test', 1, 50)]);
+    const dup = part('d', 'fewshot', ['world-shapes'], [1], [row('coop', 'world-shapes', 'test', 1, 51)]);
+    assert.throws(() => mergeResults([a, dup], path.join(tmp, 'x')), /coop \/ world-shapes \/ test \/ accuracy \/ seed 1 is in both .*c and .*d/);
+    const other = part('e', 'fewshot', ['world-colors'], [1], [row('coop', 'world-colors', 'test', 1, 50)], { ...config(['world-colors'], [1]), shots: 8 });
+    assert.throws(() => mergeResults([a, other], path.join(tmp, 'x')), /differ in configuration \(shots: 16 there, 8 here\)/);
+    const z = part('f', 'zeroshot', ['world-colors'], [1], [row('zeroshot', 'world-colors', 'test', 1, 50)]);
+    assert.throws(() => mergeResults([a, z], path.join(tmp, 'x')), /different experiments \(zeroshot, fewshot\)/);
+    assert.throws(() => mergeResults([a], path.join(tmp, 'x')), /at least two results folders/);
+    assert.throws(() => mergeResults([a, path.join(tmp, 'nothing')], path.join(tmp, 'x')), /nothing holds no readable results\.json/);
+    assert.ok(!fs.existsSync(path.join(tmp, 'x')), 'nothing written');
+  });
+});
