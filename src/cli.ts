@@ -17,7 +17,8 @@ Commands:
   pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S] [--checkpoint-every N] [--export DIR] [--stop-at N]
       pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors; --stop-at ends a sitting early)
   repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b]
-      run a paper experiment end to end and write DIR/results.json (experiments: zeroshot, fewshot, base2new, transfer)
+      run a paper experiment end to end and write DIR/results.json (experiments: zeroshot, fewshot, base2new, transfer;
+      for transfer, --datasets is the source first, then its targets)
   merge-results --out DIR PART_DIR...
       put an experiment run in parts (datasets or seeds run separately) back together into DIR/results.json
   figures [--out DIR] [--full] [--model DIR]

@@ -59,6 +59,11 @@ export function zeroshotWeights(model: ClipModel, tokenizer: ClipTokenizer, clas
   });
 }
 
+/** Zero-shot top-1 accuracy (in [0, 1]) of normalised image features [N, E] with the classifier of `templates`. */
+export function zeroshotAccuracyOf(model: ClipModel, tokenizer: ClipTokenizer, features: tf.Tensor2D, labels: Int32Array, classNames: string[], templates: string[]): number {
+  return tf.tidy(() => accuracy(tf.matMul(features, zeroshotWeights(model, tokenizer, classNames, templates), false, true) as tf.Tensor2D, labels));
+}
+
 /** Top-1 accuracy (in [0, 1]) of scores [N, K] against labels. */
 export function accuracy(scores: tf.Tensor2D, labels: Int32Array): number {
   const pred = tf.tidy(() => tf.argMax(scores, 1).dataSync() as Int32Array);

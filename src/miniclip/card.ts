@@ -8,7 +8,7 @@ import type { ClipModel } from '../clip/model';
 import type { ClipTokenizer } from '../clip/tokenizer';
 import type { ClassificationDataset, SplitName } from '../data/dataset';
 import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
-import { accuracy, encodeImages, Features, zeroshotWeights } from '../eval/features';
+import { encodeImages, Features, zeroshotAccuracyOf } from '../eval/features';
 import { linearProbe } from '../eval/linear-probe';
 import { WORLD_GENERATOR_VERSION } from '../world';
 
@@ -33,13 +33,7 @@ export function measureKnowledge(model: ClipModel, tokenizer: ClipTokenizer, opt
   for (const name of WORLD_CLASSIFICATION) {
     const ds = getWorldDataset(name, { quick: opts.quick }) as ClassificationDataset;
     const [train, val, test] = (['train', 'val', 'test'] as const).map((s) => splitFeatures(model, ds, s));
-    const score = (templates: string[]) => {
-      const w = zeroshotWeights(model, tokenizer, ds.classNames, templates);
-      const s = tf.matMul(test.features, w, false, true) as tf.Tensor2D;
-      const acc = accuracy(s, test.labels);
-      tf.dispose([w, s]);
-      return 100 * acc;
-    };
+    const score = (templates: string[]) => 100 * zeroshotAccuracyOf(model, tokenizer, test.features, test.labels, ds.classNames, templates);
     const probe = linearProbe(train, val, test, ds.classNames.length);
     const k: BenchmarkKnowledge = {
       dataset: name,

@@ -8,7 +8,7 @@ import type { ClipTokenizer } from '../clip/tokenizer';
 import type { ClassificationDataset } from '../data/dataset';
 import { averageH, baseToNewSplit, harmonicMean, LabelledItem } from '../data/protocols';
 import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
-import { accuracy, zeroshotWeights } from '../eval/features';
+import { zeroshotAccuracyOf } from '../eval/features';
 import { CoCoOp } from '../methods/cocoop';
 import { CoOp } from '../methods/coop';
 import type { PromptMethod } from '../methods/method';
@@ -74,13 +74,7 @@ export function runBase2New(model: ClipModel, tokenizer: ClipTokenizer, opts: Ba
         const trainF = feats.of('train', train.map((x) => x.item));
         const trainSet = { count: train.length, label: (i: number) => train[i].label, features: trainF };
         try {
-          const zs = (names: string[], f: tf.Tensor2D, items: LabelledItem[]) => {
-            const w = zeroshotWeights(model, tokenizer, names, [ds.template]);
-            const s = tf.matMul(f, w, false, true) as tf.Tensor2D;
-            const acc = 100 * accuracy(s, Int32Array.from(items.map((x) => x.label)));
-            tf.dispose([w, s]);
-            return acc;
-          };
+          const zs = (names: string[], f: tf.Tensor2D, items: LabelledItem[]) => 100 * zeroshotAccuracyOf(model, tokenizer, f, Int32Array.from(items.map((x) => x.label)), names, [ds.template]);
           add('zeroshot', name, seed, zs(split.base.classNames, baseTestF, baseTest), zs(split.new.classNames, newTestF, newTest));
           for (const which of ['coop', 'cocoop'] as const) {
             const m: PromptMethod = which === 'coop'

@@ -1,14 +1,13 @@
 // Notebook 01's single CoOp run, step by step: k shots of one benchmark, CoOp with the world preset
 // (16 context vectors from N(0, 0.02), class token at the end) trained on cached frozen features,
 // against zero-shot CLIP with the hand-crafted template, and the nearest words of what it learned.
-import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../clip/model';
 import type { ClipTokenizer } from '../clip/tokenizer';
 import type { ClassificationDataset } from '../data/dataset';
 import { fillTemplate } from '../data/dataset';
 import { sampleFewShot } from '../data/protocols';
 import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
-import { accuracy, zeroshotWeights } from '../eval/features';
+import { zeroshotAccuracyOf } from '../eval/features';
 import { formatInterpretation, interpretPrompt, type ContextWords } from '../eval/interpret';
 import { CoOp } from '../methods/coop';
 import { getCoOpPreset } from '../methods/presets';
@@ -55,10 +54,7 @@ export function runCoOpWalkthrough(
     const trainF = feats.of('train', split.train);
     const test = ds.split('test');
     const testF = feats.all('test');
-    const zeroshot = tf.tidy(() => {
-      const w = zeroshotWeights(model, tokenizer, ds.classNames, [ds.template]);
-      return 100 * accuracy(tf.matMul(testF, w, false, true) as tf.Tensor2D, Int32Array.from(test.map((t) => t.label)));
-    });
+    const zeroshot = 100 * zeroshotAccuracyOf(model, tokenizer, testF, Int32Array.from(test.map((t) => t.label)), ds.classNames, [ds.template]);
     let history: EpochRecord[];
     try {
       history = trainPrompt({

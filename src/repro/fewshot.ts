@@ -8,7 +8,7 @@ import type { ClipTokenizer } from '../clip/tokenizer';
 import type { ClassificationDataset } from '../data/dataset';
 import { sampleFewShot } from '../data/protocols';
 import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
-import { accuracy, zeroshotWeights } from '../eval/features';
+import { zeroshotAccuracyOf } from '../eval/features';
 import { linearProbe } from '../eval/linear-probe';
 import { CoOp } from '../methods/coop';
 import { getCoOpPreset } from '../methods/presets';
@@ -47,10 +47,7 @@ export function runFewshot(model: ClipModel, tokenizer: ClipTokenizer, opts: { q
       const test = ds.split('test');
       const testF = feats.all('test');
       const testLabels = Int32Array.from(test.map((it) => it.label));
-      const w = zeroshotWeights(model, tokenizer, ds.classNames, [ds.template]);
-      const scores = tf.matMul(testF, w, false, true) as tf.Tensor2D;
-      const zs = 100 * accuracy(scores, testLabels);
-      tf.dispose([w, scores]);
+      const zs = 100 * zeroshotAccuracyOf(model, tokenizer, testF, testLabels, ds.classNames, [ds.template]);
       for (const seed of opts.seeds ?? [1]) {
         rows.push({ method: 'zeroshot', dataset: name, split: 'test', metric: 'accuracy@0', seed, value: zs });
         for (const k of opts.shots ?? cfg.shots) {

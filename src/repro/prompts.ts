@@ -7,7 +7,7 @@ import type { ClipModel } from '../clip/model';
 import type { ClipTokenizer } from '../clip/tokenizer';
 import type { ClassificationDataset } from '../data/dataset';
 import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
-import { accuracy, encodeImages, zeroshotWeights } from '../eval/features';
+import { accuracy, encodeImages, zeroshotWeights, zeroshotAccuracyOf } from '../eval/features';
 
 export interface TemplateScore {
   template: string; // a template, or 'ensemble of N'
@@ -37,10 +37,7 @@ export function runPromptStudy(model: ClipModel, tokenizer: ClipTokenizer, opts:
   const items = ds.split('test');
   const test = encodeImages(model, items.length, (i) => ds.image(items[i], 'test'), (i) => items[i].label);
   try {
-    const score = (templates: string[]) => tf.tidy(() => {
-      const w = zeroshotWeights(model, tokenizer, ds.classNames, templates);
-      return 100 * accuracy(tf.matMul(test.features, w, false, true) as tf.Tensor2D, test.labels);
-    });
+    const score = (templates: string[]) => 100 * zeroshotAccuracyOf(model, tokenizer, test.features, test.labels, ds.classNames, templates);
     const templates: TemplateScore[] = ds.templates.map((t) => ({ template: t, accuracy: score([t]) }));
     templates.push({ template: `ensemble of ${ds.templates.length}`, accuracy: score(ds.templates) });
     const learned = Math.exp(model.logitScale);

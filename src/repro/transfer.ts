@@ -4,13 +4,12 @@
 // split, on its domain-shifted versions (same classes, other styles: 'dg') and on the other
 // benchmarks with their own full class sets ('xd'). CoOp and CoCoOp use the base-to-new presets, as
 // the official xd_train.sh does. Image features are cached (augmentation off).
-import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../clip/model';
 import type { ClipTokenizer } from '../clip/tokenizer';
 import type { ClassificationDataset } from '../data/dataset';
 import { crossDatasetTargets, domainGeneralisationPairs, sampleFewShot } from '../data/protocols';
 import { getWorldDataset, WORLD_CLASSIFICATION, type WorldClassificationName } from '../data/world-benchmarks';
-import { accuracy, zeroshotWeights } from '../eval/features';
+import { zeroshotAccuracyOf } from '../eval/features';
 import { CoCoOp } from '../methods/cocoop';
 import { CoOp } from '../methods/coop';
 import type { PromptMethod } from '../methods/method';
@@ -75,11 +74,7 @@ export function runTransfer(model: ClipModel, tokenizer: ClipTokenizer, opts: { 
   };
   try {
     for (const t of targets) {
-      const f = t.feats.all('test');
-      const w = zeroshotWeights(model, tokenizer, t.ds.classNames, [t.ds.template]);
-      const scores = tf.matMul(f, w, false, true) as tf.Tensor2D;
-      const zs = 100 * accuracy(scores, t.labels);
-      tf.dispose([w, scores]);
+      const zs = 100 * zeroshotAccuracyOf(model, tokenizer, t.feats.all('test'), t.labels, t.ds.classNames, [t.ds.template]);
       for (const seed of opts.seeds ?? [1]) add('zeroshot', t, seed, zs);
     }
     for (const seed of opts.seeds ?? [1]) {

@@ -1,12 +1,11 @@
 // promptlab repro zeroshot: MiniCLIP (or another CLIP) zero-shot accuracy on every world
 // classification benchmark, with the dataset's hand-crafted template and with its template
 // ensemble (methods `zeroshot` and `zeroshot-ensemble`, split `test`, metric `accuracy`).
-import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../clip/model';
 import type { ClipTokenizer } from '../clip/tokenizer';
 import type { ClassificationDataset } from '../data/dataset';
 import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
-import { accuracy, encodeImages, zeroshotWeights } from '../eval/features';
+import { encodeImages, zeroshotAccuracyOf } from '../eval/features';
 import type { ResultRow } from './record';
 
 export interface ZeroshotOptions {
@@ -23,13 +22,7 @@ export function zeroshotAccuracies(model: ClipModel, tokenizer: ClipTokenizer, d
     onBatch: (done, total) => log?.(`  ${ds.name}: encoded ${done}/${total} test images`),
   });
   try {
-    return templateSets.map((templates) => {
-      const w = zeroshotWeights(model, tokenizer, ds.classNames, templates);
-      const scores = tf.matMul(test.features, w, false, true) as tf.Tensor2D;
-      const acc = accuracy(scores, test.labels);
-      tf.dispose([w, scores]);
-      return acc;
-    });
+    return templateSets.map((templates) => zeroshotAccuracyOf(model, tokenizer, test.features, test.labels, ds.classNames, templates));
   } finally {
     test.features.dispose();
   }

@@ -269,8 +269,8 @@ export function comparisonFigure(all: Results[]): NamedFigure {
     cols.push({ label: `new classes<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'new', 'accuracy') });
     cols.push({ label: `H of base<br>and new<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'all', 'H') });
   }
+  const source = x?.rows.find((r) => r.split === 'source')?.dataset ?? '?';
   if (x) {
-    const source = x.rows.find((r) => r.split === 'source')?.dataset ?? '?';
     const targets = (split: string) => new Set(x.rows.filter((r) => r.split === split).map((r) => r.dataset)).size;
     if (targets('dg') > 0) cols.push({ label: `domain shift<br>(${targets('dg')} benchmark${targets('dg') === 1 ? '' : 's'})`, pick: (m) => find(x.summary, m, 'average', 'dg', 'accuracy') });
     if (targets('xd') > 0) cols.push({ label: `other datasets<br>(${targets('xd')} benchmark${targets('xd') === 1 ? '' : 's'})`, pick: (m) => find(x.summary, m, 'average', 'xd', 'accuracy') });
@@ -282,7 +282,7 @@ export function comparisonFigure(all: Results[]): NamedFigure {
     data: methods.map((m) => bars(m, cols.map((c) => c.label), cols.map((c) => c.pick(m)))),
     layout: baseLayout(`Every method so far, averaged over the world benchmarks (${model}${quick ? ', quick runs' : ''})`, {
       barmode: 'group',
-      xaxis: { title: { text: x ? `protocol and split (domain shift and other datasets: the models trained on ${x.rows.find((r) => r.split === 'source')?.dataset ?? '?'})` : 'protocol and split', font: AXIS_FONT }, tickangle: 0, automargin: true },
+      xaxis: { title: { text: x ? `protocol and split (domain shift and other datasets: the models trained on ${source})` : 'protocol and split', font: AXIS_FONT }, tickangle: 0, automargin: true },
       yaxis: yPercent('average test accuracy / H (%)'),
       legend: { orientation: 'h', y: -0.34 },
       margin: { t: 80, b: 150, l: 70, r: 20 },

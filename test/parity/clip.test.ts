@@ -8,7 +8,6 @@ import { parityDir } from '../fixture-dirs';
 import { assertClose } from '../helpers/compare';
 import { ClipModel } from '../../src/clip/model';
 import { readSafetensors, SafetensorsFile } from '../../src/clip/safetensors';
-import { inferConfig } from '../../src/clip/config';
 import { loadWeights } from '../../src/clip/weights';
 import { CoOp } from '../../src/methods/coop';
 import { crossEntropy } from '../../src/methods/method';
