@@ -17,10 +17,12 @@ Commands:
   pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S] [--checkpoint-every N] [--export DIR] [--stop-at N]
       pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors; --stop-at ends a sitting early)
   repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b]
-      run a paper experiment end to end and write DIR/results.json (experiments: zeroshot, fewshot, base2new, transfer;
+      run a paper experiment end to end and write DIR/results.json, its figures and tables (experiments: zeroshot, fewshot, base2new, transfer;
       for transfer, --datasets is the source first, then its targets)
   merge-results --out DIR PART_DIR...
       put an experiment run in parts (datasets or seeds run separately) back together into DIR/results.json
+  plot RESULTS_DIR...
+      (re)write the figures and tables of results folders beside their results.json
   figures [--out DIR] [--full] [--model DIR]
       regenerate every figure (PNG, SVG, HTML) and table (CSV, Markdown) of the notebooks (npm run figures)
   model-card [--model DIR] [--quick]
@@ -71,9 +73,21 @@ export async function main(argv: string[]): Promise<number> {
         const { values, positionals } = parse('merge-results', rest, { out: { type: 'string' } });
         if (values.out === undefined) throw new UsageError('promptlab merge-results: --out DIR is required (where the merged results.json goes)');
         const { mergeResults } = require('./repro/merge') as typeof import('./repro/merge');
+        const { writeResultOutputs } = require('./repro/figures') as typeof import('./repro/figures');
         const r = mergeResults(positionals, values.out as string);
         err(`merge-results: ${r.experiment}, ${(r.config.datasets as string[]).length} datasets, seeds ${(r.config.seeds as number[]).join(',')}, ${r.rows.length} rows -> ${values.out}/results.json`);
-        for (const s of r.summary.filter((x) => x.dataset === 'average')) err(`average ${s.method} ${s.split} ${s.metric}: ${s.mean.toFixed(1)} (std ${s.std.toFixed(1)}, n ${s.n})`);
+        await writeResultOutputs(values.out as string, err);
+        (require('./cli/repro') as typeof import('./cli/repro')).logAverages(r, err);
+        return 0;
+      }
+      case 'plot': {
+        const { positionals } = parse('plot', rest, {});
+        if (positionals.length === 0) throw new UsageError('promptlab plot: name one or more results folders (each holding a results.json)');
+        const { writeResultOutputs } = require('./repro/figures') as typeof import('./repro/figures');
+        for (const dir of positionals) {
+          const files = await writeResultOutputs(dir, err);
+          err(`plot: ${files.length} files -> ${dir}`);
+        }
         return 0;
       }
       case 'figures': {

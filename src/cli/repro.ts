@@ -1,6 +1,9 @@
 // promptlab repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b]
-// Runs one paper experiment end to end and writes DIR/results.json in the pinned format.
-import { EXPERIMENTS, isExperiment, runExperiment } from '../repro/experiments';
+// Runs one paper experiment end to end and writes DIR/results.json in the pinned format, with its
+// figures (HTML, and PNG/SVG where Chromium is) and tables (CSV, Markdown) beside it.
+import { defaultOut, EXPERIMENTS, isExperiment, runExperiment } from '../repro/experiments';
+import { writeResultOutputs } from '../repro/figures';
+import type { Results } from '../repro/record';
 import { parse, UsageError } from './args';
 
 function parseSeeds(raw: string): number[] {
@@ -19,14 +22,22 @@ export async function reproCommand(argv: string[], log: (s: string) => void): Pr
   if (!experiment || !isExperiment(experiment)) {
     throw new UsageError(`promptlab repro: name an experiment (available now: ${EXPERIMENTS.join(', ')}; czsl, dense and video follow with their issues)`);
   }
+  const quick = values.quick === true;
+  const out = (values.out as string | undefined) ?? defaultOut(experiment, quick);
   const results = await runExperiment(experiment, {
-    quick: values.quick === true,
+    quick,
     seeds: values.seeds === undefined ? undefined : parseSeeds(values.seeds as string),
-    out: values.out as string | undefined,
+    out,
     model: values.model as string | undefined,
     datasets: values.datasets === undefined ? undefined : (values.datasets as string).split(',').map((d) => d.trim()),
     log,
   });
+  await writeResultOutputs(out, log);
+  logAverages(results, log);
+}
+
+/** The average rows of a run's summary, one line each. */
+export function logAverages(results: Results, log: (s: string) => void): void {
   for (const s of results.summary.filter((r) => r.dataset === 'average')) {
     log(`average ${s.method} ${s.split} ${s.metric}: ${s.mean.toFixed(1)} (std ${s.std.toFixed(1)}, n ${s.n})`);
   }

@@ -16,7 +16,7 @@ import { tableCsv, tableMarkdown, tablesFor, type Table } from '../viz/tables';
 import { runCoOpWalkthrough } from './coop-walkthrough';
 import { runExperiment, type ExperimentName } from './experiments';
 import { runPromptStudy } from './prompts';
-import type { Results } from './record';
+import { readResults, type Results } from './record';
 
 export interface FiguresOptions {
   out?: string;
@@ -86,6 +86,30 @@ export const NOTEBOOK_SECTIONS: { notebook: string; title: string; make: (ctx: C
   },
 ];
 
+/** Writes figures (HTML; PNG and SVG with a renderer) and tables (CSV, Markdown) into dir; returns the files written. */
+export async function writeOutputs(dir: string, { figures, tables }: Outputs, opts: { renderer?: FigureRenderer | null; log?: (line: string) => void } = {}): Promise<string[]> {
+  fs.mkdirSync(dir, { recursive: true });
+  const files = (await exportFigures(figures, dir, { renderer: opts.renderer, log: opts.log })).files;
+  for (const t of tables) {
+    for (const [ext, text] of [['csv', tableCsv(t)], ['md', tableMarkdown(t)]] as const) {
+      const file = path.join(dir, `${t.name}.${ext}`);
+      fs.writeFileSync(file, text);
+      files.push(file);
+    }
+  }
+  return files;
+}
+
+/**
+ * The figures and tables of a results folder, written beside its results.json (what `promptlab
+ * repro`, `merge-results` and `plot` leave there). Without Chromium, HTML and tables only.
+ */
+export async function writeResultOutputs(dir: string, log?: (line: string) => void): Promise<string[]> {
+  if (!fs.existsSync(path.join(dir, 'results.json'))) throw new Error(`${dir}: no results.json here (a folder written by promptlab repro or merge-results holds one)`);
+  const results = readResults(dir);
+  return writeOutputs(dir, { figures: figuresFor(results), tables: tablesFor(results) }, { log });
+}
+
 export interface FiguresSummary {
   out: string;
   files: string[];
@@ -129,19 +153,9 @@ export async function regenerateFigures(opts: FiguresOptions = {}): Promise<Figu
     for (const [i, section] of NOTEBOOK_SECTIONS.entries()) {
       const t0 = Date.now();
       log(`[${i + 1}/${NOTEBOOK_SECTIONS.length}] ${section.notebook}: ${section.title}`);
-      const { figures, tables } = await section.make(ctx);
-      const dir = path.join(out, section.notebook);
-      fs.mkdirSync(dir, { recursive: true });
-      const exported = await exportFigures(figures, dir, { renderer, log: (l) => log(`  ${l}`) });
-      files.push(...exported.files);
-      for (const t of tables) {
-        for (const [ext, text] of [['csv', tableCsv(t)], ['md', tableMarkdown(t)]] as const) {
-          const file = path.join(dir, `${t.name}.${ext}`);
-          fs.writeFileSync(file, text);
-          files.push(file);
-        }
-      }
-      log(`  ${figures.length} figure(s), ${tables.length} table(s) in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
+      const outputs = await section.make(ctx);
+      files.push(...(await writeOutputs(path.join(out, section.notebook), outputs, { renderer, log: (l) => log(`  ${l}`) })));
+      log(`  ${outputs.figures.length} figure(s), ${outputs.tables.length} table(s) in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
     }
   } finally {
     await renderer?.close();

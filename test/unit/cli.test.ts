@@ -49,6 +49,22 @@ describe('promptlab CLI', () => {
     assert.match(bad.stderr, /valid options: --weights, --inputs, --out/);
   });
 
+  it('merge-results and plot: what is missing is named, nothing is written', () => {
+    const none = promptlab(['plot']);
+    assert.strictEqual(none.code, 2);
+    assert.match(none.stderr, /name one or more results folders/);
+    const missing = promptlab(['plot', path.join(tmp, 'no-results')]);
+    assert.strictEqual(missing.code, 1);
+    assert.match(missing.stderr, /no-results: no results\.json here/);
+    const noOut = promptlab(['merge-results', 'a', 'b']);
+    assert.strictEqual(noOut.code, 2);
+    assert.match(noOut.stderr, /--out DIR is required/);
+    const one = promptlab(['merge-results', '--out', path.join(tmp, 'merged'), 'a']);
+    assert.strictEqual(one.code, 1);
+    assert.match(one.stderr, /at least two results folders/);
+    assert.ok(!fs.existsSync(path.join(tmp, 'merged')));
+  });
+
   it('tokenize prints JSON ids with the pinned options (CLIP vocabulary when available, else a small merges file)', () => {
     const vocab = clipVocabFile();
     if (vocab) {

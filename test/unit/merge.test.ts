@@ -4,6 +4,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { base2newAverageRows } from '../../src/repro/base2new';
+import { writeResultOutputs } from '../../src/repro/figures';
 import { mergeResults } from '../../src/repro/merge';
 import { environment, readResults, summarise, writeResults, type ResultRow } from '../../src/repro/record';
 
@@ -49,6 +50,14 @@ describe('merge-results', () => {
     assert.ok(Math.abs(h1.value - (2 * base * novel) / (base + novel)) < 1e-9);
     assert.deepStrictEqual(m.summary, summarise(m.rows));
     assert.deepStrictEqual(readResults(out).rows, m.rows);
+  });
+
+  it('writes the figures and tables of a results folder beside it', async function () {
+    this.timeout(60000);
+    const dir = part('plot', 'transfer', ['world-shapes', 'world-patterns'], [1], [row('coop', 'world-shapes', 'source', 1, 60), row('coop', 'world-patterns', 'xd', 1, 40)]);
+    const files = (await writeResultOutputs(dir)).map((f) => path.basename(f));
+    for (const f of ['transfer.html', 'transfer.csv', 'transfer.md']) assert.ok(files.includes(f) && fs.existsSync(path.join(dir, f)), f);
+    assert.strictEqual(fs.readFileSync(path.join(dir, 'transfer.csv'), 'utf8'), 'benchmark,role,CoOp\nworld-shapes,source,60.0\nworld-patterns,xd,40.0\naverage,xd,40.0\n');
   });
 
   it('refuses parts that differ in experiment, configuration or model, or that repeat a row', () => {

@@ -112,6 +112,9 @@ describe('MiniCLIP', () => {
     assert.deepStrictEqual(Object.keys(avg[0]), ['method', 'dataset', 'split', 'metric', 'mean', 'std', 'n']);
     for (const row of res.rows) assert.ok(row.value >= 0 && row.value <= 100);
     assert.ok(['wasm', 'cpu', 'node', 'node-gpu'].includes(res.env.backend));
+    // its figure (HTML always; PNG and SVG where Chromium is) and tables beside it
+    for (const f of ['zeroshot-accuracy.html', 'zeroshot-accuracy.csv', 'zeroshot-accuracy.md']) assert.ok(fs.existsSync(path.join(out, f)), f);
+    assert.match(fs.readFileSync(path.join(out, 'zeroshot-accuracy.csv'), 'utf8'), /^benchmark,Zero-shot CLIP,Zero-shot CLIP \(ensemble\)\n/);
   });
 
   it('promptlab repro base2new --quick: zeroshot, coop and cocoop on base and new, H per dataset and from the averaged accuracies', function () {
