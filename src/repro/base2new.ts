@@ -39,6 +39,15 @@ export function base2newConfig(quick: boolean) {
   };
 }
 
+/** CoOp or CoCoOp for these class names and seed, with its schedule, as a base-to-new configuration sets them. */
+export function promptMethodOf(which: 'coop' | 'cocoop', cfg: ReturnType<typeof base2newConfig>, model: ClipModel, tokenizer: ClipTokenizer, classNames: readonly string[], seed: number): { method: PromptMethod; train: PromptTrainConfig; epochs: number } {
+  const method: PromptMethod = which === 'coop'
+    ? new CoOp(model, tokenizer, classNames, { ...cfg.coop.config, seed })
+    : new CoCoOp(model, tokenizer, classNames, { ...cfg.cocoop.config, seed });
+  const optim = which === 'coop' ? cfg.coop.optim : cfg.cocoop.optim;
+  return { method, train: trainConfig(optim, seed), epochs: optim.epochs };
+}
+
 export function trainConfig(optim: { epochs: number; batchSize: number; lr: number; momentum: number; weightDecay: number; warmupEpochs: number; warmupLr: number }, seed: number): PromptTrainConfig {
   return { epochs: optim.epochs, batchSize: optim.batchSize, lr: optim.lr, momentum: optim.momentum, weightDecay: optim.weightDecay, warmupEpochs: optim.warmupEpochs, warmupLr: optim.warmupLr, augment: false, seed };
 }
@@ -77,15 +86,12 @@ export function runBase2New(model: ClipModel, tokenizer: ClipTokenizer, opts: Ba
           const zs = (names: string[], f: tf.Tensor2D, items: LabelledItem[]) => 100 * zeroshotAccuracyOf(model, tokenizer, f, Int32Array.from(items.map((x) => x.label)), names, [ds.template]);
           add('zeroshot', name, seed, zs(split.base.classNames, baseTestF, baseTest), zs(split.new.classNames, newTestF, newTest));
           for (const which of ['coop', 'cocoop'] as const) {
-            const m: PromptMethod = which === 'coop'
-              ? new CoOp(model, tokenizer, split.base.classNames, { ...cfg.coop.config, seed })
-              : new CoCoOp(model, tokenizer, split.base.classNames, { ...cfg.cocoop.config, seed });
+            const { method: m, train: config, epochs } = promptMethodOf(which, cfg, model, tokenizer, split.base.classNames, seed);
             try {
-              const optim = which === 'coop' ? cfg.coop.optim : cfg.cocoop.optim;
               const t0 = Date.now();
-              const r = trainPrompt({ method: m, train: trainSet, config: trainConfig(optim, seed) });
+              const r = trainPrompt({ method: m, train: trainSet, config });
               const last = r.history[r.history.length - 1];
-              log(`  ${which}: ${optim.epochs} epochs in ${((Date.now() - t0) / 1000).toFixed(0)} s, train loss ${last.loss.toFixed(3)}, train accuracy ${(100 * last.accuracy).toFixed(1)}%`);
+              log(`  ${which}: ${epochs} epochs in ${((Date.now() - t0) / 1000).toFixed(0)} s, train loss ${last.loss.toFixed(3)}, train accuracy ${(100 * last.accuracy).toFixed(1)}%`);
               const base = evalOn(m, baseTestF, baseTest);
               m.setClassNames(split.new.classNames);
               add(which, name, seed, base, evalOn(m, newTestF, newTest));

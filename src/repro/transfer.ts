@@ -10,11 +10,8 @@ import type { ClassificationDataset } from '../data/dataset';
 import { crossDatasetTargets, domainGeneralisationPairs, sampleFewShot } from '../data/protocols';
 import { getWorldDataset, WORLD_CLASSIFICATION, type WorldClassificationName } from '../data/world-benchmarks';
 import { zeroshotAccuracyOf } from '../eval/features';
-import { CoCoOp } from '../methods/cocoop';
-import { CoOp } from '../methods/coop';
-import type { PromptMethod } from '../methods/method';
 import { evaluatePrompt, trainPrompt } from '../train/trainer';
-import { base2newConfig, trainConfig } from './base2new';
+import { base2newConfig, promptMethodOf } from './base2new';
 import { SplitFeatures } from './features-cache';
 import type { ResultRow } from './record';
 
@@ -83,13 +80,10 @@ export function runTransfer(model: ClipModel, tokenizer: ClipTokenizer, opts: { 
       const trainSet = { count: fs.train.length, label: (i: number) => fs.train[i].label, features: trainF };
       try {
         for (const which of ['coop', 'cocoop'] as const) {
-          const m: PromptMethod = which === 'coop'
-            ? new CoOp(model, tokenizer, source.ds.classNames, { ...cfg.coop.config, seed })
-            : new CoCoOp(model, tokenizer, source.ds.classNames, { ...cfg.cocoop.config, seed });
+          const { method: m, train: config, epochs } = promptMethodOf(which, cfg, model, tokenizer, source.ds.classNames, seed);
           try {
-            const optim = which === 'coop' ? cfg.coop.optim : cfg.cocoop.optim;
             const t0 = Date.now();
-            trainPrompt({ method: m, train: trainSet, config: trainConfig(optim, seed) });
+            trainPrompt({ method: m, train: trainSet, config });
             const accs: string[] = [];
             for (const t of targets) {
               m.setClassNames(t.ds.classNames);
@@ -97,7 +91,7 @@ export function runTransfer(model: ClipModel, tokenizer: ClipTokenizer, opts: { 
               add(which, t, seed, acc);
               accs.push(`${t.ds.name} ${acc.toFixed(1)}`);
             }
-            log(`${source.ds.name} -> targets, seed ${seed}, ${which} (${optim.epochs} epochs, ${((Date.now() - t0) / 1000).toFixed(0)} s): ${accs.join(', ')}`);
+            log(`${source.ds.name} -> targets, seed ${seed}, ${which} (${epochs} epochs, ${((Date.now() - t0) / 1000).toFixed(0)} s): ${accs.join(', ')}`);
           } finally {
             m.dispose();
           }
