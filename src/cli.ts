@@ -16,9 +16,11 @@ Commands:
       CLIP BPE token ids as JSON
   pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S] [--checkpoint-every N] [--export DIR] [--stop-at N]
       pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors; --stop-at ends a sitting early)
-  repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b]
+  repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b] [--cached-features]
       run a paper experiment end to end and write DIR/results.json, its figures and tables (experiments: zeroshot, fewshot, base2new, transfer;
-      for transfer, --datasets is the source first, then its targets)
+      for transfer, --datasets is the source first, then its targets). Prompts train on fresh random crops and flips through the frozen
+      image tower at every step, as the papers' code does; --cached-features trains on image features computed once (faster, no
+      augmentation; recorded in results.json and shown with every figure and table)
   merge-results --out DIR PART_DIR...
       put an experiment run in parts (datasets or seeds run separately) back together into DIR/results.json
   plot RESULTS_DIR...

@@ -1,5 +1,5 @@
 // Where the parity suites find their cases (pinned in architecture.md):
-// PROMPTLAB_PARITY_DIR / PROMPTLAB_COOP_DIR when set (must exist and hold cases), else the shared
+// PROMPTLAB_PARITY_DIR / PROMPTLAB_COOP_DIR / PROMPTLAB_LINEAR_PROBE_DIR when set (must exist and hold cases), else the shared
 // fixtures beside the checkout (CI), else the copies under test/fixtures (a user's clone).
 import * as fs from 'fs';
 import * as path from 'path';
@@ -28,6 +28,10 @@ export function parityDir(): FixtureDir {
 
 export function coopDir(): FixtureDir {
   return resolveDir('PROMPTLAB_COOP_DIR', '../shared/fixtures/coop-official', 'test/fixtures/coop-official');
+}
+
+export function linearProbeDir(): FixtureDir {
+  return resolveDir('PROMPTLAB_LINEAR_PROBE_DIR', '../shared/fixtures/linear-probe', 'test/fixtures/linear-probe');
 }
 
 /** CLIP's BPE merges file: beside the parity cases, or in the shared fixtures; never in the repo. */

@@ -1,4 +1,4 @@
-// promptlab repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b]
+// promptlab repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b] [--cached-features]
 // Runs one paper experiment end to end and writes DIR/results.json in the pinned format, with its
 // figures (HTML, and PNG/SVG where Chromium is) and tables (CSV, Markdown) beside it.
 import { defaultOut, EXPERIMENTS, isExperiment, runExperiment } from '../repro/experiments';
@@ -17,6 +17,7 @@ function parseSeeds(raw: string): number[] {
 export async function reproCommand(argv: string[], log: (s: string) => void): Promise<void> {
   const { values, positionals } = parse('repro', argv, {
     quick: { type: 'boolean' }, seeds: { type: 'string' }, out: { type: 'string' }, model: { type: 'string' }, datasets: { type: 'string' },
+    'cached-features': { type: 'boolean' },
   });
   const experiment = positionals[0];
   if (!experiment || !isExperiment(experiment)) {
@@ -30,6 +31,7 @@ export async function reproCommand(argv: string[], log: (s: string) => void): Pr
     out,
     model: values.model as string | undefined,
     datasets: values.datasets === undefined ? undefined : (values.datasets as string).split(',').map((d) => d.trim()),
+    cachedFeatures: values['cached-features'] === true,
     log,
   });
   await writeResultOutputs(out, log);

@@ -16,6 +16,23 @@ export function seededRandom(seed: number): () => number {
   };
 }
 
+/**
+ * Normal(mean, std) values from the seeded stream (Box-Muller): any seed, 0 included, gives the same
+ * numbers every time. (tf.randomNormal treats seed 0 as "no seed" and draws from Math.random.)
+ */
+export function seededNormal(count: number, seed: number, mean = 0, std = 1): Float32Array {
+  const r = seededRandom(seed);
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i += 2) {
+    const u1 = 1 - r(); // (0, 1]
+    const u2 = r();
+    const rad = Math.sqrt(-2 * Math.log(u1));
+    out[i] = mean + std * rad * Math.cos(2 * Math.PI * u2);
+    if (i + 1 < count) out[i + 1] = mean + std * rad * Math.sin(2 * Math.PI * u2);
+  }
+  return out;
+}
+
 /** Every tensor name and shape of a CLIP with this config (OpenAI key names). */
 export function clipShapes(c: ClipConfig): Map<string, number[]> {
   const s = new Map<string, number[]>();

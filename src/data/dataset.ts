@@ -2,7 +2,6 @@
 // papers' real datasets alike: methods, training loops and evaluation see only these, never where the
 // pixels come from.
 import type { RawImage } from '../clip/image';
-import { fixArticles } from '../world/caption';
 import type { WorldManifest } from './manifest';
 
 export type SplitName = 'train' | 'val' | 'test';
@@ -109,8 +108,19 @@ export interface VideoDataset extends DatasetBase<VideoItem> {
 
 export type Dataset = ClassificationDataset | CompositionalDataset | SegmentationDataset | VideoDataset;
 
-/** Puts a class name into a template, fixing 'a'/'an' before it ('a photo of an arrow.'). */
+/** A class name as prompts use it: '_' becomes a space (the official code's c.replace("_", " ")). */
+export function promptClassName(name: string): string {
+  return name.replace(/_/g, ' ');
+}
+
+/**
+ * The prompt of a class: the template's `{}` replaced by the class name with '_' as spaces, and
+ * nothing else, as the official code does (template.format(c.replace("_", " "))): "a photo of a
+ * orange circle." keeps its "a". Zero-shot classifiers, CoOp/CoCoOp's prompts and their word
+ * initialisation all build their text here, so the same class gets the same prompt everywhere.
+ */
 export function fillTemplate(template: string, name: string): string {
-  if (!template.includes('{}')) throw new Error(`template "${template}" has no {} for the class name`);
-  return fixArticles(template.replace('{}', name));
+  const slots = template.split('{}').length - 1;
+  if (slots !== 1) throw new Error(`template "${template}" must hold exactly one {} for the class name (it has ${slots})`);
+  return template.replace('{}', promptClassName(name));
 }

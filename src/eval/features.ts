@@ -8,17 +8,20 @@ import type { RawImage } from '../clip/image';
 import { fillTemplate } from '../data/dataset';
 
 export interface Features {
-  features: tf.Tensor2D; // [N, E], L2-normalised
+  features: tf.Tensor2D; // [N, E], L2-normalised (unless asked for raw)
   labels: Int32Array;    // [N]
 }
 
-/** Encodes images in batches and L2-normalises the features. `onBatch` reports progress. */
+/**
+ * Encodes images (the test transform) in batches and L2-normalises the features (`normalize: false`:
+ * the image encoder's raw output, as CoOp's linear probe reads it). `onBatch` reports progress.
+ */
 export function encodeImages(
   model: ClipModel,
   count: number,
   image: (i: number) => RawImage,
   label: (i: number) => number,
-  opts: { batchSize?: number; onBatch?: (done: number, total: number) => void } = {},
+  opts: { batchSize?: number; normalize?: boolean; onBatch?: (done: number, total: number) => void } = {},
 ): Features {
   const size = model.config.imageResolution;
   const per = 3 * size * size;
@@ -34,7 +37,7 @@ export function encodeImages(
     }
     parts.push(tf.tidy(() => {
       const f = model.encodeImage(tf.tensor4d(data, [n, 3, size, size]));
-      return tf.div(f, tf.norm(f, 2, -1, true)) as tf.Tensor2D;
+      return opts.normalize === false ? f : (tf.div(f, tf.norm(f, 2, -1, true)) as tf.Tensor2D);
     }));
     opts.onBatch?.(start + n, count);
   }

@@ -1,59 +1,252 @@
-// The linear probe baseline: multinomial logistic regression on frozen (normalised) image
-// features, L2 strength chosen on the validation split (as CLIP's and CoOp's linear probes).
+// The linear-probe baseline exactly as CoOp runs it (lpclip/linear_probe.py, after CLIP's appendix A3):
+//
+//   * features: the frozen image encoder's output, *not* normalised, with the test transform;
+//   * classifier: scikit-learn's LogisticRegression(solver="lbfgs", max_iter=1000, penalty="l2", C):
+//     multinomial (softmax) regression with an intercept, minimising
+//         0.5 ||W||^2 + C * sum_i CE(x_i W^T + b, y_i)          (intercept not penalised)
+//     in float64 (two classes: one binary logistic regression, as scikit-learn's "auto" does);
+//   * C chosen on the few-shot val split: first the 7 values 1e6, 1e4, ..., 1e-6 (the first best wins,
+//     numpy's argmax), then 8 rounds of a binary search in log10 space between 0.1x and 10x the peak,
+//     each round keeping the better side (the left one on a tie); the classifier of the last round is
+//     the one whose test accuracy is reported.
 import * as tf from '@tensorflow/tfjs';
-import { accuracy, Features } from './features';
+import { lbfgs } from './lbfgs';
 
-export interface LinearProbeResult {
-  lambda: number;        // the chosen L2 strength
-  valAccuracy: number;
-  testAccuracy: number;
-  sweep: { lambda: number; valAccuracy: number }[];
+/** Rows of features and their labels (any integers; the classes are the sorted distinct train labels). */
+export interface ProbeSplit {
+  features: tf.Tensor2D | readonly (readonly number[])[] | { data: ArrayLike<number>; rows: number; dim: number };
+  labels: ArrayLike<number>;
 }
 
-export const PROBE_LAMBDAS = [1e-6, 1e-5, 1e-4, 1e-3, 1e-2, 1e-1];
+interface Matrix {
+  data: Float64Array; // [rows, dim], row-major
+  rows: number;
+  dim: number;
+}
 
-/** Trains W [E, K], b [K] by full-batch Adam on the mean cross-entropy + lambda * ||W||^2. */
-export function fitLogistic(train: Features, numClasses: number, lambda: number, steps = 300, lr = 0.05): { w: tf.Tensor2D; b: tf.Tensor1D } {
-  const dim = train.features.shape[1];
-  const w = tf.variable(tf.zeros([dim, numClasses]));
-  const b = tf.variable(tf.zeros([numClasses]));
-  const opt = tf.train.adam(lr);
-  const y = tf.oneHot(tf.tensor1d(train.labels, 'int32'), numClasses);
-  for (let s = 0; s < steps; s++) {
-    tf.tidy(() => {
-      opt.minimize(() => {
-        const logits = tf.add(tf.matMul(train.features, w), b);
-        return tf.add(tf.losses.softmaxCrossEntropy(y, logits), tf.mul(lambda, tf.sum(tf.square(w)))) as tf.Scalar;
-      }, false, [w, b]);
-    });
+export interface LogisticModel {
+  /** The class label of each row of `coef` (sorted). */
+  classes: number[];
+  /** [K', dim] (K' = K, or 1 for two classes: the second class's score). */
+  coef: Float64Array;
+  intercept: Float64Array;
+  dim: number;
+  iterations: number;
+  converged: boolean;
+}
+
+export interface LogisticOptions {
+  /** Inverse regularisation strength (scikit-learn's C). */
+  C: number;
+  /** Default 1000 (CoOp's max_iter). */
+  maxIter?: number;
+  /** Largest gradient component at convergence; default 1e-4 (scikit-learn's tol). */
+  tol?: number;
+}
+
+function toMatrix(f: ProbeSplit['features'], what: string): Matrix {
+  if (f instanceof tf.Tensor) {
+    if (f.rank !== 2) throw new Error(`${what}: features must be [N, dim], got shape [${f.shape}]`);
+    return { data: Float64Array.from(f.dataSync()), rows: f.shape[0], dim: f.shape[1] };
   }
-  y.dispose();
-  opt.dispose();
-  const out = { w: tf.clone(w) as tf.Tensor2D, b: tf.clone(b) as tf.Tensor1D };
-  tf.dispose([w, b]);
+  if (Array.isArray(f)) {
+    const rows = f.length;
+    const dim = rows ? f[0].length : 0;
+    const data = new Float64Array(rows * dim);
+    f.forEach((r, i) => {
+      if (r.length !== dim) throw new Error(`${what}: row ${i} has ${r.length} values, expected ${dim}`);
+      for (let j = 0; j < dim; j++) data[i * dim + j] = r[j];
+    });
+    return { data, rows, dim };
+  }
+  const m = f as { data: ArrayLike<number>; rows: number; dim: number };
+  if (m.data.length !== m.rows * m.dim) throw new Error(`${what}: ${m.data.length} values for ${m.rows} x ${m.dim}`);
+  return { data: Float64Array.from(m.data), rows: m.rows, dim: m.dim };
+}
+
+function checkSplit(s: ProbeSplit, what: string): { x: Matrix; y: Int32Array } {
+  const x = toMatrix(s.features, what);
+  if (s.labels.length !== x.rows) throw new Error(`${what}: ${x.rows} feature rows but ${s.labels.length} labels`);
+  const y = Int32Array.from(s.labels as ArrayLike<number>);
+  for (let i = 0; i < y.length; i++) if (y[i] !== s.labels[i]) throw new Error(`${what}: label ${i} is ${s.labels[i]}, not an integer`);
+  for (let i = 0; i < x.data.length; i++) if (!Number.isFinite(x.data[i])) throw new Error(`${what}: feature value ${i} is ${x.data[i]}`);
+  return { x, y };
+}
+
+/** Fits scikit-learn's L2 logistic regression (lbfgs) to features [N, dim] and labels. */
+export function fitLogisticRegression(train: ProbeSplit, opts: LogisticOptions): LogisticModel {
+  const { x, y } = checkSplit(train, 'fitLogisticRegression');
+  return fitMatrix(x, y, opts);
+}
+
+function fitMatrix(x: Matrix, y: Int32Array, opts: LogisticOptions): LogisticModel {
+  const C = opts.C;
+  if (!(C > 0) || !Number.isFinite(C)) throw new Error(`fitLogisticRegression: C must be a positive number, got ${C}`);
+  const classes = [...new Set(y)].sort((a, b) => a - b);
+  if (classes.length < 2) throw new Error(`fitLogisticRegression: the training labels hold ${classes.length} class; at least 2 are needed`);
+  const { data: X, rows: n, dim } = x;
+  const binary = classes.length === 2;
+  const k = binary ? 1 : classes.length;
+  const index = new Map(classes.map((c, i) => [c, i]));
+  const yi = Int32Array.from(y, (v) => index.get(v) as number);
+  const stride = dim + 1; // per class: dim weights, then the intercept
+  const l2 = 1 / C;       // the objective divided by C, as scikit-learn minimises it
+  const raw = new Float64Array(n * k);
+  const objective = (w: Float64Array, g: Float64Array): number => {
+    // raw = X W^T + b
+    for (let i = 0; i < n; i++) {
+      const xi = i * dim;
+      for (let c = 0; c < k; c++) {
+        const wc = c * stride;
+        let s = w[wc + dim];
+        for (let j = 0; j < dim; j++) s += X[xi + j] * w[wc + j];
+        raw[i * k + c] = s;
+      }
+    }
+    g.fill(0);
+    let loss = 0;
+    for (let i = 0; i < n; i++) {
+      const r = i * k;
+      if (binary) {
+        // log(1 + exp(z)) - y z, its derivative sigmoid(z) - y
+        const z = raw[r];
+        const t = yi[i];
+        loss += (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - t * z;
+        raw[r] = (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z))) - t;
+      } else {
+        let max = -Infinity;
+        for (let c = 0; c < k; c++) if (raw[r + c] > max) max = raw[r + c];
+        let sum = 0;
+        for (let c = 0; c < k; c++) sum += Math.exp(raw[r + c] - max);
+        const lse = max + Math.log(sum);
+        loss += lse - raw[r + yi[i]];
+        for (let c = 0; c < k; c++) raw[r + c] = Math.exp(raw[r + c] - lse) - (c === yi[i] ? 1 : 0);
+      }
+    }
+    // gradient: (P - Y)^T X, intercept: sum (P - Y)
+    for (let i = 0; i < n; i++) {
+      const xi = i * dim;
+      for (let c = 0; c < k; c++) {
+        const e = raw[i * k + c];
+        if (e === 0) continue;
+        const wc = c * stride;
+        for (let j = 0; j < dim; j++) g[wc + j] += e * X[xi + j];
+        g[wc + dim] += e;
+      }
+    }
+    let norm = 0;
+    for (let c = 0; c < k; c++) {
+      const wc = c * stride;
+      for (let j = 0; j < dim; j++) {
+        norm += w[wc + j] * w[wc + j];
+        g[wc + j] += l2 * w[wc + j];
+      }
+    }
+    return loss + 0.5 * l2 * norm;
+  };
+  const r = lbfgs(objective, new Float64Array(k * stride), { gtol: opts.tol ?? 1e-4, maxIter: opts.maxIter ?? 1000 });
+  const coef = new Float64Array(k * dim);
+  const intercept = new Float64Array(k);
+  for (let c = 0; c < k; c++) {
+    coef.set(r.x.subarray(c * stride, c * stride + dim), c * dim);
+    intercept[c] = r.x[c * stride + dim];
+  }
+  return { classes, coef, intercept, dim, iterations: r.iterations, converged: r.converged };
+}
+
+function predictMatrix(m: LogisticModel, x: Matrix): Int32Array {
+  if (x.dim !== m.dim) throw new Error(`predict: features have ${x.dim} values per row, the classifier ${m.dim}`);
+  const k = m.intercept.length;
+  const out = new Int32Array(x.rows);
+  for (let i = 0; i < x.rows; i++) {
+    let best = 0;
+    let bestScore = -Infinity;
+    for (let c = 0; c < k; c++) {
+      let s = m.intercept[c];
+      for (let j = 0; j < m.dim; j++) s += x.data[i * m.dim + j] * m.coef[c * m.dim + j];
+      if (k === 1) {
+        best = s > 0 ? 1 : 0;
+      } else if (s > bestScore) {
+        bestScore = s;
+        best = c;
+      }
+    }
+    out[i] = m.classes[best];
+  }
   return out;
 }
 
-function scoreOf(m: { w: tf.Tensor2D; b: tf.Tensor1D }, f: Features): number {
-  const logits = tf.tidy(() => tf.add(tf.matMul(f.features, m.w), m.b) as tf.Tensor2D);
-  const acc = accuracy(logits, f.labels);
-  logits.dispose();
-  return acc;
+/** The predicted labels of features [N, dim] (the highest score; the first class on a tie). */
+export function predictLogistic(m: LogisticModel, features: ProbeSplit['features']): Int32Array {
+  return predictMatrix(m, toMatrix(features, 'predict'));
 }
 
-/** Sweeps lambda on val, then reports the chosen model's test accuracy. */
-export function linearProbe(train: Features, val: Features, test: Features, numClasses: number, lambdas = PROBE_LAMBDAS): LinearProbeResult {
-  const sweep: { lambda: number; valAccuracy: number }[] = [];
-  let best = { lambda: lambdas[0], valAccuracy: -1 };
-  for (const lambda of lambdas) {
-    const m = fitLogistic(train, numClasses, lambda);
-    const valAccuracy = scoreOf(m, val);
-    tf.dispose([m.w, m.b]);
-    sweep.push({ lambda, valAccuracy });
-    if (valAccuracy > best.valAccuracy) best = { lambda, valAccuracy };
+function accuracyOf(m: LogisticModel, x: Matrix, y: Int32Array): number {
+  const p = predictMatrix(m, x);
+  let correct = 0;
+  for (let i = 0; i < y.length; i++) if (p[i] === y[i]) correct++;
+  return y.length ? correct / y.length : 0;
+}
+
+/** CoOp's initial C grid. */
+export const PROBE_SEARCH_C = [1e6, 1e4, 1e2, 1, 1e-2, 1e-4, 1e-6];
+/** Rounds of the binary search. */
+export const PROBE_SEARCH_STEPS = 8;
+
+export interface ProbeStep {
+  cLeft: number;
+  cRight: number;
+  /** Val accuracies in [0, 1]. */
+  leftValAccuracy: number;
+  rightValAccuracy: number;
+  /** The side kept and its classifier's test accuracy in [0, 1]. */
+  cFinal: number;
+  testAccuracy: number;
+}
+
+export interface LinearProbeResult {
+  /** C of the reported classifier (the last round's). */
+  C: number;
+  /** Its val accuracy and test accuracy, in [0, 1]. */
+  valAccuracy: number;
+  testAccuracy: number;
+  search: { C: number; valAccuracy: number }[];
+  steps: ProbeStep[];
+}
+
+/** CoOp's linear probe: C searched on val, the last binary-search round's classifier scored on test. */
+export function linearProbe(train: ProbeSplit, val: ProbeSplit, test: ProbeSplit, opts: { maxIter?: number; steps?: number; searchC?: readonly number[] } = {}): LinearProbeResult {
+  const tr = checkSplit(train, 'linear probe (train)');
+  const va = checkSplit(val, 'linear probe (val)');
+  const te = checkSplit(test, 'linear probe (test)');
+  for (const [s, what] of [[va, 'val'], [te, 'test']] as const) {
+    if (s.x.dim !== tr.x.dim) throw new Error(`linear probe: ${what} features have ${s.x.dim} values per row, train ${tr.x.dim}`);
   }
-  const m = fitLogistic(train, numClasses, best.lambda);
-  const testAccuracy = scoreOf(m, test);
-  tf.dispose([m.w, m.b]);
-  return { lambda: best.lambda, valAccuracy: best.valAccuracy, testAccuracy, sweep };
+  if (va.y.length === 0 || te.y.length === 0) throw new Error('linear probe: the val and test splits must not be empty');
+  const fit = (C: number) => fitMatrix(tr.x, tr.y, { C, maxIter: opts.maxIter ?? 1000 });
+  const search = (opts.searchC ?? PROBE_SEARCH_C).map((C) => ({ C, valAccuracy: accuracyOf(fit(C), va.x, va.y) }));
+  let peak = 0;
+  for (let i = 1; i < search.length; i++) if (search[i].valAccuracy > search[peak].valAccuracy) peak = i;
+  let cLeft = 0.1 * search[peak].C;
+  let cRight = 10 * search[peak].C;
+  const steps: ProbeStep[] = [];
+  let final: { C: number; model: LogisticModel; val: number } | null = null;
+  for (let s = 0; s < (opts.steps ?? PROBE_SEARCH_STEPS); s++) {
+    const left = fit(cLeft);
+    const right = fit(cRight);
+    const accLeft = accuracyOf(left, va.x, va.y);
+    const accRight = accuracyOf(right, va.x, va.y);
+    const [lo, hi] = [Math.log10(cLeft), Math.log10(cRight)];
+    const step = { cLeft, cRight, leftValAccuracy: accLeft, rightValAccuracy: accRight };
+    if (accLeft < accRight) {
+      final = { C: cRight, model: right, val: accRight };
+      [cLeft, cRight] = [10 ** (0.5 * (hi + lo)), 10 ** hi];
+    } else {
+      final = { C: cLeft, model: left, val: accLeft };
+      [cLeft, cRight] = [10 ** lo, 10 ** (0.5 * (hi + lo))];
+    }
+    steps.push({ ...step, cFinal: final.C, testAccuracy: accuracyOf(final.model, te.x, te.y) });
+  }
+  if (!final) throw new Error('linear probe: steps must be at least 1');
+  return { C: final.C, valAccuracy: final.val, testAccuracy: steps[steps.length - 1].testAccuracy, search, steps };
 }

@@ -44,6 +44,9 @@ export class CoOp implements PromptMethod {
     promptIds?: { ids: Int32Array; shape: [number, number]; nameLens?: number[] },
   ) {
     const cfg = { ...COOP_DEFAULTS, ...config };
+    if (promptIds && !promptIds.nameLens && cfg.classTokenPosition !== 'end') {
+      throw new Error(`CoOp: the class token goes ${cfg.classTokenPosition === 'middle' ? 'in the middle' : 'in front'}, which needs each class name's BPE length: pass promptIds.nameLens with promptIds`);
+    }
     const csc = cfg.csc && !cfg.ctxInit.trim();
     this.config = { ...cfg, csc };
     const d = clip.config.transformerWidth;

@@ -1,21 +1,24 @@
 // Named training presets: the official CoOp and CoCoOp configs (configs/trainers/{CoOp,CoCoOp}/*.yaml
-// of KaiyangZhou/CoOp with Dassl's defaults, methods.md 1.3, 2.3, 2.4) and the world presets chosen
-// for MiniCLIP. A preset is data: the method's config (seed left to the run), the optimiser and
-// schedule (its fields named as src/train's PromptTrainConfig), the input pipeline and the
-// precision of the official run.
+// of KaiyangZhou/CoOp with Dassl's defaults) and the world presets chosen for MiniCLIP. A preset is
+// data, and every field is read where a run is set up (src/repro/setup.ts): the method's config
+// (seed left to the run), the optimiser and schedule, and the input pipeline.
 //
-// Precision: the official runs use fp16 CLIP weights; promptlab computes in float32 whatever the
-// preset says (methods.md 2.6), so `precision` records the reference run, not a switch.
-import { CLIP_MEAN, CLIP_STD } from '../clip/preprocess';
-import { COCOOP_DEFAULTS, type CoCoOpConfig } from './cocoop';
-import { COOP_DEFAULTS, type CoOpConfig } from './coop';
+// Not fields, because promptlab has one way: compute in float32 (the official runs keep CLIP's fp16
+// weights; methods see no difference beyond rounding), bicubic resampling, CLIP's mean and std
+// after the transforms ("normalize" in the official lists), and the official N(0, 0.02) for random
+// context vectors.
+import type { CoCoOpConfig } from './cocoop';
+import type { CoOpConfig } from './coop';
 
 /** CLIP's published backbones, as the configs name them, and the world's MiniCLIP. */
 export type BackboneName = 'RN50' | 'RN101' | 'ViT-B/32' | 'ViT-B/16' | 'MiniCLIP';
 
-export type Augmentation = 'random_resized_crop' | 'random_flip' | 'normalize';
+/** Dassl's training transforms (INPUT.TRANSFORMS, before "normalize"). */
+export type Augmentation = 'random_resized_crop' | 'random_flip';
+export const AUGMENTATIONS: readonly Augmentation[] = ['random_resized_crop', 'random_flip'];
 
 export interface OptimPreset {
+  /** The optimiser (Dassl's OPTIM.NAME); promptlab's trainer implements torch's SGD. */
   name: 'sgd';
   lr: number;
   momentum: number;
@@ -28,41 +31,37 @@ export interface OptimPreset {
   warmupType: 'constant';
   warmupLr: number;
   batchSize: number;
+  /** Evaluation batch (DATALOADER.TEST.BATCH_SIZE): memory, not results. */
   testBatchSize: number;
 }
 
 export interface InputPreset {
-  /** Square input side in pixels. */
+  /** Square input side in pixels (INPUT.SIZE): the train and test transforms' output, which the model must take. */
   size: number;
-  interpolation: 'bicubic';
-  /** Training transforms in order (test: resize shorter side + centre crop + normalise). */
+  /** Training transforms in order (test: resize the shorter side + centre crop). */
   augment: Augmentation[];
   /** RandomResizedCrop's area range (torchvision's default, which Dassl keeps). */
   cropScale: [number, number];
-  mean: [number, number, number];
-  std: [number, number, number];
 }
-
-export type Precision = 'fp16' | 'fp32' | 'amp';
 
 interface PresetCommon {
   name: string;
+  /** The CLIP the official config was written for (recorded with every run). */
   backbone: BackboneName;
   optim: OptimPreset;
   input: InputPreset;
-  precision: Precision;
-  /** Where the numbers come from: the official config file, or why they were chosen. */
+  /** Where the numbers come from: the official config file, or why they were chosen (recorded with every run). */
   source: string;
 }
 
 export interface CoOpPreset extends PresetCommon {
   method: 'coop';
-  config: Omit<CoOpConfig, 'seed'>;
+  config: Omit<CoOpConfig, 'seed' | 'initStd'>;
 }
 
 export interface CoCoOpPreset extends PresetCommon {
   method: 'cocoop';
-  config: Omit<CoCoOpConfig, 'seed'>;
+  config: Omit<CoCoOpConfig, 'seed' | 'initStd'>;
 }
 
 export type MethodPreset = CoOpPreset | CoCoOpPreset;
@@ -81,14 +80,22 @@ const OFFICIAL_OPTIM: Omit<OptimPreset, 'epochs' | 'batchSize'> = {
 };
 
 function input(size: number): InputPreset {
-  return {
-    size,
-    interpolation: 'bicubic',
-    augment: ['random_resized_crop', 'random_flip', 'normalize'],
-    cropScale: [0.08, 1],
-    mean: [...CLIP_MEAN],
-    std: [...CLIP_STD],
-  };
+  return { size, augment: ['random_resized_crop', 'random_flip'], cropScale: [0.08, 1] };
+}
+
+/**
+ * Training transforms that would change a dataset's labels, dropped for that dataset whatever the
+ * preset lists (the same for every method). world-positions' nine classes name where the shape is:
+ * a mirror image swaps left and right, and a random crop moves the shape to another cell of the grid.
+ */
+export const LABEL_CHANGING_TRANSFORMS: Readonly<Record<string, { drop: Augmentation[]; why: string }>> = {
+  'world-positions': { drop: ['random_resized_crop', 'random_flip'], why: 'its classes are positions: a flip swaps left and right, a crop moves the shape to another cell' },
+};
+
+/** The preset's input pipeline for one dataset: its transforms less those that change that dataset's labels. */
+export function inputFor(preset: MethodPreset, dataset: string): InputPreset {
+  const drop = LABEL_CHANGING_TRANSFORMS[dataset]?.drop ?? [];
+  return { ...preset.input, augment: preset.input.augment.filter((a) => !drop.includes(a)), cropScale: [...preset.input.cropScale] };
 }
 
 const BACKBONE_KEYS = { rn50: 'RN50', rn101: 'RN101', vit_b32: 'ViT-B/32', vit_b16: 'ViT-B/16' } as const;
@@ -102,10 +109,9 @@ function coop(name: string, key: OfficialBackboneKey, epochs: number, ctxInit: s
     method: 'coop',
     backbone: BACKBONE_KEYS[key],
     // ctxInit sets n_ctx to its word count (4 for "a photo of a"); N_CTX is 16 otherwise.
-    config: { ...omitSeed(COOP_DEFAULTS), nCtx: ctxInit ? ctxInit.split(/\s+/).length : 16, ctxInit, csc: false, classTokenPosition: 'end', initStd: 0.02 },
+    config: { nCtx: ctxInit ? ctxInit.split(/\s+/).length : 16, ctxInit, csc: false, classTokenPosition: 'end' },
     optim: { ...OFFICIAL_OPTIM, epochs, batchSize: 32 },
     input: input(224),
-    precision: 'fp16',
     source: `KaiyangZhou/CoOp configs/trainers/CoOp/${name}.yaml`,
   };
 }
@@ -115,37 +121,30 @@ function cocoop(name: string, nCtx: number, ctxInit: string): CoCoOpPreset {
     name,
     method: 'cocoop',
     backbone: 'ViT-B/16',
-    config: { ...omitSeed(COCOOP_DEFAULTS), nCtx, ctxInit, initStd: 0.02 },
+    config: { nCtx, ctxInit },
     optim: { ...OFFICIAL_OPTIM, epochs: 10, batchSize: 1 },
     input: input(224),
-    precision: 'fp16',
     source: `KaiyangZhou/CoOp configs/trainers/CoCoOp/${name}.yaml`,
   };
 }
 
-function omitSeed<T extends { seed: number }>(c: T): Omit<T, 'seed'> {
-  const { seed: _seed, ...rest } = c;
-  return rest;
-}
-
 // MiniCLIP on the world (64 px), sized for a CPU. The papers' proportions are kept: CoOp trains
-// much longer than CoCoOp (50 vs 10 epochs here; 200 vs 10 in the papers), and CoOp uses n_ctx 4
-// from "a photo of a" in the base-to-new protocol as the CoCoOp paper does. Deviation: CoCoOp's
-// batch is 4, not 1 (each step encodes B x K prompts, and batch 1 costs four times the steps on a
-// CPU); the LR stays at the official 0.002. Note for world-positions: the labels are left/right,
-// so a horizontal flip changes the class; drop 'random_flip' from `input.augment` there.
+// much longer than CoCoOp (50 vs 10 epochs here; 200 vs 10 in the papers), fewer shots train for
+// fewer epochs by COOP.md's rule (1 shot: a quarter, 2-4 shots: half: the ep50 / ep100 / 200
+// configs), and CoOp uses n_ctx 4 from "a photo of a" in the base-to-new protocol as the CoCoOp
+// paper does. Deviation: CoCoOp's batch is 4, not 1 (each step encodes B x K prompts, and batch 1
+// costs four times the steps on a CPU); the LR stays at the official 0.002.
 const WORLD_INPUT = input(64);
 const WORLD_SOURCE = 'chosen for MiniCLIP on the world benchmarks (src/methods/presets.ts)';
 
-function worldCoop(name: string, nCtx: number, ctxInit: string): CoOpPreset {
+function worldCoop(name: string, nCtx: number, ctxInit: string, epochs = 50): CoOpPreset {
   return {
     name,
     method: 'coop',
     backbone: 'MiniCLIP',
-    config: { ...omitSeed(COOP_DEFAULTS), nCtx, ctxInit, csc: false, classTokenPosition: 'end', initStd: 0.02 },
-    optim: { ...OFFICIAL_OPTIM, epochs: 50, batchSize: 32 },
+    config: { nCtx, ctxInit, csc: false, classTokenPosition: 'end' },
+    optim: { ...OFFICIAL_OPTIM, epochs, batchSize: 32 },
     input: WORLD_INPUT,
-    precision: 'fp32',
     source: WORLD_SOURCE,
   };
 }
@@ -177,15 +176,17 @@ const PRESET_LIST: MethodPreset[] = [
   cocoop('vit_b16_c16_ep10_batch1', 16, ''),
   // The world.
   worldCoop('world_coop_ctx4_init', 4, CTX_V1),
+  // the few-shot curves: 16 random context vectors, 50 / 25 / 13 epochs as 200 / 100 / 50
   worldCoop('world_coop_ctx16', 16, ''),
+  worldCoop('world_coop_ctx16_ep25', 16, '', 25),
+  worldCoop('world_coop_ctx16_ep13', 16, '', 13),
   {
     name: 'world_cocoop',
     method: 'cocoop',
     backbone: 'MiniCLIP',
-    config: { ...omitSeed(COCOOP_DEFAULTS), nCtx: 4, ctxInit: CTX_V1, initStd: 0.02 },
+    config: { nCtx: 4, ctxInit: CTX_V1 },
     optim: { ...OFFICIAL_OPTIM, epochs: 10, batchSize: 4 },
     input: WORLD_INPUT,
-    precision: 'fp32',
     source: `${WORLD_SOURCE}; batch 4 instead of the official 1`,
   },
 ];
@@ -199,7 +200,7 @@ const PRESETS = new Map(PRESET_LIST.map((p) => [p.name, p]));
 export const PRESET_NAMES: readonly string[] = PRESET_LIST.map((p) => p.name);
 
 function copy<P extends MethodPreset>(p: P): P {
-  return { ...p, config: { ...p.config }, optim: { ...p.optim }, input: { ...p.input, augment: [...p.input.augment], cropScale: [...p.input.cropScale], mean: [...p.input.mean], std: [...p.input.std] } };
+  return { ...p, config: { ...p.config }, optim: { ...p.optim }, input: { ...p.input, augment: [...p.input.augment], cropScale: [...p.input.cropScale] } };
 }
 
 /**
@@ -241,18 +242,20 @@ export function getCoCoOpPreset(name: string): CoCoOpPreset {
  * COOP.md's rule for the few-shot experiments: 1 shot -> `*_ep50`, 2 and 4 shots -> `*_ep100`,
  * 8 and 16 shots -> the 200-epoch config; ImageNet uses `*_ep50` at every shot count. Other shot
  * counts follow the nearest rule (3 -> ep100, 5 and more -> 200 epochs). Only RN50 and ViT-B/16
- * have `*_ep100` configs, so RN101 and ViT-B/32 at 2-4 shots throw.
+ * have `*_ep100` configs, so RN101 and ViT-B/32 at 2-4 shots throw. `miniclip` picks the world's
+ * scaled copies (world_coop_ctx16_ep13 / _ep25 / world_coop_ctx16).
  */
-export function coopPresetForShots(backbone: OfficialBackboneKey, shots: number, dataset = ''): CoOpPreset {
-  if (!(backbone in BACKBONE_KEYS)) {
-    throw new Error(`coopPresetForShots: unknown backbone "${String(backbone)}" (valid: ${Object.keys(BACKBONE_KEYS).join(', ')})`);
+export function coopPresetForShots(backbone: OfficialBackboneKey | 'miniclip', shots: number, dataset = ''): CoOpPreset {
+  if (!(backbone in BACKBONE_KEYS) && backbone !== 'miniclip') {
+    throw new Error(`coopPresetForShots: unknown backbone "${String(backbone)}" (valid: ${[...Object.keys(BACKBONE_KEYS), 'miniclip'].join(', ')})`);
   }
   if (!Number.isSafeInteger(shots) || shots < 1) throw new Error(`coopPresetForShots: shots must be a positive integer, got ${shots}`);
   const imagenet = dataset.toLowerCase() === 'imagenet';
-  const name = imagenet || shots === 1 ? `${backbone}_ep50` : shots <= 4 ? `${backbone}_ep100` : backbone;
+  const rule = imagenet || shots === 1 ? 'ep50' : shots <= 4 ? 'ep100' : '';
+  if (backbone === 'miniclip') return getCoOpPreset({ ep50: 'world_coop_ctx16_ep13', ep100: 'world_coop_ctx16_ep25', '': 'world_coop_ctx16' }[rule]);
+  const name = rule ? `${backbone}_${rule}` : backbone;
   if (!PRESETS.has(name)) {
     throw new Error(`coopPresetForShots: CoOp has no ${name} config (${shots} shots on ${BACKBONE_KEYS[backbone]}); ep100 configs exist for rn50 and vit_b16 only`);
   }
   return getCoOpPreset(name);
 }
-

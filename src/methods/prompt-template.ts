@@ -3,7 +3,9 @@
 // the context slots, and each class name's BPE length.
 import * as tf from '@tensorflow/tfjs';
 import { ClipModel, eotPositions } from '../clip/model';
+import { seededNormal } from '../clip/random';
 import type { ClipTokenizer } from '../clip/tokenizer';
+import { fillTemplate, promptClassName } from '../data/dataset';
 
 export interface PromptBuffers {
   /** [K, L] token ids of the placeholder prompts (EOT at the argmax). */
@@ -19,19 +21,14 @@ export interface PromptBuffers {
   nameLens: number[];
 }
 
-/** CoOp replaces '_' in class names by spaces before building prompts. */
-export function cleanClassName(name: string): string {
-  return name.replace(/_/g, ' ');
-}
-
 /**
  * Builds the buffers for `prefixText + " " + name + "."` prompts (prefixText = "X X X X" or the
- * initialisation words), of the model's context length.
+ * initialisation words; the name with '_' as spaces), of the model's context length: the prompt
+ * text of fillTemplate(prefixText + " {}.", name), as zero-shot CLIP builds its own.
  */
 export function buildPromptBuffers(clip: ClipModel, tokenizer: ClipTokenizer, classNames: readonly string[], prefixText: string, nCtx: number): PromptBuffers {
-  const names = classNames.map(cleanClassName);
-  const batch = tokenizer.tokenize(names.map((n) => `${prefixText} ${n}.`), { contextLength: clip.config.contextLength });
-  return buffersFromIds(clip, batch, nCtx, names.map((n) => tokenizer.encode(n).length));
+  const batch = tokenizer.tokenize(classNames.map((n) => fillTemplate(`${prefixText} {}.`, n)), { contextLength: clip.config.contextLength });
+  return buffersFromIds(clip, batch, nCtx, classNames.map((n) => tokenizer.encode(promptClassName(n)).length));
 }
 
 /** The same buffers from already tokenized prompts [K, L] laid out [SOT, ctx slots, name, '.', EOT, 0...]. */
@@ -61,6 +58,6 @@ export function initialContext(clip: ClipModel, tokenizer: ClipTokenizer, opts: 
     const ctx = tf.tidy(() => clip.tokenEmbeddings(ids).slice([0, 1, 0], [1, nCtx, -1]).reshape([nCtx, -1]));
     return { ctx, nCtx, prefixText: init };
   }
-  const ctx = tf.randomNormal(opts.shape, 0, opts.std, 'float32', opts.seed);
+  const ctx = tf.tensor(seededNormal(opts.shape.reduce((a, b) => a * b, 1), opts.seed, 0, opts.std), opts.shape, 'float32');
   return { ctx, nCtx: opts.nCtx, prefixText: Array(opts.nCtx).fill('X').join(' ') };
 }

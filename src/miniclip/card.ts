@@ -1,6 +1,6 @@
 // MiniCLIP's model card: architecture and size, pretraining data and schedule, wall time and
 // backend, and what the frozen model knows about each world benchmark (zero-shot with the
-// hand-crafted template and the ensemble, and a linear probe on frozen image features).
+// hand-crafted template and the ensemble, and CoOp's linear probe on the frozen image features).
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
@@ -10,6 +10,7 @@ import type { ClassificationDataset, SplitName } from '../data/dataset';
 import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
 import { encodeImages, Features, zeroshotAccuracyOf } from '../eval/features';
 import { linearProbe } from '../eval/linear-probe';
+import { l2normalize } from '../methods/method';
 import { WORLD_GENERATOR_VERSION } from '../world';
 
 export interface BenchmarkKnowledge {
@@ -19,12 +20,13 @@ export interface BenchmarkKnowledge {
   zeroshot: number;
   ensemble: number;
   probe: number;
-  probeLambda: number;
+  /** The probe's C (scikit-learn's inverse L2 strength), chosen on val. */
+  probeC: number;
 }
 
 function splitFeatures(model: ClipModel, ds: ClassificationDataset, split: SplitName): Features {
   const items = ds.split(split);
-  return encodeImages(model, items.length, (i) => ds.image(items[i], split), (i) => items[i].label);
+  return encodeImages(model, items.length, (i) => ds.image(items[i], split), (i) => items[i].label, { normalize: false });
 }
 
 /** Zero-shot and linear-probe accuracy (percent) of a frozen CLIP on every world classification benchmark. */
@@ -33,8 +35,9 @@ export function measureKnowledge(model: ClipModel, tokenizer: ClipTokenizer, opt
   for (const name of WORLD_CLASSIFICATION) {
     const ds = getWorldDataset(name, { quick: opts.quick }) as ClassificationDataset;
     const [train, val, test] = (['train', 'val', 'test'] as const).map((s) => splitFeatures(model, ds, s));
-    const score = (templates: string[]) => 100 * zeroshotAccuracyOf(model, tokenizer, test.features, test.labels, ds.classNames, templates);
-    const probe = linearProbe(train, val, test, ds.classNames.length);
+    const testNorm = tf.tidy(() => l2normalize(test.features));
+    const score = (templates: string[]) => 100 * zeroshotAccuracyOf(model, tokenizer, testNorm, test.labels, ds.classNames, templates);
+    const probe = linearProbe(train, val, test);
     const k: BenchmarkKnowledge = {
       dataset: name,
       classes: ds.classNames.length,
@@ -42,11 +45,11 @@ export function measureKnowledge(model: ClipModel, tokenizer: ClipTokenizer, opt
       zeroshot: score([ds.template]),
       ensemble: score(ds.templates),
       probe: 100 * probe.testAccuracy,
-      probeLambda: probe.lambda,
+      probeC: probe.C,
     };
     opts.log?.(`${name}: zero-shot ${k.zeroshot.toFixed(1)}%, ensemble ${k.ensemble.toFixed(1)}%, linear probe ${k.probe.toFixed(1)}% (chance ${k.chance.toFixed(1)}%)`);
     out.push(k);
-    tf.dispose([train.features, val.features, test.features]);
+    tf.dispose([train.features, val.features, test.features, testNorm]);
   }
   return out;
 }

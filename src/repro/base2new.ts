@@ -1,7 +1,8 @@
-// promptlab repro base2new: CoCoOp's base-to-new generalisation (methods.md 2.4) on the world
-// with MiniCLIP: 16 shots sampled on all classes, train on the base half, test on base and new;
-// zero-shot CLIP, CoOp (n_ctx 4 from "a photo of a", the longer schedule) and CoCoOp; H from
-// the averaged base and new accuracies. Image features are cached (augmentation off).
+// promptlab repro base2new: CoCoOp's base-to-new generalisation (its Table 1) on the world with
+// MiniCLIP: 16 shots sampled on all classes, train on the base half, test on base and new; zero-shot
+// CLIP, CoOp (n_ctx 4 from "a photo of a", the longer schedule) and CoCoOp; H from the averaged base
+// and new accuracies. Training sees augmented views through the frozen image tower, as the official
+// code does, unless `cachedFeatures`.
 import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../clip/model';
 import type { ClipTokenizer } from '../clip/tokenizer';
@@ -9,57 +10,54 @@ import type { ClassificationDataset } from '../data/dataset';
 import { averageH, baseToNewSplit, harmonicMean, LabelledItem } from '../data/protocols';
 import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
 import { zeroshotAccuracyOf } from '../eval/features';
-import { CoCoOp } from '../methods/cocoop';
-import { CoOp } from '../methods/coop';
 import type { PromptMethod } from '../methods/method';
-import { getCoCoOpPreset, getCoOpPreset } from '../methods/presets';
-import { evaluatePrompt, PromptTrainConfig, trainPrompt } from '../train/trainer';
+import { getCoCoOpPreset, getCoOpPreset, type MethodPreset } from '../methods/presets';
+import type { ProgressCallback } from '../train/progress';
 import { SplitFeatures } from './features-cache';
+import { quickEpochs } from './fewshot';
 import type { ResultRow } from './record';
+import { accuracyOn, buildMethod, describePreset, describeTraining, trainingSetup, trainOn, type TrainingSetup } from './setup';
 
 export interface Base2NewOptions {
   quick?: boolean;
   seeds?: number[];
   shots?: number;
   datasets?: readonly string[];
+  cachedFeatures?: boolean;
   log?: (line: string) => void;
+  onProgress?: ProgressCallback;
+}
+
+/** The presets of the base-to-new (and transfer) protocol and their epochs (a fifth in quick runs). */
+export function base2newPresets(quick: boolean): Record<'coop' | 'cocoop', { preset: MethodPreset; epochs: number }> {
+  const coop = getCoOpPreset('world_coop_ctx4_init');
+  const cocoop = getCoCoOpPreset('world_cocoop');
+  const epochs = (p: MethodPreset) => (quick ? quickEpochs(p.optim.epochs) : p.optim.epochs);
+  return { coop: { preset: coop, epochs: epochs(coop) }, cocoop: { preset: cocoop, epochs: epochs(cocoop) } };
 }
 
 /** The experiment's configuration (what results.json records). */
-export function base2newConfig(quick: boolean) {
-  const coop = getCoOpPreset('world_coop_ctx4_init');
-  const cocoop = getCoCoOpPreset('world_cocoop');
-  // --quick: the same protocol with a fifth of the epochs, on the quick dataset variants
-  const scale = quick ? 0.2 : 1;
+export function base2newConfig(quick: boolean, opts: { cachedFeatures?: boolean; datasets?: readonly string[] } = {}) {
+  const p = base2newPresets(quick);
   return {
     shots: 16,
-    coop: { preset: coop.name, config: coop.config, optim: { ...coop.optim, epochs: Math.max(1, Math.round(coop.optim.epochs * scale)) } },
-    cocoop: { preset: cocoop.name, config: cocoop.config, optim: { ...cocoop.optim, epochs: Math.max(1, Math.round(cocoop.optim.epochs * scale)) } },
-    features: 'cached frozen image features (augmentation off)',
+    coop: describePreset(p.coop.preset, p.coop.epochs),
+    cocoop: describePreset(p.cocoop.preset, p.cocoop.epochs),
+    ...describeTraining(p.coop.preset, opts.datasets ?? WORLD_CLASSIFICATION, opts.cachedFeatures === true),
   };
 }
 
-/** CoOp or CoCoOp for these class names and seed, with its schedule, as a base-to-new configuration sets them. */
-export function promptMethodOf(which: 'coop' | 'cocoop', cfg: ReturnType<typeof base2newConfig>, model: ClipModel, tokenizer: ClipTokenizer, classNames: readonly string[], seed: number): { method: PromptMethod; train: PromptTrainConfig; epochs: number } {
-  const method: PromptMethod = which === 'coop'
-    ? new CoOp(model, tokenizer, classNames, { ...cfg.coop.config, seed })
-    : new CoCoOp(model, tokenizer, classNames, { ...cfg.cocoop.config, seed });
-  const optim = which === 'coop' ? cfg.coop.optim : cfg.cocoop.optim;
-  return { method, train: trainConfig(optim, seed), epochs: optim.epochs };
-}
-
-export function trainConfig(optim: { epochs: number; batchSize: number; lr: number; momentum: number; weightDecay: number; warmupEpochs: number; warmupLr: number }, seed: number): PromptTrainConfig {
-  return { epochs: optim.epochs, batchSize: optim.batchSize, lr: optim.lr, momentum: optim.momentum, weightDecay: optim.weightDecay, warmupEpochs: optim.warmupEpochs, warmupLr: optim.warmupLr, augment: false, seed };
-}
-
-function evalOn(method: PromptMethod, features: tf.Tensor2D, items: LabelledItem[]): number {
-  return 100 * evaluatePrompt({ method, data: { count: items.length, label: (i) => items[i].label, features } }).accuracy;
+/** CoOp or CoCoOp for these class names and seed, with its training setup for the dataset. */
+export function promptMethodOf(which: 'coop' | 'cocoop', quick: boolean, model: ClipModel, tokenizer: ClipTokenizer, classNames: readonly string[], o: { dataset: string; seed: number; cachedFeatures: boolean }): { method: PromptMethod; setup: TrainingSetup } {
+  const { preset, epochs } = base2newPresets(quick)[which];
+  const setup = trainingSetup(preset, { ...o, imageResolution: model.config.imageResolution, epochs });
+  return { method: buildMethod(preset, model, tokenizer, classNames, o.seed), setup };
 }
 
 export function runBase2New(model: ClipModel, tokenizer: ClipTokenizer, opts: Base2NewOptions = {}): ResultRow[] {
   const quick = opts.quick === true;
-  const cfg = base2newConfig(quick);
   const log = opts.log ?? (() => undefined);
+  const cachedFeatures = opts.cachedFeatures === true;
   const rows: ResultRow[] = [];
   const add = (method: string, dataset: string, seed: number, base: number, novel: number) => {
     rows.push({ method, dataset, split: 'base', metric: 'accuracy', seed, value: base });
@@ -72,35 +70,35 @@ export function runBase2New(model: ClipModel, tokenizer: ClipTokenizer, opts: Ba
     const feats = new SplitFeatures(model, ds, log);
     try {
       for (const seed of opts.seeds ?? [1]) {
-        log(`${name}, seed ${seed}: ${opts.shots ?? cfg.shots} shots, base-to-new`);
-        const split = baseToNewSplit(ds, opts.shots ?? cfg.shots, seed);
+        const shots = opts.shots ?? 16;
+        log(`${name}, seed ${seed}: ${shots} shots, base-to-new`);
+        const split = baseToNewSplit(ds, shots, seed);
         const test = ds.split('test');
         const baseTest = split.base.filter(test);
         const newTest = split.new.filter(test);
+        const labels = (items: LabelledItem[]) => Int32Array.from(items.map((x) => x.label));
         const baseTestF = feats.of('test', baseTest.map((x) => x.item));
         const newTestF = feats.of('test', newTest.map((x) => x.item));
         const train = split.base.filter(split.fewShot.train);
-        const trainF = feats.of('train', train.map((x) => x.item));
-        const trainSet = { count: train.length, label: (i: number) => train[i].label, features: trainF };
         try {
-          const zs = (names: string[], f: tf.Tensor2D, items: LabelledItem[]) => 100 * zeroshotAccuracyOf(model, tokenizer, f, Int32Array.from(items.map((x) => x.label)), names, [ds.template]);
+          const zs = (names: string[], f: tf.Tensor2D, items: LabelledItem[]) => 100 * zeroshotAccuracyOf(model, tokenizer, f, labels(items), names, [ds.template]);
           add('zeroshot', name, seed, zs(split.base.classNames, baseTestF, baseTest), zs(split.new.classNames, newTestF, newTest));
           for (const which of ['coop', 'cocoop'] as const) {
-            const { method: m, train: config, epochs } = promptMethodOf(which, cfg, model, tokenizer, split.base.classNames, seed);
+            const { method: m, setup } = promptMethodOf(which, quick, model, tokenizer, split.base.classNames, { dataset: name, seed, cachedFeatures });
             try {
               const t0 = Date.now();
-              const r = trainPrompt({ method: m, train: trainSet, config });
+              const r = trainOn(m, setup, { ds, items: train.map((x) => x.item), labels: labels(train) }, feats, { onProgress: opts.onProgress });
               const last = r.history[r.history.length - 1];
-              log(`  ${which}: ${epochs} epochs in ${((Date.now() - t0) / 1000).toFixed(0)} s, train loss ${last.loss.toFixed(3)}, train accuracy ${(100 * last.accuracy).toFixed(1)}%`);
-              const base = evalOn(m, baseTestF, baseTest);
+              log(`  ${which}: ${setup.train.epochs} epochs in ${((Date.now() - t0) / 1000).toFixed(0)} s, train loss ${last.loss.toFixed(3)}, train accuracy ${(100 * last.accuracy).toFixed(1)}%`);
+              const base = accuracyOn(m, setup, baseTestF, labels(baseTest));
               m.setClassNames(split.new.classNames);
-              add(which, name, seed, base, evalOn(m, newTestF, newTest));
+              add(which, name, seed, base, accuracyOn(m, setup, newTestF, labels(newTest)));
             } finally {
               m.dispose();
             }
           }
         } finally {
-          tf.dispose([baseTestF, newTestF, trainF]);
+          tf.dispose([baseTestF, newTestF]);
         }
       }
     } finally {

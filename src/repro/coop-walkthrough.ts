@@ -1,6 +1,7 @@
 // Notebook 01's single CoOp run, step by step: k shots of one benchmark, CoOp with the world preset
-// (16 context vectors from N(0, 0.02), class token at the end) trained on cached frozen features,
-// against zero-shot CLIP with the hand-crafted template, and the nearest words of what it learned.
+// for k shots (16 context vectors from N(0, 0.02), class token at the end) trained on augmented views
+// through the frozen image tower (or cached features), against zero-shot CLIP with the hand-crafted
+// template, and the nearest words of what it learned.
 import type { ClipModel } from '../clip/model';
 import type { ClipTokenizer } from '../clip/tokenizer';
 import type { ClassificationDataset } from '../data/dataset';
@@ -9,12 +10,12 @@ import { sampleFewShot } from '../data/protocols';
 import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
 import { zeroshotAccuracyOf } from '../eval/features';
 import { formatInterpretation, interpretPrompt, type ContextWords } from '../eval/interpret';
-import { CoOp } from '../methods/coop';
-import { getCoOpPreset } from '../methods/presets';
+import type { CoOp } from '../methods/coop';
 import type { ProgressCallback } from '../train/progress';
-import { evaluatePrompt, trainPrompt, type EpochRecord } from '../train/trainer';
+import type { EpochRecord } from '../train/trainer';
 import { SplitFeatures } from './features-cache';
-import { epochsForShots } from './fewshot';
+import { fewshotPreset } from './fewshot';
+import { accuracyOn, buildMethod, trainingSetup, trainOn } from './setup';
 
 export interface CoOpWalkthrough {
   dataset: string;
@@ -22,6 +23,8 @@ export interface CoOpWalkthrough {
   seed: number;
   preset: string;
   epochs: number;
+  /** Whether CoOp trained on cached features (else on augmented views). */
+  cachedFeatures: boolean;
   /** The hand-crafted prompt of the first class, and CoOp's prompt with X for each context vector. */
   handPrompt: string;
   learnedPrompt: string;
@@ -36,7 +39,7 @@ export interface CoOpWalkthrough {
 export function runCoOpWalkthrough(
   model: ClipModel,
   tokenizer: ClipTokenizer,
-  opts: { dataset?: string; shots?: number; seed?: number; quick?: boolean; onProgress?: ProgressCallback; log?: (s: string) => void } = {},
+  opts: { dataset?: string; shots?: number; seed?: number; quick?: boolean; cachedFeatures?: boolean; onProgress?: ProgressCallback; log?: (s: string) => void } = {},
 ): CoOpWalkthrough {
   const name = opts.dataset ?? 'world-shapes';
   if (!(WORLD_CLASSIFICATION as readonly string[]).includes(name)) throw new Error(`CoOp walkthrough: unknown dataset "${name}" (valid: ${WORLD_CLASSIFICATION.join(', ')})`);
@@ -44,29 +47,19 @@ export function runCoOpWalkthrough(
   const seed = opts.seed ?? 1;
   const quick = opts.quick === true;
   const ds = getWorldDataset(name, { quick }) as ClassificationDataset;
-  const preset = getCoOpPreset('world_coop_ctx16');
-  const o = preset.optim;
-  const epochs = epochsForShots(quick ? Math.round(o.epochs / 5) : o.epochs, shots);
+  const { preset, epochs } = fewshotPreset(shots, quick);
+  const cachedFeatures = opts.cachedFeatures === true;
+  const setup = trainingSetup(preset, { dataset: name, seed, imageResolution: model.config.imageResolution, cachedFeatures, epochs });
   const feats = new SplitFeatures(model, ds, opts.log);
-  const coop = new CoOp(model, tokenizer, ds.classNames, { ...preset.config, seed });
+  const coop = buildMethod(preset, model, tokenizer, ds.classNames, seed) as CoOp;
   try {
     const split = sampleFewShot(ds, shots, seed);
-    const trainF = feats.of('train', split.train);
     const test = ds.split('test');
     const testF = feats.all('test');
-    const zeroshot = 100 * zeroshotAccuracyOf(model, tokenizer, testF, Int32Array.from(test.map((t) => t.label)), ds.classNames, [ds.template]);
-    let history: EpochRecord[];
-    try {
-      history = trainPrompt({
-        method: coop,
-        train: { count: split.train.length, label: (i) => split.train[i].label, features: trainF },
-        config: { epochs, batchSize: o.batchSize, lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, warmupEpochs: o.warmupEpochs, warmupLr: o.warmupLr, augment: false, seed },
-        onProgress: opts.onProgress,
-      }).history;
-    } finally {
-      trainF.dispose();
-    }
-    const acc = 100 * evaluatePrompt({ method: coop, data: { count: test.length, label: (i) => test[i].label, features: testF } }).accuracy;
+    const testLabels = Int32Array.from(test.map((t) => t.label));
+    const zeroshot = 100 * zeroshotAccuracyOf(model, tokenizer, testF, testLabels, ds.classNames, [ds.template]);
+    const history = trainOn(coop, setup, { ds, items: split.train, labels: split.train.map((it) => it.label) }, feats, { onProgress: opts.onProgress }).history;
+    const acc = accuracyOn(coop, setup, testF, testLabels);
     const words = interpretPrompt(coop.ctx, model.text.tokenEmbedding, tokenizer);
     return {
       dataset: name,
@@ -74,8 +67,9 @@ export function runCoOpWalkthrough(
       seed,
       preset: preset.name,
       epochs,
+      cachedFeatures,
       handPrompt: fillTemplate(ds.template, ds.classNames[0]),
-      learnedPrompt: `${Array(coop.nCtx).fill('X').join(' ')} ${ds.classNames[0]}.`,
+      learnedPrompt: fillTemplate(`${Array(coop.nCtx).fill('X').join(' ')} {}.`, ds.classNames[0]),
       zeroshot,
       coop: acc,
       history,

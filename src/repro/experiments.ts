@@ -7,9 +7,10 @@ import { initBackend } from '../backend';
 import type { DescribedDataset } from '../data/manifest';
 import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
 import { loadMiniClip, MINICLIP_DIR } from '../miniclip';
+import type { ProgressCallback } from '../train/progress';
 import { base2newConfig, runBase2New } from './base2new';
 import { fewshotConfig, runFewshot } from './fewshot';
-import { describeData, describeModel, environment, readResults, Results, writeResults, type DataRecord, type Environment, type ModelRecord } from './record';
+import { describeData, describeModel, environment, readResults, Results, trainedOnCachedFeatures, writeResults, type DataRecord, type Environment, type ModelRecord } from './record';
 import { runTransfer, TRANSFER_DATASETS, transferConfig, transferRoles } from './transfer';
 import { runZeroshot } from './zeroshot';
 
@@ -25,9 +26,17 @@ export interface ExperimentOptions {
   datasets?: readonly string[];
   /** Model folder (default: the shipped MiniCLIP). */
   model?: string;
+  /**
+   * Train prompts on the test transform's image features, computed once, instead of on a fresh
+   * augmented view of each image at every step (the papers' way, and the default). Recorded in
+   * results.json (config.cachedFeatures). Zero-shot has no training and ignores it.
+   */
+  cachedFeatures?: boolean;
   /** Results folder (default runs/<experiment>/<quick|full>). */
   out?: string;
   log?: (line: string) => void;
+  /** Training progress (epoch, step, loss, ETA) of every prompt-training run. */
+  onProgress?: ProgressCallback;
   /**
    * Return the results already in `out` instead of running, when they were made by the same
    * experiment configuration, model files, data and clean git commit as now (notebook 06 and
@@ -79,7 +88,7 @@ function dataRecords(experiment: ExperimentName, datasets: readonly string[], qu
 }
 
 /** The results in `dir` when they were made by this configuration, model, data, backend and clean commit; else null. */
-export function reusable(dir: string, experiment: string, config: { quick: boolean; seeds: number[]; datasets: string[] }, data: DataRecord[], model: ModelRecord, now: Environment = environment()): Results | null {
+export function reusable(dir: string, experiment: string, config: { quick: boolean; seeds: number[]; datasets: string[]; cachedFeatures: boolean }, data: DataRecord[], model: ModelRecord, now: Environment = environment()): Results | null {
   let prior: Results;
   try {
     prior = readResults(dir);
@@ -88,7 +97,7 @@ export function reusable(dir: string, experiment: string, config: { quick: boole
   }
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   const ok = prior.experiment === experiment
-    && same({ quick: prior.config.quick, seeds: prior.config.seeds, datasets: prior.config.datasets }, config)
+    && same({ quick: prior.config.quick, seeds: prior.config.seeds, datasets: prior.config.datasets, cachedFeatures: trainedOnCachedFeatures(prior) }, config)
     && same(prior.data, data) && same(prior.model?.files, model.files)
     && prior.env.backend === now.backend
     && now.git.commit !== null && prior.env.git.commit === now.git.commit && prior.env.git.dirty === false && now.git.dirty === false;
@@ -101,6 +110,7 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
     throw new Error(`unknown experiment "${experiment}" (available: ${EXPERIMENTS.join(', ')}; czsl, dense and video follow with their issues)`);
   }
   const quick = opts.quick === true;
+  const cachedFeatures = experiment !== 'zeroshot' && opts.cachedFeatures === true;
   const seeds = opts.seeds ?? defaultSeeds(experiment, quick);
   const datasets = opts.datasets ?? defaultDatasets(experiment, quick);
   for (const d of datasets) {
@@ -115,21 +125,22 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
   const data = dataRecords(experiment, datasets, quick, seeds);
   const modelRecord = describeModel(modelDir);
   if (opts.reuse) {
-    const prior = reusable(out, experiment, { quick, seeds, datasets: [...datasets] }, data, modelRecord, env);
+    const prior = reusable(out, experiment, { quick, seeds, datasets: [...datasets], cachedFeatures }, data, modelRecord, env);
     if (prior) {
       log(`${experiment}: reusing ${path.join(out, 'results.json')} (same configuration, model, data and commit)`);
       return prior;
     }
   }
-  log(`${experiment}: backend ${info.name}; model ${modelDir}; ${quick ? 'quick' : 'full'} run, seeds ${seeds.join(',')}`);
+  const training = experiment === 'zeroshot' ? '' : cachedFeatures ? '; training on cached features' : '; training on augmented views';
+  log(`${experiment}: backend ${info.name}; model ${modelDir}; ${quick ? 'quick' : 'full'} run, seeds ${seeds.join(',')}${training}`);
   const { model, tokenizer } = loadMiniClip(modelDir);
   const started = Date.now();
   try {
-    const run = { quick, seeds, log, datasets };
+    const run = { quick, seeds, log, datasets, cachedFeatures, onProgress: opts.onProgress };
     const runners = { zeroshot: runZeroshot, fewshot: runFewshot, base2new: runBase2New, transfer: runTransfer };
     const rows = runners[experiment](model, tokenizer, run);
     const configs = { zeroshot: () => ({}), fewshot: fewshotConfig, base2new: base2newConfig, transfer: transferConfig };
-    const extra = configs[experiment](quick);
+    const extra = configs[experiment](quick, { cachedFeatures, datasets });
     const config = { model: modelDir, quick, seeds, datasets: [...datasets], ...extra, seconds: Math.round((Date.now() - started) / 1000) };
     const results = writeResults(out, experiment, config, rows, { data, model: modelRecord }, env);
     log(`${experiment}: wrote ${path.join(out, 'results.json')} (${config.seconds} s)`);

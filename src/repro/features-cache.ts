@@ -1,35 +1,58 @@
-// Frozen image features of a dataset's splits, computed once per (model, dataset) and shared by
-// every seed and method of an experiment (the protocols with augmentation off).
+// Frozen image features of a dataset's splits (the test transform), computed once per (model,
+// dataset) and shared by every seed and method of an experiment: the image encoder's raw output
+// (CoOp's linear probe reads it) and its L2-normalised rows (zero-shot, evaluation, --cached-features).
 import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../clip/model';
 import type { ClassificationDataset, ImageItem, SplitName } from '../data/dataset';
 import { encodeImages } from '../eval/features';
+import { l2normalize } from '../methods/method';
 
 export class SplitFeatures {
-  private readonly cache = new Map<SplitName, tf.Tensor2D>();
+  private readonly rawCache = new Map<SplitName, tf.Tensor2D>();
+  private readonly normCache = new Map<SplitName, tf.Tensor2D>();
 
   constructor(readonly model: ClipModel, readonly ds: ClassificationDataset, readonly log?: (s: string) => void) {}
 
-  /** Normalised features [N, E] of the whole split, in split order. */
-  all(split: SplitName): tf.Tensor2D {
-    let f = this.cache.get(split);
+  /** The image encoder's output [N, E] for the whole split, in split order (not normalised). */
+  raw(split: SplitName): tf.Tensor2D {
+    let f = this.rawCache.get(split);
     if (!f) {
       const items = this.ds.split(split);
       this.log?.(`  ${this.ds.name}: encoding ${items.length} ${split} images`);
-      f = encodeImages(this.model, items.length, (i) => this.ds.image(items[i], split), (i) => items[i].label).features;
-      this.cache.set(split, f);
+      f = encodeImages(this.model, items.length, (i) => this.ds.image(items[i], split), (i) => items[i].label, { normalize: false }).features;
+      this.rawCache.set(split, f);
     }
     return f;
   }
 
-  /** Features of some items of a split (by their index in the split), in the order given. */
+  /** Normalised features [N, E] of the whole split, in split order. */
+  all(split: SplitName): tf.Tensor2D {
+    let f = this.normCache.get(split);
+    if (!f) {
+      const raw = this.raw(split);
+      f = tf.tidy(() => l2normalize(raw));
+      this.normCache.set(split, f);
+    }
+    return f;
+  }
+
+  /** Normalised features of some items of a split (by their index in the split), in the order given. */
   of(split: SplitName, items: readonly ImageItem[]): tf.Tensor2D {
-    const all = this.all(split);
-    return tf.tidy(() => tf.gather(all, tf.tensor1d(items.map((it) => it.index), 'int32')) as tf.Tensor2D);
+    return gatherRows(this.all(split), items);
+  }
+
+  /** Raw features of some items of a split, in the order given. */
+  rawOf(split: SplitName, items: readonly ImageItem[]): tf.Tensor2D {
+    return gatherRows(this.raw(split), items);
   }
 
   dispose(): void {
-    for (const f of this.cache.values()) f.dispose();
-    this.cache.clear();
+    for (const f of [...this.rawCache.values(), ...this.normCache.values()]) f.dispose();
+    this.rawCache.clear();
+    this.normCache.clear();
   }
+}
+
+function gatherRows(all: tf.Tensor2D, items: readonly ImageItem[]): tf.Tensor2D {
+  return tf.tidy(() => tf.gather(all, tf.tensor1d(items.map((it) => it.index), 'int32')) as tf.Tensor2D);
 }

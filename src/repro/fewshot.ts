@@ -1,7 +1,9 @@
-// promptlab repro fewshot: CoOp's few-shot curves (methods.md 1.5) on the world with MiniCLIP:
-// accuracy against 1/2/4/8/16 shots for zero-shot CLIP (no shots), the linear probe and CoOp
-// (16 random context vectors, class token at the end; epochs by the official shot rule, scaled).
-// Image features are cached (augmentation off).
+// promptlab repro fewshot: CoOp's few-shot curves (its Figure 3) on the world with MiniCLIP:
+// accuracy against 1/2/4/8/16 shots for zero-shot CLIP (no shots), CoOp's linear probe and CoOp
+// (16 random context vectors, class token at the end; epochs by the official shot rule:
+// coopPresetForShots). CoOp trains on augmented views through the frozen image tower, as the official
+// code does, unless `cachedFeatures`; the linear probe reads the test transform's raw features, as
+// CoOp's lpclip does.
 import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../clip/model';
 import type { ClipTokenizer } from '../clip/tokenizer';
@@ -10,32 +12,50 @@ import { sampleFewShot } from '../data/protocols';
 import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
 import { zeroshotAccuracyOf } from '../eval/features';
 import { linearProbe } from '../eval/linear-probe';
-import { CoOp } from '../methods/coop';
-import { getCoOpPreset } from '../methods/presets';
-import { evaluatePrompt, trainPrompt } from '../train/trainer';
+import { coopPresetForShots } from '../methods/presets';
+import type { ProgressCallback } from '../train/progress';
 import { SplitFeatures } from './features-cache';
 import type { ResultRow } from './record';
+import { accuracyOn, buildMethod, describePreset, describeTraining, trainingSetup, trainOn } from './setup';
 
 export const SHOTS = [1, 2, 4, 8, 16];
 
-/** The official rule (1 shot: 50 epochs, 2-4: 100, 8-16: 200) as a fraction of the preset's epochs. */
-export function epochsForShots(presetEpochs: number, shots: number): number {
-  const fraction = shots <= 1 ? 0.25 : shots <= 4 ? 0.5 : 1;
-  return Math.max(1, Math.round(presetEpochs * fraction));
+/** A quick run's epochs: a fifth of the preset's (at least 1). */
+export function quickEpochs(epochs: number): number {
+  return Math.max(1, Math.round(epochs / 5));
 }
 
-export function fewshotConfig(quick: boolean) {
-  const p = getCoOpPreset('world_coop_ctx16');
+/** CoOp's preset for k shots on MiniCLIP, and the epochs a (quick) run trains it for. */
+export function fewshotPreset(shots: number, quick: boolean) {
+  const preset = coopPresetForShots('miniclip', shots);
+  return { preset, epochs: quick ? quickEpochs(preset.optim.epochs) : preset.optim.epochs };
+}
+
+export function fewshotConfig(quick: boolean, opts: { cachedFeatures?: boolean; datasets?: readonly string[] } = {}) {
+  const shots = quick ? [1, 4, 16] : SHOTS;
   return {
-    shots: quick ? [1, 4, 16] : SHOTS,
-    coop: { preset: p.name, config: p.config, optim: { ...p.optim, epochs: quick ? Math.round(p.optim.epochs / 5) : p.optim.epochs } },
-    epochRule: '1 shot: 1/4 of the epochs, 2-4 shots: 1/2, 8-16: all (the official 50/100/200)',
-    linearProbe: 'logistic regression, L2 strength chosen on the few-shot val split (min(k, 4) per class)',
-    features: 'cached frozen image features (augmentation off)',
+    shots,
+    coop: Object.fromEntries(shots.map((k) => {
+      const { preset, epochs } = fewshotPreset(k, quick);
+      return [`${k}-shot`, describePreset(preset, epochs)];
+    })),
+    epochRule: "COOP.md's: 1 shot the ep50 config, 2-4 shots ep100, 8-16 shots the 200-epoch one (here 13 / 25 / 50 epochs; quick runs a fifth)",
+    linearProbe: "CoOp's lpclip: scikit-learn's L-BFGS logistic regression on the raw image features, C searched on the few-shot val split (min(k, 4) per class) over 1e6..1e-6, then 8 rounds of binary search; the last round's classifier",
+    ...describeTraining(coopPresetForShots('miniclip', 16), opts.datasets ?? WORLD_CLASSIFICATION, opts.cachedFeatures === true),
   };
 }
 
-export function runFewshot(model: ClipModel, tokenizer: ClipTokenizer, opts: { quick?: boolean; seeds?: number[]; datasets?: readonly string[]; shots?: number[]; log?: (s: string) => void } = {}): ResultRow[] {
+export interface FewshotOptions {
+  quick?: boolean;
+  seeds?: number[];
+  datasets?: readonly string[];
+  shots?: number[];
+  cachedFeatures?: boolean;
+  log?: (s: string) => void;
+  onProgress?: ProgressCallback;
+}
+
+export function runFewshot(model: ClipModel, tokenizer: ClipTokenizer, opts: FewshotOptions = {}): ResultRow[] {
   const quick = opts.quick === true;
   const cfg = fewshotConfig(quick);
   const log = opts.log ?? (() => undefined);
@@ -45,33 +65,31 @@ export function runFewshot(model: ClipModel, tokenizer: ClipTokenizer, opts: { q
     const feats = new SplitFeatures(model, ds, log);
     try {
       const test = ds.split('test');
-      const testF = feats.all('test');
       const testLabels = Int32Array.from(test.map((it) => it.label));
-      const zs = 100 * zeroshotAccuracyOf(model, tokenizer, testF, testLabels, ds.classNames, [ds.template]);
+      const zs = 100 * zeroshotAccuracyOf(model, tokenizer, feats.all('test'), testLabels, ds.classNames, [ds.template]);
       for (const seed of opts.seeds ?? [1]) {
         rows.push({ method: 'zeroshot', dataset: name, split: 'test', metric: 'accuracy@0', seed, value: zs });
         for (const k of opts.shots ?? cfg.shots) {
           const fs = sampleFewShot(ds, k, seed);
-          const trainF = feats.of('train', fs.train);
-          const valF = feats.of('val', fs.val);
           const lab = (items: { label: number }[]) => Int32Array.from(items.map((it) => it.label));
-          const lp = linearProbe({ features: trainF, labels: lab(fs.train) }, { features: valF, labels: lab(fs.val) }, { features: testF, labels: testLabels }, ds.classNames.length);
-          const coop = new CoOp(model, tokenizer, ds.classNames, { ...cfg.coop.config, seed });
+          const [trainRaw, valRaw] = [feats.rawOf('train', fs.train), feats.rawOf('val', fs.val)];
+          let lp: number;
           try {
-            const epochs = epochsForShots(cfg.coop.optim.epochs, k);
-            const o = cfg.coop.optim;
-            trainPrompt({
-              method: coop,
-              train: { count: fs.train.length, label: (i) => fs.train[i].label, features: trainF },
-              config: { epochs, batchSize: o.batchSize, lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, warmupEpochs: o.warmupEpochs, warmupLr: o.warmupLr, augment: false, seed },
-            });
-            const acc = 100 * evaluatePrompt({ method: coop, data: { count: test.length, label: (i) => test[i].label, features: testF } }).accuracy;
-            rows.push({ method: 'linear-probe', dataset: name, split: 'test', metric: `accuracy@${k}`, seed, value: 100 * lp.testAccuracy });
+            lp = 100 * linearProbe({ features: trainRaw, labels: lab(fs.train) }, { features: valRaw, labels: lab(fs.val) }, { features: feats.raw('test'), labels: testLabels }).testAccuracy;
+          } finally {
+            tf.dispose([trainRaw, valRaw]);
+          }
+          const { preset, epochs } = fewshotPreset(k, quick);
+          const setup = trainingSetup(preset, { dataset: name, seed, imageResolution: model.config.imageResolution, cachedFeatures: opts.cachedFeatures === true, epochs });
+          const coop = buildMethod(preset, model, tokenizer, ds.classNames, seed);
+          try {
+            trainOn(coop, setup, { ds, items: fs.train, labels: lab(fs.train) }, feats, { onProgress: opts.onProgress });
+            const acc = accuracyOn(coop, setup, feats.all('test'), testLabels);
+            rows.push({ method: 'linear-probe', dataset: name, split: 'test', metric: `accuracy@${k}`, seed, value: lp });
             rows.push({ method: 'coop', dataset: name, split: 'test', metric: `accuracy@${k}`, seed, value: acc });
-            log(`${name}, seed ${seed}, ${k} shots: zero-shot ${zs.toFixed(1)}, linear probe ${(100 * lp.testAccuracy).toFixed(1)}, CoOp ${acc.toFixed(1)} (${epochs} epochs)`);
+            log(`${name}, seed ${seed}, ${k} shots: zero-shot ${zs.toFixed(1)}, linear probe ${lp.toFixed(1)}, CoOp ${acc.toFixed(1)} (${epochs} epochs)`);
           } finally {
             coop.dispose();
-            tf.dispose([trainF, valF]);
           }
         }
       }

@@ -206,3 +206,14 @@ export function runProvenance(r: Results): string {
   const git = r.env.git.commit ? `${r.env.git.commit.slice(0, 10)}${r.env.git.dirty ? ' (dirty tree)' : ''}` : 'no git commit';
   return `${r.experiment}: commit ${git}, ${r.env.backend} backend${r.env.gpu ? ` on ${r.env.gpu}` : ''}, ${String(r.config.seconds ?? '?')} s; model ${model || 'not recorded'}; data ${data || 'not recorded'}`;
 }
+
+/**
+ * Whether a run's prompts trained on cached features (config.cachedFeatures; runs recorded before
+ * the field existed said so in config.features). False for zero-shot, which trains nothing.
+ */
+export function trainedOnCachedFeatures(results: Pick<Results, 'experiment' | 'config'>): boolean {
+  if (results.experiment === 'zeroshot') return false;
+  const c = results.config as { cachedFeatures?: unknown; features?: unknown };
+  if (typeof c.cachedFeatures === 'boolean') return c.cachedFeatures;
+  return /cached/.test(String(c.features ?? ''));
+}

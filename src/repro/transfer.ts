@@ -3,17 +3,19 @@
 // trained on the source (all its classes, 16 shots) and evaluated, unchanged, on the source's test
 // split, on its domain-shifted versions (same classes, other styles: 'dg') and on the other
 // benchmarks with their own full class sets ('xd'). CoOp and CoCoOp use the base-to-new presets, as
-// the official xd_train.sh does. Image features are cached (augmentation off).
+// the official xd_train.sh does. Training sees augmented views through the frozen image tower unless
+// `cachedFeatures`.
 import type { ClipModel } from '../clip/model';
 import type { ClipTokenizer } from '../clip/tokenizer';
 import type { ClassificationDataset } from '../data/dataset';
 import { crossDatasetTargets, domainGeneralisationPairs, sampleFewShot } from '../data/protocols';
 import { getWorldDataset, WORLD_CLASSIFICATION, type WorldClassificationName } from '../data/world-benchmarks';
 import { zeroshotAccuracyOf } from '../eval/features';
-import { evaluatePrompt, trainPrompt } from '../train/trainer';
+import type { ProgressCallback } from '../train/progress';
 import { base2newConfig, promptMethodOf } from './base2new';
 import { SplitFeatures } from './features-cache';
 import type { ResultRow } from './record';
+import { accuracyOn, trainOn } from './setup';
 
 /** Where a dataset sits in the transfer protocol of a source. */
 export type TransferRole = 'source' | 'dg' | 'xd';
@@ -43,20 +45,18 @@ export function transferRoles(datasets: readonly string[]): { dataset: WorldClas
 }
 
 /** The experiment's configuration (what results.json records): base-to-new's presets and scaling. */
-export function transferConfig(quick: boolean) {
-  const { coop, cocoop, features } = base2newConfig(quick);
+export function transferConfig(quick: boolean, opts: { cachedFeatures?: boolean; datasets?: readonly string[] } = {}) {
+  // only the source is trained on: its transforms are the run's
+  const { shots, ...rest } = base2newConfig(quick, { ...opts, datasets: (opts.datasets ?? TRANSFER_DATASETS).slice(0, 1) });
   return {
-    shots: 16,
+    shots,
     protocol: 'train on every class of the source (the first dataset), evaluate the same model on each target with its own class names',
-    coop,
-    cocoop,
-    features,
+    ...rest,
   };
 }
 
-export function runTransfer(model: ClipModel, tokenizer: ClipTokenizer, opts: { quick?: boolean; seeds?: number[]; datasets?: readonly string[]; log?: (line: string) => void } = {}): ResultRow[] {
+export function runTransfer(model: ClipModel, tokenizer: ClipTokenizer, opts: { quick?: boolean; seeds?: number[]; datasets?: readonly string[]; cachedFeatures?: boolean; log?: (line: string) => void; onProgress?: ProgressCallback } = {}): ResultRow[] {
   const quick = opts.quick === true;
-  const cfg = transferConfig(quick);
   const log = opts.log ?? (() => undefined);
   const roles = transferRoles(opts.datasets ?? TRANSFER_DATASETS);
   const targets = roles.map(({ dataset, role }) => {
@@ -75,29 +75,24 @@ export function runTransfer(model: ClipModel, tokenizer: ClipTokenizer, opts: { 
       for (const seed of opts.seeds ?? [1]) add('zeroshot', t, seed, zs);
     }
     for (const seed of opts.seeds ?? [1]) {
-      const fs = sampleFewShot(source.ds, cfg.shots, seed);
-      const trainF = source.feats.of('train', fs.train);
-      const trainSet = { count: fs.train.length, label: (i: number) => fs.train[i].label, features: trainF };
-      try {
-        for (const which of ['coop', 'cocoop'] as const) {
-          const { method: m, train: config, epochs } = promptMethodOf(which, cfg, model, tokenizer, source.ds.classNames, seed);
-          try {
-            const t0 = Date.now();
-            trainPrompt({ method: m, train: trainSet, config });
-            const accs: string[] = [];
-            for (const t of targets) {
-              m.setClassNames(t.ds.classNames);
-              const acc = 100 * evaluatePrompt({ method: m, data: { count: t.labels.length, label: (i) => t.labels[i], features: t.feats.all('test') } }).accuracy;
-              add(which, t, seed, acc);
-              accs.push(`${t.ds.name} ${acc.toFixed(1)}`);
-            }
-            log(`${source.ds.name} -> targets, seed ${seed}, ${which} (${epochs} epochs, ${((Date.now() - t0) / 1000).toFixed(0)} s): ${accs.join(', ')}`);
-          } finally {
-            m.dispose();
+      const fs = sampleFewShot(source.ds, 16, seed);
+      const train = { ds: source.ds, items: fs.train, labels: fs.train.map((it) => it.label) };
+      for (const which of ['coop', 'cocoop'] as const) {
+        const { method: m, setup } = promptMethodOf(which, quick, model, tokenizer, source.ds.classNames, { dataset: source.ds.name, seed, cachedFeatures: opts.cachedFeatures === true });
+        try {
+          const t0 = Date.now();
+          trainOn(m, setup, train, source.feats, { onProgress: opts.onProgress });
+          const accs: string[] = [];
+          for (const t of targets) {
+            m.setClassNames(t.ds.classNames);
+            const acc = accuracyOn(m, setup, t.feats.all('test'), t.labels);
+            add(which, t, seed, acc);
+            accs.push(`${t.ds.name} ${acc.toFixed(1)}`);
           }
+          log(`${source.ds.name} -> targets, seed ${seed}, ${which} (${setup.train.epochs} epochs, ${((Date.now() - t0) / 1000).toFixed(0)} s): ${accs.join(', ')}`);
+        } finally {
+          m.dispose();
         }
-      } finally {
-        trainF.dispose();
       }
     }
   } finally {

@@ -1,7 +1,9 @@
-// The training transform of CoOp and CoCoOp (Dassl, methods.md 1.3):
+// The training transform of CoOp and CoCoOp (Dassl's build_transform for INPUT.TRANSFORMS
+// ["random_resized_crop", "random_flip", "normalize"]):
 //   RandomResizedCrop(size, scale = (0.08, 1), ratio = (3/4, 4/3), bicubic) -> RandomHorizontalFlip(0.5)
 //   -> ToTensor -> Normalize(CLIP mean, std)
-// with a seeded random stream instead of torch's global generator. The crop box follows torchvision's
+// with a seeded random stream instead of torch's global generator. Without "random_resized_crop",
+// Dassl resizes to size x size (Resize(INPUT.SIZE), bicubic; the aspect ratio is not kept), then flips. The crop box follows torchvision's
 // RandomResizedCrop.get_params; the crop is then resized to size x size with the same PIL bicubic
 // resampling (`resize`) and normalised with the same float32 steps (`toClipInput`) as the test transform.
 import type { RawImage } from '../clip/image';
@@ -16,8 +18,8 @@ export interface CropBox {
 }
 
 export interface AugmentOptions {
-  /** Fraction of the image area the crop covers, sampled uniformly; default [0.08, 1]. */
-  scale?: readonly [number, number];
+  /** Fraction of the image area the crop covers, sampled uniformly; default [0.08, 1]; null: no random crop (the image resized to size x size). */
+  scale?: readonly [number, number] | null;
   /** Aspect ratio w / h of the crop, sampled log-uniformly; default [3/4, 4/3]. */
   ratio?: readonly [number, number];
   /** Probability of a horizontal flip; default 0.5 (0 disables it). */
@@ -111,18 +113,21 @@ function dropAlpha(img: RawImage): RawImage {
 }
 
 /**
- * One training view of an image: random resized crop to size x size (bicubic), a random horizontal
- * flip, normalised. Returns CHW [3, size, size]. Draws from `rng` in torchvision's order: the crop's
- * area and ratio (per attempt), its top, its left, then the flip.
+ * One training view of an image: random resized crop to size x size (bicubic; or, with `scale: null`,
+ * the whole image resized to size x size), a random horizontal flip, normalised. Returns CHW
+ * [3, size, size]. Draws from `rng` in torchvision's order: the crop's area and ratio (per attempt),
+ * its top, its left, then the flip.
  */
 export function augmentImage(img: RawImage, size: number, rng: () => number, opts: AugmentOptions = {}): Float32Array {
   if (!Number.isInteger(size) || size < 1) throw new Error(`augmentImage: invalid size ${size}`);
-  const rgb = dropAlpha(img);
-  const box = randomResizedCropBox(rgb.width, rgb.height, rng, opts.scale, opts.ratio);
-  let view = resize(cropImage(rgb, box), size, size);
   const p = opts.flipProbability ?? 0.5;
+  const norm = { size, mean: opts.mean ?? CLIP_MEAN, std: opts.std ?? CLIP_STD };
+  const rgb = dropAlpha(img);
+  let view = opts.scale === null
+    ? (rgb.width === size && rgb.height === size ? rgb : resize(rgb, size, size))
+    : resize(cropImage(rgb, randomResizedCropBox(rgb.width, rgb.height, rng, opts.scale, opts.ratio)), size, size);
   if (p > 0 && rng() < p) view = flipHorizontal(view);
   // The view is size x size already, so the test transform's resize and centre crop are identities
   // and toClipInput only converts to RGB and normalises.
-  return toClipInput(view, { size, mean: opts.mean ?? CLIP_MEAN, std: opts.std ?? CLIP_STD });
+  return toClipInput(view, norm);
 }

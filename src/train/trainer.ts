@@ -6,8 +6,8 @@
 //   * forward method.logits, mean cross-entropy, gradients of exactly method.trainableVariables();
 //   * SGD (momentum, coupled weight decay) at the epoch's learning rate: a constant warm-up, then a
 //     cosine over the epochs, stepped once per epoch;
-//   * training views from RandomResizedCrop + horizontal flip when `augment` is on; otherwise the test
-//     transform, or cached features;
+//   * training views from RandomResizedCrop and/or a horizontal flip as `augment` says, through the
+//     frozen image tower at every step; with `augment: null`, the test transform, or cached features;
 //   * the last epoch's prompts are the result (TEST.FINAL_MODEL = "last_step").
 //
 // Checkpoints (safetensors: the method's variables by index, the momentum buffers, metadata) are
@@ -39,16 +39,25 @@ export interface PromptTrainConfig {
   /** Epochs at the constant `warmupLr` before the cosine starts. */
   warmupEpochs: number;
   warmupLr: number;
-  /** RandomResizedCrop + flip on every training image (needs `train.image`). */
-  augment: boolean;
+  /** The training views of every image, drawn anew each epoch (needs `train.image`); null: none (cached features or the test transform). */
+  augment: TrainAugment | null;
   seed: number;
   /** Write a checkpoint every this many epochs (always after the last one); default: only at the end. */
   checkpointEvery?: number;
 }
 
+/** Dassl's training transforms: RandomResizedCrop with this area range (null: none) and RandomHorizontalFlip (p 0.5). */
+export interface TrainAugment {
+  crop: readonly [number, number] | null;
+  flip: boolean;
+}
+
+/** The official pipeline: random_resized_crop (scale 0.08-1) + random_flip. */
+export const OFFICIAL_AUGMENT: TrainAugment = { crop: [0.08, 1], flip: true };
+
 /** The official CoOp configuration (rn50.yaml and Dassl defaults; 200 epochs for 8 and 16 shots). */
 export const COOP_TRAIN_CONFIG: PromptTrainConfig = {
-  epochs: 200, batchSize: 32, lr: 0.002, momentum: 0.9, weightDecay: 5e-4, warmupEpochs: 1, warmupLr: 1e-5, augment: true, seed: 1,
+  epochs: 200, batchSize: 32, lr: 0.002, momentum: 0.9, weightDecay: 5e-4, warmupEpochs: 1, warmupLr: 1e-5, augment: OFFICIAL_AUGMENT, seed: 1,
 };
 
 /** The official CoCoOp configuration (vit_b16_c4_ep10_batch1_ctxv1). */
@@ -110,7 +119,8 @@ const FORMAT = 'promptlab-prompt-checkpoint';
 
 /** The config fields that decide the result, in a fixed order (checkpointEvery does not). */
 function canonicalConfig(c: PromptTrainConfig): string {
-  const { epochs, batchSize, lr, momentum, weightDecay, warmupEpochs, warmupLr, augment, seed } = c;
+  const { epochs, batchSize, lr, momentum, weightDecay, warmupEpochs, warmupLr, seed } = c;
+  const augment = c.augment ? { crop: c.augment.crop ? [...c.augment.crop] : null, flip: c.augment.flip } : null;
   return JSON.stringify({ epochs, batchSize, lr, momentum, weightDecay, warmupEpochs, warmupLr, augment, seed });
 }
 
@@ -174,7 +184,7 @@ function makeInput(
   idx: ArrayLike<number>,
   mode: 'features' | 'augment' | 'test',
   size: number,
-  rng: (() => number) | null,
+  aug: { rng: () => number; augment: TrainAugment } | null,
   encodeImages: ((pixels: tf.Tensor4D) => tf.Tensor2D) | undefined,
 ): Batch['input'] {
   const n = idx.length;
@@ -185,7 +195,7 @@ function makeInput(
   const data = new Float32Array(n * per);
   for (let b = 0; b < n; b++) {
     const img = (set.image as (i: number) => RawImage)(idx[b]);
-    data.set(mode === 'augment' ? augmentImage(img, size, rng as () => number) : toClipInput(img, { size }), b * per);
+    data.set(aug ? augmentImage(img, size, aug.rng, { scale: aug.augment.crop, flipProbability: aug.augment.flip ? 0.5 : 0 }) : toClipInput(img, { size }), b * per);
   }
   const pixels = tf.tensor4d(data, [n, 3, size, size]);
   if (!encodeImages) return { pixels };
@@ -253,6 +263,13 @@ function checkConfig(c: PromptTrainConfig): void {
   if (!(c.lr >= 0) || !(c.warmupLr >= 0)) throw new Error(`trainPrompt: invalid learning rates ${c.lr} / ${c.warmupLr}`);
   if (!Number.isInteger(c.warmupEpochs) || c.warmupEpochs < 0) throw new Error(`trainPrompt: warmupEpochs must be a non-negative integer, got ${c.warmupEpochs}`);
   if (c.checkpointEvery !== undefined && !positiveInt(c.checkpointEvery)) throw new Error(`trainPrompt: checkpointEvery must be a positive integer, got ${c.checkpointEvery}`);
+  if (c.augment !== null && (typeof c.augment !== 'object' || typeof c.augment.flip !== 'boolean')) {
+    throw new Error(`trainPrompt: augment must be null or { crop: [lo, hi] | null, flip: boolean }, got ${JSON.stringify(c.augment)}`);
+  }
+  const crop = c.augment?.crop;
+  if (crop && !(crop.length === 2 && crop[0] > 0 && crop[0] <= crop[1] && crop[1] <= 1)) {
+    throw new Error(`trainPrompt: augment.crop must be an area range [lo, hi] with 0 < lo <= hi <= 1, got [${crop}]`);
+  }
 }
 
 /** Trains (or resumes training) the method's variables in place; returns the per-epoch history. */
@@ -318,14 +335,14 @@ export function trainPrompt(opts: TrainPromptOptions): TrainPromptResult {
       const started = Date.now();
       const lr = coopLr(epoch, config.lr, config.epochs, config.warmupEpochs, config.warmupLr);
       const order = epochOrder(count, config.seed, epoch);
-      const augRng = mode === 'augment' ? seededRandom(streamSeed(config.seed, epoch, 2)) : null;
+      const aug = mode === 'augment' ? { rng: seededRandom(streamSeed(config.seed, epoch, 2)), augment: config.augment as TrainAugment } : null;
       let lossSum = 0;
       let correct = 0;
       let seen = 0;
       for (let s = 0; s < steps; s++) {
         const idx = order.subarray(s * config.batchSize, Math.min(count, (s + 1) * config.batchSize));
         const y = Int32Array.from(idx, (i) => labels[i]);
-        const input = makeInput(train, idx, mode, size, augRng, opts.encodeImages);
+        const input = makeInput(train, idx, mode, size, aug, opts.encodeImages);
         const kept: { pred?: tf.Tensor } = {};
         let lossValue: number;
         let predicted: Int32Array;

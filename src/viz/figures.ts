@@ -4,7 +4,7 @@
 import * as path from 'path';
 import type { CoOpWalkthrough } from '../repro/coop-walkthrough';
 import type { PromptStudy } from '../repro/prompts';
-import type { Results, SummaryRow } from '../repro/record';
+import { trainedOnCachedFeatures, type Results, type SummaryRow } from '../repro/record';
 import type { NamedFigure, PlotlyFigure } from './plotly';
 
 export const METHOD_STYLE: Record<string, { label: string; color: string }> = {
@@ -29,9 +29,16 @@ export function modelLabel(results: Results): string {
   return dir === '' || path.basename(dir) === 'miniclip' ? 'MiniCLIP' : path.basename(dir);
 }
 
+/** How a run's prompts were trained, for figure and table titles: '' for zero-shot (nothing trains). */
+export function trainingLabel(results: Results): string {
+  if (results.experiment === 'zeroshot') return '';
+  return trainedOnCachedFeatures(results) ? 'cached features, no augmentation' : 'augmented training';
+}
+
 function runLabel(results: Results): string {
   const seeds = (results.config.seeds as number[] | undefined) ?? [];
-  return `${modelLabel(results)}, ${results.config.quick ? 'quick run' : 'full run'}, ${seeds.length} seed${seeds.length === 1 ? '' : 's'}`;
+  const training = trainingLabel(results);
+  return `${modelLabel(results)}, ${results.config.quick ? 'quick run' : 'full run'}, ${seeds.length} seed${seeds.length === 1 ? '' : 's'}${training ? `, ${training}` : ''}`;
 }
 
 function datasetsOf(results: Results): string[] {
@@ -278,9 +285,10 @@ export function comparisonFigure(all: Results[]): NamedFigure {
   const methods = Object.keys(METHOD_STYLE).filter((m) => cols.some((c) => c.pick(m)));
   const model = all.length ? modelLabel(all[0]) : 'MiniCLIP';
   const quick = all.some((r) => r.config.quick);
+  const cached = all.filter((r) => r.experiment !== 'zeroshot' && trainedOnCachedFeatures(r)).map((r) => r.experiment);
   const figure: PlotlyFigure = {
     data: methods.map((m) => bars(m, cols.map((c) => c.label), cols.map((c) => c.pick(m)))),
-    layout: baseLayout(`Every method so far, averaged over the world benchmarks (${model}${quick ? ', quick runs' : ''})`, {
+    layout: baseLayout(`Every method so far, averaged over the world benchmarks (${model}${quick ? ', quick runs' : ''}${cached.length ? `; ${cached.join(', ')} on cached features` : ''})`, {
       barmode: 'group',
       xaxis: { title: { text: x ? `protocol and split (domain shift and other datasets: the models trained on ${source})` : 'protocol and split', font: AXIS_FONT }, tickangle: 0, automargin: true },
       yaxis: yPercent('average test accuracy / H (%)'),

@@ -4,7 +4,7 @@
 import { DataFrame, toCSV } from 'danfojs-node';
 import type { Results, SummaryRow } from '../repro/record';
 import { escapeHtml } from './export';
-import { methodLabel, modelLabel } from './figures';
+import { methodLabel, modelLabel, trainingLabel } from './figures';
 
 export interface Table {
   name: string;
@@ -43,7 +43,8 @@ export function pivotTable(results: Results, name: string, title: string, column
 
 /** The human tables of one experiment's results. */
 export function tablesFor(results: Results): Table[] {
-  const model = modelLabel(results);
+  const training = trainingLabel(results);
+  const model = `${modelLabel(results)}${training ? `, ${training}` : ''}`;
   const methods = [...new Set(results.rows.map((r) => r.method))];
   if (results.experiment === 'zeroshot') {
     return [pivotTable(results, 'zeroshot-accuracy', `Zero-shot test accuracy (%), ${model}`, methods.map((m) => ({ label: methodLabel(m), method: m, split: 'test', metric: 'accuracy' })))];

@@ -125,3 +125,40 @@ describe('prompt-learning methods: the same four checks', () => {
     });
   }
 });
+
+describe('prompt-learning methods: random starts are seeded', () => {
+  let s: Setup;
+  before(() => { s = setup(); });
+  after(() => { s.clip.dispose(); s.pixels.dispose(); });
+  const values = (m: PromptMethod) => m.trainableVariables().map((v) => Array.from(v.dataSync()));
+
+  for (const [name, make] of [
+    ['CoOp', (seed?: number) => new CoOp(s.clip, s.tok, CLASSES, seed === undefined ? {} : { seed })],
+    ['CoCoOp', (seed?: number) => new CoCoOp(s.clip, s.tok, CLASSES, seed === undefined ? { ctxInit: '' } : { ctxInit: '', seed })],
+  ] as [string, (seed?: number) => PromptMethod][]) {
+    it(`${name}: two default constructions are equal (seed 0 is a seed), other seeds differ`, () => {
+      const [a, b, zero, one] = [make(), make(), make(0), make(1)];
+      try {
+        assert.deepStrictEqual(values(a), values(b));
+        assert.deepStrictEqual(values(a), values(zero));
+        assert.notDeepStrictEqual(values(a), values(one));
+        const ctx = values(a)[0];
+        const std = Math.sqrt(ctx.reduce((t, v) => t + v * v, 0) / ctx.length);
+        assert.ok(Math.abs(std - 0.02) < 0.004, `N(0, 0.02) context, std ${std}`);
+      } finally {
+        [a, b, zero, one].forEach((m) => m.dispose());
+      }
+    });
+  }
+
+  it('CoOp from token ids with the class token in the middle or front needs the names\' BPE lengths', () => {
+    const ids = s.tok.tokenize(CLASSES.map((c) => `X X X X ${c.replace(/_/g, ' ')}.`), { contextLength: s.clip.config.contextLength });
+    for (const pos of ['middle', 'front'] as const) {
+      assert.throws(() => new CoOp(s.clip, s.tok, CLASSES, { nCtx: 4, classTokenPosition: pos }, { ids: ids.ids, shape: ids.shape }), /needs each class name's BPE length: pass promptIds.nameLens/);
+    }
+    const n = tf.memory().numTensors;
+    const ok = new CoOp(s.clip, s.tok, CLASSES, { nCtx: 4, classTokenPosition: 'middle' }, { ids: ids.ids, shape: ids.shape, nameLens: CLASSES.map((c) => s.tok.encode(c.replace(/_/g, ' ')).length) });
+    ok.dispose();
+    assert.strictEqual(tf.memory().numTensors, n, 'a refused construction leaves nothing behind either');
+  });
+});

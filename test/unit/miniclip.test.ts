@@ -110,7 +110,11 @@ describe('MiniCLIP', () => {
     const avg = res.summary.filter((s: { dataset: string }) => s.dataset === 'average');
     assert.strictEqual(avg.length, 2);
     assert.deepStrictEqual(Object.keys(avg[0]), ['method', 'dataset', 'split', 'metric', 'mean', 'std', 'n']);
-    for (const row of res.rows) assert.ok(row.value >= 0 && row.value <= 100);
+    // each average is the mean of its method's five benchmark rows
+    for (const a of avg) {
+      const per = res.rows.filter((x: { method: string }) => x.method === a.method).map((x: { value: number }) => x.value);
+      assert.ok(Math.abs(a.mean - per.reduce((s: number, v: number) => s + v, 0) / per.length) < 1e-9, a.method);
+    }
     assert.ok(['wasm', 'cpu', 'node', 'node-gpu'].includes(res.env.backend));
     // its figure (HTML always; PNG and SVG where Chromium is) and tables beside it
     for (const f of ['zeroshot-accuracy.html', 'zeroshot-accuracy.csv', 'zeroshot-accuracy.md']) assert.ok(fs.existsSync(path.join(out, f)), f);

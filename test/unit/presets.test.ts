@@ -13,7 +13,7 @@ const COOP_NAMES = [
   'rn50_ctxv1', 'vit_b16_ctxv1', 'rn50_ep50_ctxv1', 'vit_b16_ep50_ctxv1', 'vit_b16_ep100_ctxv1',
 ];
 const COCOOP_NAMES = ['vit_b16_c4_ep10_batch1_ctxv1', 'vit_b16_c4_ep10_batch1', 'vit_b16_c8_ep10_batch1', 'vit_b16_c16_ep10_batch1'];
-const WORLD_NAMES = ['world_coop_ctx4_init', 'world_coop_ctx16', 'world_cocoop'];
+const WORLD_NAMES = ['world_coop_ctx4_init', 'world_coop_ctx16', 'world_coop_ctx16_ep25', 'world_coop_ctx16_ep13', 'world_cocoop'];
 
 describe('presets', () => {
   it('resolves every name, and lists exactly the official configs plus the world ones', () => {
@@ -26,14 +26,13 @@ describe('presets', () => {
         { opt: 'sgd', lr: 0.002, m: 0.9, wd: 5e-4, w: 1, wlr: 1e-5, sch: 'cosine' },
         name,
       );
-      assert.deepStrictEqual(p.input.augment, ['random_resized_crop', 'random_flip', 'normalize']);
+      assert.deepStrictEqual([p.input.augment, p.input.cropScale], [['random_resized_crop', 'random_flip'], [0.08, 1]], name);
     }
     for (const name of COOP_NAMES) {
       const p = getCoOpPreset(name);
       assert.strictEqual(p.optim.batchSize, 32);
       assert.strictEqual(p.optim.testBatchSize, 100);
       assert.strictEqual(p.input.size, 224);
-      assert.strictEqual(p.precision, 'fp16');
       assert.strictEqual(p.optim.epochs, /_ep50/.test(name) ? 50 : /_ep100/.test(name) ? 100 : 200, name);
       const v1 = name.endsWith('_ctxv1');
       assert.deepStrictEqual(
@@ -76,7 +75,6 @@ describe('presets', () => {
     for (const p of [c4, c16, cc]) {
       assert.strictEqual(p.backbone, 'MiniCLIP');
       assert.strictEqual(p.input.size, 64);
-      assert.strictEqual(p.precision, 'fp32');
     }
     assert.deepStrictEqual([c4.optim.epochs, c4.optim.batchSize, cc.optim.epochs, cc.optim.batchSize], [50, 32, 10, 4]);
     assert.ok(c4.optim.epochs > 2 * cc.optim.epochs);
@@ -99,7 +97,7 @@ describe('presets', () => {
     a.config.nCtx = 2;
     a.input.augment.pop();
     const b = getCoOpPreset('rn50');
-    assert.deepStrictEqual([b.optim.epochs, b.config.nCtx, b.input.augment.length], [200, 16, 3]);
+    assert.deepStrictEqual([b.optim.epochs, b.config.nCtx, b.input.augment.length], [200, 16, 2]);
   });
 
   it('picks the epochs by shot count as COOP.md does (ImageNet always ep50)', () => {
@@ -112,7 +110,10 @@ describe('presets', () => {
     assert.strictEqual(coopPresetForShots('vit_b32', 16, 'imagenet').name, 'vit_b32_ep50');
     assert.throws(() => coopPresetForShots('rn101', 2), /no rn101_ep100 config/);
     assert.throws(() => coopPresetForShots('rn50', 0), /positive integer/);
-    assert.throws(() => coopPresetForShots('vit_l14' as 'rn50', 16), /unknown backbone "vit_l14" \(valid: rn50, rn101, vit_b32, vit_b16\)/);
+    assert.throws(() => coopPresetForShots('vit_l14' as 'rn50', 16), /unknown backbone "vit_l14" \(valid: rn50, rn101, vit_b32, vit_b16, miniclip\)/);
+    // the world's copies keep the rule's proportions: 50 / 100 / 200 epochs as 13 / 25 / 50
+    assert.deepStrictEqual([1, 2, 4, 8, 16].map((k) => coopPresetForShots('miniclip', k).optim.epochs), [13, 25, 25, 50, 50]);
+    assert.deepStrictEqual([1, 2, 16].map((k) => coopPresetForShots('miniclip', k).name), ['world_coop_ctx16_ep13', 'world_coop_ctx16_ep25', 'world_coop_ctx16']);
   });
 
 });

@@ -62,7 +62,7 @@ describe('run records', () => {
       const opts = { quick: true, seeds: [2], datasets: ['world-patterns'], shots: [2] };
       const first = runFewshot(model, tokenizer, opts);
       const second = runFewshot(model, tokenizer, opts);
-      assert.ok(first.some((r) => r.method === 'coop') && first.some((r) => r.method === 'linear-probe'));
+      assert.deepStrictEqual(first.map((r) => `${r.method} ${r.metric}`), ['zeroshot accuracy@0', 'linear-probe accuracy@2', 'coop accuracy@2']);
       assert.deepStrictEqual(first, second);
     } finally {
       model.dispose();
@@ -73,7 +73,7 @@ describe('run records', () => {
     this.timeout(60000);
     const out = path.join(tmp, 'reuse');
     const r = await runExperiment('zeroshot', { quick: true, datasets: ['world-patterns'], out });
-    const cfg = { quick: true, seeds: [0], datasets: ['world-patterns'] };
+    const cfg = { quick: true, seeds: [0], datasets: ['world-patterns'], cachedFeatures: false };
     const model = describeModel(MINICLIP_DIR);
     const clean = { ...r.env, git: { commit: 'abc', dirty: false } };
     const { data, model: m, ...pinned } = r;
@@ -88,6 +88,12 @@ describe('run records', () => {
     assert.strictEqual(reusable(file, 'zeroshot', cfg, r.data!, model, { ...clean, git: { commit: 'abc', dirty: true } }), null);
     assert.strictEqual(reusable(file, 'zeroshot', cfg, r.data!, model, { ...clean, backend: 'cpu' }), null);
     assert.strictEqual(reusable(path.join(tmp, 'nothing'), 'zeroshot', cfg, r.data!, model, clean), null);
+    // a training run on cached features is not the same run as one on augmented views
+    const trained = { ...pinned, experiment: 'fewshot', config: { ...r.config, cachedFeatures: true }, env: clean };
+    fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(trained));
+    fs.writeFileSync(path.join(out, 'record.json'), JSON.stringify({ experiment: 'fewshot', config: trained.config, env: clean, data, model: m }));
+    assert.ok(reusable(file, 'fewshot', { ...cfg, cachedFeatures: true }, r.data!, model, clean));
+    assert.strictEqual(reusable(file, 'fewshot', cfg, r.data!, model, clean), null);
   });
 
   it('quick training runs leave out the 80-class world-colors; quick zeroshot and full runs keep every benchmark', () => {

@@ -10,7 +10,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ClipConfig } from '../../src/clip/config';
 import type { RawImage } from '../../src/clip/image';
 import { ClipModel } from '../../src/clip/model';
-import { toClipInput } from '../../src/clip/preprocess';
+import { resize, toClipInput } from '../../src/clip/preprocess';
 import { randomStateDict, seededRandom } from '../../src/clip/random';
 import { readSafetensors } from '../../src/clip/safetensors';
 import { ClipTokenizer } from '../../src/clip/tokenizer';
@@ -22,7 +22,7 @@ import { consoleProgress, formatProgress, ProgressInfo } from '../../src/train/p
 import { coopLr } from '../../src/train/schedule';
 import { SGD } from '../../src/train/sgd';
 import {
-  batchesPerEpoch, CHECKPOINT_FILE, COOP_TRAIN_CONFIG, epochOrder, evaluatePrompt, PromptTrainConfig, trainPrompt, TrainSet,
+  batchesPerEpoch, CHECKPOINT_FILE, COOP_TRAIN_CONFIG, epochOrder, evaluatePrompt, OFFICIAL_AUGMENT, PromptTrainConfig, trainPrompt, TrainSet,
 } from '../../src/train/trainer';
 
 const CLASSES = ['red', 'green', 'blue'];
@@ -94,7 +94,7 @@ function imageSet(n: number, seed: number): TrainSet {
 }
 
 function config(over: Partial<PromptTrainConfig>): PromptTrainConfig {
-  return { ...COOP_TRAIN_CONFIG, epochs: 4, batchSize: 4, lr: 0.5, augment: false, seed: 7, ...over };
+  return { ...COOP_TRAIN_CONFIG, epochs: 4, batchSize: 4, lr: 0.5, augment: null, seed: 7, ...over };
 }
 
 function snapshot(t: tf.Tensor): Float32Array {
@@ -174,6 +174,45 @@ describe('prompt training: schedule, SGD, augmentation, progress', () => {
     const a = augmentImage(colourImage(1, 31, 23, 2), SIZE, seededRandom(4));
     assert.strictEqual(a.length, 3 * SIZE * SIZE);
     assert.deepStrictEqual(a, augmentImage(colourImage(1, 31, 23, 2), SIZE, seededRandom(4)));
+    // no random crop: Dassl's Resize(INPUT.SIZE) to size x size (aspect not kept), then the flip
+    const wide = colourImage(2, 19, 11, 5);
+    const squashed = resize(wide, SIZE, SIZE);
+    assert.deepStrictEqual(augmentImage(wide, SIZE, seededRandom(1), { scale: null, flipProbability: 0 }), toClipInput(squashed, { size: SIZE }));
+    assert.deepStrictEqual(augmentImage(wide, SIZE, seededRandom(1), { scale: null, flipProbability: 1 }), toClipInput(flipHorizontal(squashed), { size: SIZE }));
+    assert.deepStrictEqual(augmentImage(sq, SIZE, seededRandom(1), { scale: null, flipProbability: 0 }), toClipInput(sq, { size: SIZE }), 'a square image of the size: the test transform');
+  });
+
+  it('the trainer draws the views its augment config names: flip only, crop only, or none', () => {
+    const m = new FakeMethod(CLASSES, 8);
+    // wider than tall, so the test transform (centre crop) and a plain resize differ
+    const pics = Array.from({ length: 6 }, (_, i) => colourImage(i % CLASSES.length, 13 + (i % 4), 11, 40 + i));
+    const imgs: TrainSet = { count: 6, label: (i) => i % CLASSES.length, image: (i) => pics[i] };
+    const test = Array.from({ length: 6 }, (_, i) => toClipInput(imgs.image!(i), { size: SIZE }));
+    const squashed = Array.from({ length: 6 }, (_, i) => toClipInput(resize(imgs.image!(i), SIZE, SIZE), { size: SIZE }));
+    const mirrored = Array.from({ length: 6 }, (_, i) => toClipInput(flipHorizontal(resize(imgs.image!(i), SIZE, SIZE)), { size: SIZE }));
+    const seen = (augment: PromptTrainConfig['augment']) => {
+      const views: Float32Array[] = [];
+      const encode = (px: tf.Tensor4D) => {
+        const d = px.dataSync();
+        for (let b = 0; b < px.shape[0]; b++) views.push(Float32Array.from(d.subarray(b * 3 * SIZE * SIZE, (b + 1) * 3 * SIZE * SIZE)));
+        return l2normalize(tf.matMul(tf.reshape(px, [px.shape[0], -1]), m.proj)) as tf.Tensor2D;
+      };
+      trainPrompt({ method: m, train: imgs, config: config({ epochs: 3, batchSize: 3, augment }), imageSize: SIZE, encodeImages: encode });
+      const kind = (v: Float32Array) => (test.some((t) => assertSame(t, v)) ? 'test' : squashed.some((t) => assertSame(t, v)) ? 'resized' : mirrored.some((t) => assertSame(t, v)) ? 'mirror' : 'other');
+      return views.map(kind);
+    };
+    const assertSame = (a: Float32Array, b: Float32Array) => a.length === b.length && a.every((x, i) => x === b[i]);
+    assert.deepStrictEqual(new Set(seen(null)), new Set(['test']));
+    const plain = seen({ crop: null, flip: false });
+    assert.deepStrictEqual(new Set(plain), new Set(['resized']), String(plain));
+    assert.deepStrictEqual(new Set(seen({ crop: null, flip: true })), new Set(['resized', 'mirror']), 'flips about half of the views');
+    const cropped = seen({ crop: [0.08, 0.3], flip: false });
+    assert.ok(cropped.every((k) => k === 'other'), `random crops of at most 30% area: ${cropped}`);
+    assert.throws(() => trainPrompt({ method: m, train: imgs, config: config({ augment: { crop: [0.5, 0.2], flip: true } }), imageSize: SIZE }), /augment.crop must be an area range/);
+    const cached = featureSet(3, 1);
+    assert.throws(() => trainPrompt({ method: m, train: cached, config: config({ augment: OFFICIAL_AUGMENT }) }), /augmentation needs train.image/);
+    cached.features.dispose();
+    m.dispose();
   });
 
   it('data order and batching: seeded permutations per epoch, drop_last = (items >= batch size)', () => {
@@ -240,7 +279,7 @@ describe('trainPrompt on a fake linear method', () => {
 
   it('resumes exactly: 2 of 4 epochs, stop, resume equals 4 epochs in one go (augmented pixels, bitwise)', () => {
     const set = imageSet(10, 50);
-    const cfg = config({ augment: true, lr: 0.05 });
+    const cfg = config({ augment: OFFICIAL_AUGMENT, lr: 0.05 });
     const straight = new FakeMethod(CLASSES, 5);
     const a = trainPrompt({ method: straight, train: set, config: cfg, imageSize: SIZE, checkpointDir: path.join(tmp, 'straight') });
 
@@ -305,8 +344,8 @@ describe('trainPrompt on a fake linear method', () => {
     const before = count();
     trainPrompt({ method: m, train: feats, config: config({ epochs: 2 }) });
     trainPrompt({ method: m, train: imgs, config: config({ epochs: 2 }), imageSize: SIZE });
-    trainPrompt({ method: m, train: imgs, config: config({ epochs: 2, augment: true }), imageSize: SIZE });
-    trainPrompt({ method: m, train: imgs, config: config({ epochs: 2, augment: true }), imageSize: SIZE, encodeImages: encode });
+    trainPrompt({ method: m, train: imgs, config: config({ epochs: 2, augment: OFFICIAL_AUGMENT }), imageSize: SIZE });
+    trainPrompt({ method: m, train: imgs, config: config({ epochs: 2, augment: OFFICIAL_AUGMENT }), imageSize: SIZE, encodeImages: encode });
     const ev = evaluatePrompt({ method: m, data: imgs, imageSize: SIZE, batchSize: 4 });
     evaluatePrompt({ method: m, data: feats });
     assert.strictEqual(ev.predictions.length, 9);
@@ -337,7 +376,7 @@ describe('trainPrompt with the real CoOp on a tiny random CLIP', () => {
     const vars = Object.keys(tf.engine().registeredVariables).length;
 
     const { history } = trainPrompt({
-      method: coop, train: set, config: config({ epochs: 6, batchSize: 6, lr: 0.002, augment: true }), imageSize: cfg.imageResolution,
+      method: coop, train: set, config: config({ epochs: 6, batchSize: 6, lr: 0.002, augment: OFFICIAL_AUGMENT }), imageSize: cfg.imageResolution,
     });
     const ev = evaluatePrompt({ method: coop, data: set, imageSize: cfg.imageResolution });
 
@@ -346,7 +385,12 @@ describe('trainPrompt with the real CoOp on a tiny random CLIP', () => {
     const early = history[0].loss + history[1].loss;
     const late = history[4].loss + history[5].loss;
     assert.ok(late < 0.5 * early, `training loss ${history.map((h) => h.loss.toFixed(3)).join(' ')}`);
-    assert.ok(ev.accuracy >= 0 && ev.accuracy <= 1);
+    // the evaluation's predictions are the argmax of the method's logits on the test transform
+    const px = tf.tensor4d(Float32Array.from(Array.from({ length: 12 }, (_, i) => Array.from(toClipInput(set.image!(i), { size: cfg.imageResolution }))).flat()), [12, 3, cfg.imageResolution, cfg.imageResolution]);
+    const expected = tf.tidy(() => tf.argMax(coop.logits({ pixels: px }), 1).dataSync() as Int32Array);
+    px.dispose();
+    assert.deepStrictEqual(Array.from(ev.predictions), Array.from(expected));
+    assert.strictEqual(ev.accuracy, expected.filter((p, i) => p === set.label(i)).length / 12);
     assert.notDeepStrictEqual(snapshot(coop.ctx), ctx0, 'ctx trained');
     for (const [k, t] of clip.stateDict()) assert.deepStrictEqual(t.data, sdBefore.get(k), `CLIP tensor ${k} changed`);
     others.forEach((v, i) => assert.deepStrictEqual(snapshot(v), othersBefore[i], `variable ${v.name} changed`));
@@ -361,7 +405,7 @@ describe('trainPrompt with the real CoOp on a tiny random CLIP', () => {
     const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-cocoop-'));
     try {
       const set = imageSet(4, 80);
-      const train = { ...config({ epochs: 3, batchSize: 1, lr: 0.002, augment: true }), checkpointEvery: 1 };
+      const train = { ...config({ epochs: 3, batchSize: 1, lr: 0.002, augment: OFFICIAL_AUGMENT }), checkpointEvery: 1 };
       const encodeImages = (px: tf.Tensor4D) => l2normalize(clip.encodeImage(px));
       const run = (dir: string, stopAfterEpochs?: number) => {
         const m = new CoCoOp(clip, tok, CLASSES, { nCtx: 2, ctxInit: '', seed: 4 });
