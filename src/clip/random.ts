@@ -2,36 +2,8 @@
 // `promptlab bench`, where no checkpoint is needed.
 import type { ClipConfig } from './config';
 import { isVit } from './config';
+import { gaussian, uniform } from '../random';
 import type { StateDict } from './weights';
-
-/** mulberry32: a small seeded PRNG, the same stream on every machine. */
-export function seededRandom(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-/**
- * Normal(mean, std) values from the seeded stream (Box-Muller): any seed, 0 included, gives the same
- * numbers every time. (tf.randomNormal treats seed 0 as "no seed" and draws from Math.random.)
- */
-export function seededNormal(count: number, seed: number, mean = 0, std = 1): Float32Array {
-  const r = seededRandom(seed);
-  const out = new Float32Array(count);
-  for (let i = 0; i < count; i += 2) {
-    const u1 = 1 - r(); // (0, 1]
-    const u2 = r();
-    const rad = Math.sqrt(-2 * Math.log(u1));
-    out[i] = mean + std * rad * Math.cos(2 * Math.PI * u2);
-    if (i + 1 < count) out[i + 1] = mean + std * rad * Math.sin(2 * Math.PI * u2);
-  }
-  return out;
-}
 
 /** Every tensor name and shape of a CLIP with this config (OpenAI key names). */
 export function clipShapes(c: ClipConfig): Map<string, number[]> {
@@ -120,11 +92,8 @@ export function clipShapes(c: ClipConfig): Map<string, number[]> {
  * weights near 1, positive running variances, logit_scale = ln(100).
  */
 export function randomStateDict(c: ClipConfig, seed = 0): StateDict {
-  const rand = seededRandom(seed);
-  const gauss = () => {
-    const u = Math.max(rand(), 1e-12);
-    return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * rand());
-  };
+  const rand = uniform(seed, 'random-weights');
+  const gauss = gaussian(rand);
   const sd: StateDict = new Map();
   for (const [key, shape] of clipShapes(c)) {
     const n = shape.reduce((a, b) => a * b, 1);
@@ -159,8 +128,8 @@ export function namedConfig(name: 'ViT-B/32' | 'ViT-B/16' | 'RN50'): ClipConfig 
  * BatchNorm gain zero, conv filters U(+-1/sqrt(fan_in)), biases zero, logit_scale ln(1/0.07).
  */
 export function clipInitStateDict(c: ClipConfig, seed = 0): StateDict {
-  const rand = seededRandom(seed);
-  const gauss = () => Math.sqrt(-2 * Math.log(Math.max(rand(), 1e-12))) * Math.cos(2 * Math.PI * rand());
+  const rand = uniform(seed, 'clip-init');
+  const gauss = gaussian(rand);
   const w = c.transformerWidth;
   const projStd = w ** -0.5 * (2 * c.transformerLayers) ** -0.5;
   const attnStd = w ** -0.5;

@@ -4,7 +4,7 @@
 // world benchmarks. methods.md 1.4, 1.5, 2.4.
 import * as fs from 'fs';
 import * as path from 'path';
-import { seededRandom } from '../clip/random';
+import { uniform } from '../random';
 import type { ClassificationDataset, ImageItem, SplitName } from './dataset';
 import { formatJson } from './manifest';
 import { CLASSIFICATION_CONFIGS, WORLD_CLASSIFICATION, type WorldClassificationName } from './world-classification';
@@ -70,14 +70,14 @@ function drawPerClass(items: readonly ImageItem[], k: number, rand: () => number
 
 /**
  * Dassl's `generate_fewshot_dataset`: k train items per class and min(k, 4) val items per class,
- * chosen with a PRNG seeded by `seed` (mulberry32, not Python's Mersenne Twister: the paper's exact
+ * chosen with promptlab's seeded stream (src/random.ts, not Python's Mersenne Twister: the paper's exact
  * shots are not reproduced, the protocol is). The same (dataset, k, seed) always gives the same
  * items; save them with `saveFewShot` to cite a run's exact shots.
  */
 export function sampleFewShot(ds: ClassificationDataset, k: number, seed: number): FewShotSplit {
   checkShots(k, `sampleFewShot(${ds.name})`);
   if (!Number.isSafeInteger(seed)) throw new Error(`sampleFewShot(${ds.name}): seed must be an integer, got ${seed}`);
-  const rand = seededRandom(seed);
+  const rand = uniform(seed, 'few-shot');
   const train = drawPerClass(ds.split('train'), k, rand);
   const val = drawPerClass(ds.split('val'), Math.min(k, 4), rand);
   return { k, seed, dataset: ds.name, datasetId: datasetIdOf(ds), train, val };

@@ -6,7 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../clip/model';
 import type { ClipTokenizer } from '../clip/tokenizer';
 import { matMul } from '../clip/ops';
-import { seededRandom } from '../clip/random';
+import { uniform } from '../random';
 import { ImageInput, l2normalize, PromptMethod } from './method';
 import { buildPromptBuffers, disposeBuffers, initialContext, PromptBuffers } from './prompt-template';
 
@@ -51,7 +51,7 @@ export class CoCoOp implements PromptMethod {
     this.prefixText = init.prefixText;
     this.ctx = tf.variable(init.ctx, true);
     init.ctx.dispose();
-    const rand = seededRandom(this.config.seed + 1);
+    const rand = uniform(this.config.seed, 'meta-net-init');
     const hidden = Math.max(1, Math.floor(e / 16));
     this.metaNet = { linear1: linearInit(e, hidden, rand), linear2: linearInit(hidden, d, rand) };
     this.names = [...classNames];

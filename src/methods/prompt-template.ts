@@ -3,9 +3,9 @@
 // the context slots, and each class name's BPE length.
 import * as tf from '@tensorflow/tfjs';
 import { ClipModel, eotPositions } from '../clip/model';
-import { seededNormal } from '../clip/random';
 import type { ClipTokenizer } from '../clip/tokenizer';
 import { fillTemplate, promptClassName } from '../data/dataset';
+import { normalArray } from '../random';
 
 export interface PromptBuffers {
   /** [K, L] token ids of the placeholder prompts (EOT at the argmax). */
@@ -58,6 +58,6 @@ export function initialContext(clip: ClipModel, tokenizer: ClipTokenizer, opts: 
     const ctx = tf.tidy(() => clip.tokenEmbeddings(ids).slice([0, 1, 0], [1, nCtx, -1]).reshape([nCtx, -1]));
     return { ctx, nCtx, prefixText: init };
   }
-  const ctx = tf.tensor(seededNormal(opts.shape.reduce((a, b) => a * b, 1), opts.seed, 0, opts.std), opts.shape, 'float32');
+  const ctx = tf.tensor(normalArray(opts.shape.reduce((a, b) => a * b, 1), opts.std, opts.seed, 'context-init'), opts.shape, 'float32');
   return { ctx, nCtx: opts.nCtx, prefixText: Array(opts.nCtx).fill('X').join(' ') };
 }

@@ -20,7 +20,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import type { RawImage } from '../clip/image';
 import { toClipInput } from '../clip/preprocess';
-import { seededRandom } from '../clip/random';
+import { streamFor, uniform } from '../random';
 import { readSafetensors, TensorToWrite, writeSafetensors } from '../clip/safetensors';
 import { crossEntropy, PromptMethod } from '../methods/method';
 import { augmentImage } from './augment';
@@ -124,25 +124,13 @@ function canonicalConfig(c: PromptTrainConfig): string {
   return JSON.stringify({ epochs, batchSize, lr, momentum, weightDecay, warmupEpochs, warmupLr, augment, seed });
 }
 
-/** A 32-bit seed for one random stream of the run (salt: 1 data order, 2 augmentation). */
-export function streamSeed(seed: number, epoch: number, salt: number): number {
-  let h = 0x811c9dc5;
-  for (const v of [seed, epoch, salt]) {
-    h = Math.imul(h ^ (v >>> 0), 0x01000193);
-    h ^= h >>> 15;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-  }
-  return h >>> 0;
-}
-
 /** The order the items are visited in during (0-based) `epoch`: a seeded Fisher-Yates shuffle. */
 export function epochOrder(count: number, seed: number, epoch: number): Int32Array {
   const order = new Int32Array(count);
   for (let i = 0; i < count; i++) order[i] = i;
-  const r = seededRandom(streamSeed(seed, epoch, 1));
+  const r = streamFor(seed, 'epoch-order', epoch);
   for (let i = count - 1; i > 0; i--) {
-    const j = Math.floor(r() * (i + 1));
+    const j = r.int(i + 1);
     const t = order[i];
     order[i] = order[j];
     order[j] = t;
@@ -335,7 +323,7 @@ export function trainPrompt(opts: TrainPromptOptions): TrainPromptResult {
       const started = Date.now();
       const lr = coopLr(epoch, config.lr, config.epochs, config.warmupEpochs, config.warmupLr);
       const order = epochOrder(count, config.seed, epoch);
-      const aug = mode === 'augment' ? { rng: seededRandom(streamSeed(config.seed, epoch, 2)), augment: config.augment as TrainAugment } : null;
+      const aug = mode === 'augment' ? { rng: uniform(config.seed, 'augment', epoch), augment: config.augment as TrainAugment } : null;
       let lossSum = 0;
       let correct = 0;
       let seen = 0;

@@ -6,7 +6,7 @@
 // ("two dotted circles" means exactly two dotted circles); a subset of the groups is mentioned.
 // Sketches show neither colour nor pattern in a reliable way, so their captions mention neither.
 import type { BackgroundSpec, ObjectSpec } from './render';
-import type { Rng } from './rng';
+import type { Rng } from '../random';
 import { SHAPE_NOUNS, sizeOf, type ColorName, type PatternName, type ShapeName, type SizeName, type StyleName } from './vocab';
 
 export interface CaptionOptions {

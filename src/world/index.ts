@@ -37,7 +37,7 @@ export function describeWorld(): WorldDescription {
 }
 
 export * from './vocab';
-export { Rng, streamFor, mix32, q30, type StreamKey } from './rng';
+export { Rng, streamFor, mix32, q30, type StreamKey } from '../random';
 export { shapeGeometry, rotatedBox, boundingRadius, type ShapeGeometry } from './shapes';
 export {
   renderScene,

@@ -8,7 +8,7 @@
 // pairs with 2-3 smaller objects.
 import { describeCaption, type CaptionOptions, type Mention } from './caption';
 import { renderScene, type BackgroundSpec, type ObjectSpec, type WorldImage } from './render';
-import { streamFor } from './rng';
+import { streamFor } from '../random';
 import { sampleBackground, sampleObject, sampleScene } from './sample';
 import { STYLES, type BackgroundKind, type ColorName, type PatternName, type RGB, type ShapeName, type StyleName } from './vocab';
 

@@ -5,7 +5,7 @@
 // and style: inside a dotted or outlined object the background shows through, but those pixels still
 // belong to the object; pixelated and blurred images smear the drawn edges, the labels stay exact.
 import type { RawImage } from '../clip/image';
-import { streamFor, type Rng, type StreamKey } from './rng';
+import { streamFor, type Rng, type StreamKey } from '../random';
 import { cosSinDeg, rotatedBox, sampleField, shapeGeometry } from './shapes';
 import { addNoise, gaussianBlur, pixelate, quantise, valueNoise, type Canvas } from './styles';
 import { COLOR_RGB, SHAPES, type ColorName, type PatternName, type RGB, type ShapeName, type StyleName } from './vocab';

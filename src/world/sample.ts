@@ -1,7 +1,7 @@
 // Sampling objects, backgrounds and multi-object scenes from a stream. Every function draws from the
 // stream in a fixed order, so the same stream state gives the same result.
 import type { BackgroundSpec, ObjectSpec } from './render';
-import type { Rng } from './rng';
+import type { Rng } from '../random';
 import { rotatedBox } from './shapes';
 import {
   BACKGROUND_KINDS,

@@ -3,7 +3,7 @@
 // 2 units (so an object of scale s spans s of the frame's shorter side). For rendering, each shape's
 // signed distance field (negative inside, in units) is precomputed once on a fine grid and sampled
 // bilinearly: the distance in pixels gives analytic anti-aliasing, outlines and sketch strokes.
-import { q30 } from './rng';
+import { q30 } from '../random';
 import type { ShapeName } from './vocab';
 
 type Pt = [number, number];

@@ -1,6 +1,6 @@
 // Pixel operations for styles and backgrounds, on float RGB canvases (HWC, values 0..255). All of them
 // are plain arithmetic on seeded streams, so they give the same bytes everywhere.
-import { q30, type Rng } from './rng';
+import { q30, type Rng } from '../random';
 
 /** A float RGB canvas, interleaved HWC, values 0..255 (clamped only when quantised). */
 export interface Canvas {

@@ -8,7 +8,7 @@
 // positions and sizes do not tell the axis either.
 import { describeCaption, fixArticles, nounPhrase, type CaptionOptions, type Mention } from './caption';
 import { renderScene, type BackgroundSpec, type ObjectSpec, type WorldImage } from './render';
-import { q30, type Rng, type StreamKey } from './rng';
+import { q30, type Rng, type StreamKey } from '../random';
 import { boundingRadius, rotatedBox } from './shapes';
 import { fitScale, placementRange, sampleBackground, sampleObject, type ObjectSampling } from './sample';
 import { COLORS, COLOR_RGB, MOTIONS, MOTION_PHRASES, STYLES, type ColorName, type MotionName, type RGB, type StyleName } from './vocab';

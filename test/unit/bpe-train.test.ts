@@ -2,7 +2,7 @@
 // segments text as training did.
 import * as assert from 'assert';
 import { learnMerges, MAX_BPE_VOCAB_SIZE, MERGES_HEADER, trainBpe } from '../../src/clip/bpe-train';
-import { seededRandom } from '../../src/clip/random';
+import { uniform } from '../../src/random';
 import { cleanText, SPLIT_RE } from '../../src/clip/text-clean';
 import { BYTE_CHARS, ClipTokenizer } from '../../src/clip/tokenizer';
 
@@ -14,7 +14,7 @@ const GROUNDS = ['grass', 'sand', 'water', 'snow', 'stone'];
 
 /** Captions of a procedural world, as MiniCLIP's corpus has them. */
 function worldCaptions(n: number, seed = 1): string[] {
-  const rand = seededRandom(seed);
+  const rand = uniform(seed);
   const pick = (a: string[]) => a[Math.floor(rand() * a.length)];
   const out: string[] = [];
   for (let i = 0; i < n; i++) {
@@ -28,7 +28,7 @@ function worldCaptions(n: number, seed = 1): string[] {
 
 /** Captions made of random letter strings: many distinct words, enough pairs for large vocabularies. */
 function randomWordCaptions(n: number, lexiconSize: number, seed = 2): string[] {
-  const rand = seededRandom(seed);
+  const rand = uniform(seed);
   const letters = 'abcdefghijklmnopqrstuvwxyz';
   const lexicon: string[] = [];
   for (let i = 0; i < lexiconSize; i++) {
@@ -47,7 +47,7 @@ function randomWordCaptions(n: number, lexiconSize: number, seed = 2): string[] 
 }
 
 function shuffled<T>(items: T[], seed: number): T[] {
-  const rand = seededRandom(seed);
+  const rand = uniform(seed);
   const a = items.slice();
   for (let i = a.length - 1; i > 0; i--) {
     const j = Math.floor(rand() * (i + 1));
@@ -250,7 +250,7 @@ describe('BPE vocabulary learning (learnMerges)', function () {
         [random.slice(0, 300), 900, 1],
         [['aaaa aaa aa a', 'aaaaa b aab baab', 'abab ababab', 'ééé éa 🙂🙂 ...!! \'s'], 600, 1],
       ];
-      const rand = seededRandom(5);
+      const rand = uniform(5);
       for (let t = 0; t < 40; t++) {
         const corpus: string[] = [];
         const n = 1 + Math.floor(rand() * 6);

@@ -7,7 +7,8 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { ClipConfig } from '../../src/clip/config';
 import { ClipModel } from '../../src/clip/model';
-import { randomStateDict, seededRandom } from '../../src/clip/random';
+import { randomStateDict } from '../../src/clip/random';
+import { uniform } from '../../src/random';
 import { readSafetensors } from '../../src/clip/safetensors';
 import { loadWeights, StateDict } from '../../src/clip/weights';
 import { relativeError } from '../helpers/compare';
@@ -22,7 +23,7 @@ const RN: ClipConfig = { ...text, ...common, embedDim: 20, imageResolution: 64, 
 
 /** Random token rows [SOT, w..., EOT, 0...] with EOT = vocab - 1, of varied lengths. */
 function randomIds(c: ClipConfig, rows: number, seed: number): { ids: Int32Array; shape: [number, number] } {
-  const r = seededRandom(seed);
+  const r = uniform(seed);
   const ids = new Int32Array(rows * c.contextLength);
   for (let i = 0; i < rows; i++) {
     const n = 1 + Math.floor(r() * (c.contextLength - 2));
@@ -34,7 +35,7 @@ function randomIds(c: ClipConfig, rows: number, seed: number): { ids: Int32Array
 }
 
 function randomPixels(c: ClipConfig, n: number, seed: number): tf.Tensor4D {
-  const r = seededRandom(seed);
+  const r = uniform(seed);
   const data = Float32Array.from({ length: n * 3 * c.imageResolution ** 2 }, () => 2 * r() - 1);
   return tf.tensor4d(data, [n, 3, c.imageResolution, c.imageResolution]);
 }

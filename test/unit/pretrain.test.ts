@@ -8,7 +8,8 @@ import * as tf from '@tensorflow/tfjs';
 import { conv2d } from '../../src/clip/conv';
 import { ClipConfig } from '../../src/clip/config';
 import { ClipModel } from '../../src/clip/model';
-import { clipInitStateDict, seededRandom } from '../../src/clip/random';
+import { clipInitStateDict } from '../../src/clip/random';
+import { uniform } from '../../src/random';
 import { ClipTokenizer } from '../../src/clip/tokenizer';
 import { PairSource, pretrain, PretrainConfig } from '../../src/train/pretrain';
 import { relativeError } from '../helpers/compare';
@@ -42,7 +43,7 @@ const COLOURS: [string, number[]][] = [['red', [220, 30, 30]], ['green', [30, 20
 function toySource(size: number): PairSource {
   return {
     batch(step, batchSize) {
-      const r = seededRandom(1000 + step);
+      const r = uniform(1000 + step);
       const pixels = new Float32Array(batchSize * 3 * size * size);
       const captions: string[] = [];
       for (let b = 0; b < batchSize; b++) {

@@ -11,7 +11,8 @@ import type { ClipConfig } from '../../src/clip/config';
 import type { RawImage } from '../../src/clip/image';
 import { ClipModel } from '../../src/clip/model';
 import { resize, toClipInput } from '../../src/clip/preprocess';
-import { randomStateDict, seededRandom } from '../../src/clip/random';
+import { randomStateDict } from '../../src/clip/random';
+import { uniform } from '../../src/random';
 import { readSafetensors } from '../../src/clip/safetensors';
 import { ClipTokenizer } from '../../src/clip/tokenizer';
 import { CoCoOp } from '../../src/methods/cocoop';
@@ -73,7 +74,7 @@ class FakeMethod implements PromptMethod {
 
 /** Separable features: class centroid + noise, `n` items with labels i % K. */
 function featureSet(n: number, seed: number): TrainSet & { features: tf.Tensor2D } {
-  const r = seededRandom(seed);
+  const r = uniform(seed);
   const data = new Float32Array(n * DIM);
   for (let i = 0; i < n; i++) for (let d = 0; d < DIM; d++) data[i * DIM + d] = (d === i % CLASSES.length ? 2 : 0) + (r() - 0.5);
   return { count: n, label: (i) => i % CLASSES.length, features: tf.tensor2d(data, [n, DIM]) };
@@ -82,7 +83,7 @@ function featureSet(n: number, seed: number): TrainSet & { features: tf.Tensor2D
 /** A w x h RGB image mostly of the label's colour, with seeded noise. */
 function colourImage(label: number, w: number, h: number, seed: number): RawImage {
   const rgb = [[220, 30, 30], [30, 200, 30], [30, 30, 220]][label];
-  const r = seededRandom(seed);
+  const r = uniform(seed);
   const data = new Uint8Array(w * h * 3);
   for (let i = 0; i < w * h; i++) for (let c = 0; c < 3; c++) data[i * 3 + c] = Math.max(0, Math.min(255, rgb[c] + Math.floor((r() - 0.5) * 80)));
   return { width: w, height: h, channels: 3, data };
@@ -149,7 +150,7 @@ describe('prompt training: schedule, SGD, augmentation, progress', () => {
   });
 
   it('RandomResizedCrop boxes: seeded, inside the image, torchvision fallback; flip and crop; the view is normalised like the test transform', () => {
-    const boxes = (seed: number) => Array.from({ length: 20 }, (_, i) => randomResizedCropBox(40 + i, 30, seededRandom(seed + i)));
+    const boxes = (seed: number) => Array.from({ length: 20 }, (_, i) => randomResizedCropBox(40 + i, 30, uniform(seed + i)));
     assert.deepStrictEqual(boxes(3), boxes(3), 'same seed, same boxes');
     assert.notDeepStrictEqual(boxes(3), boxes(4));
     boxes(5).forEach((b, i) => {
@@ -159,9 +160,9 @@ describe('prompt training: schedule, SGD, augmentation, progress', () => {
       assert.ok(area > 0.05 && area <= 1.05, `area fraction ${area}`);
     });
     // 100 x 1: no attempt can fit a crop of >= 90% area with ratio <= 4/3, so the centre crop clamped to ratio 4/3.
-    assert.deepStrictEqual(randomResizedCropBox(100, 1, seededRandom(1), [0.9, 1]), { top: 0, left: 49, height: 1, width: 1 });
+    assert.deepStrictEqual(randomResizedCropBox(100, 1, uniform(1), [0.9, 1]), { top: 0, left: 49, height: 1, width: 1 });
     // A tall image clamps to ratio 3/4: w = 30, h = round(30 / 0.75) = 40, centred.
-    assert.deepStrictEqual(randomResizedCropBox(30, 100, seededRandom(1), [0.99, 1], [3 / 4, 3 / 4]), { top: 30, left: 0, height: 40, width: 30 });
+    assert.deepStrictEqual(randomResizedCropBox(30, 100, uniform(1), [0.99, 1], [3 / 4, 3 / 4]), { top: 30, left: 0, height: 40, width: 30 });
 
     const img: RawImage = { width: 3, height: 2, channels: 1, data: Uint8Array.from([1, 2, 3, 4, 5, 6]) };
     assert.deepStrictEqual(Array.from(flipHorizontal(img).data), [3, 2, 1, 6, 5, 4]);
@@ -169,17 +170,17 @@ describe('prompt training: schedule, SGD, augmentation, progress', () => {
 
     const sq = colourImage(0, SIZE, SIZE, 9);
     const whole = { scale: [1, 1] as const, ratio: [1, 1] as const };
-    assert.deepStrictEqual(augmentImage(sq, SIZE, seededRandom(1), { ...whole, flipProbability: 0 }), toClipInput(sq, { size: SIZE }));
-    assert.deepStrictEqual(augmentImage(sq, SIZE, seededRandom(1), { ...whole, flipProbability: 1 }), toClipInput(flipHorizontal(sq), { size: SIZE }));
-    const a = augmentImage(colourImage(1, 31, 23, 2), SIZE, seededRandom(4));
+    assert.deepStrictEqual(augmentImage(sq, SIZE, uniform(1), { ...whole, flipProbability: 0 }), toClipInput(sq, { size: SIZE }));
+    assert.deepStrictEqual(augmentImage(sq, SIZE, uniform(1), { ...whole, flipProbability: 1 }), toClipInput(flipHorizontal(sq), { size: SIZE }));
+    const a = augmentImage(colourImage(1, 31, 23, 2), SIZE, uniform(4));
     assert.strictEqual(a.length, 3 * SIZE * SIZE);
-    assert.deepStrictEqual(a, augmentImage(colourImage(1, 31, 23, 2), SIZE, seededRandom(4)));
+    assert.deepStrictEqual(a, augmentImage(colourImage(1, 31, 23, 2), SIZE, uniform(4)));
     // no random crop: Dassl's Resize(INPUT.SIZE) to size x size (aspect not kept), then the flip
     const wide = colourImage(2, 19, 11, 5);
     const squashed = resize(wide, SIZE, SIZE);
-    assert.deepStrictEqual(augmentImage(wide, SIZE, seededRandom(1), { scale: null, flipProbability: 0 }), toClipInput(squashed, { size: SIZE }));
-    assert.deepStrictEqual(augmentImage(wide, SIZE, seededRandom(1), { scale: null, flipProbability: 1 }), toClipInput(flipHorizontal(squashed), { size: SIZE }));
-    assert.deepStrictEqual(augmentImage(sq, SIZE, seededRandom(1), { scale: null, flipProbability: 0 }), toClipInput(sq, { size: SIZE }), 'a square image of the size: the test transform');
+    assert.deepStrictEqual(augmentImage(wide, SIZE, uniform(1), { scale: null, flipProbability: 0 }), toClipInput(squashed, { size: SIZE }));
+    assert.deepStrictEqual(augmentImage(wide, SIZE, uniform(1), { scale: null, flipProbability: 1 }), toClipInput(flipHorizontal(squashed), { size: SIZE }));
+    assert.deepStrictEqual(augmentImage(sq, SIZE, uniform(1), { scale: null, flipProbability: 0 }), toClipInput(sq, { size: SIZE }), 'a square image of the size: the test transform');
   });
 
   it('the trainer draws the views its augment config names: flip only, crop only, or none', () => {

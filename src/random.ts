@@ -1,9 +1,11 @@
-// Seeded random streams for the world generator: the same numbers on every machine.
+// promptlab's one seeded random generator: the world generator, few-shot sampling, data order,
+// augmentation, weight initialisation and every other random start draw from it, so the same seed gives
+// the same numbers on every machine.
 //
 // The generator is sfc32 (Chris Doty-Humphrey's "small fast chaotic" generator: 128 bits of state,
 // 32-bit integer operations only, so every JavaScript engine produces the same stream). A stream is
-// named by an integer seed plus a path of keys, e.g. streamFor(seed, 'pretrain', index) or
-// streamFor(seed, 'bench', 'scenes', 'test', i); the names are hashed into the 128-bit state, so two
+// named by an integer seed plus a path of keys, e.g. streamFor(seed, 'pretrain', index),
+// streamFor(seed, 'benchmark', name, split, i) or streamFor(seed, 'epoch-order', epoch); the names are hashed into the 128-bit state, so two
 // different names give streams that, for any practical purpose, never overlap (unlike a 32-bit
 // generator, where a million streams of a hundred draws would collide somewhere).
 
@@ -23,7 +25,7 @@ export type StreamKey = string | number;
 /** The 32-bit words that identify a key, with a type tag and length so that ('ab','c') != ('a','bc'). */
 function keyWords(key: StreamKey): number[] {
   if (typeof key === 'number') {
-    if (!Number.isSafeInteger(key)) throw new Error(`world rng: stream keys must be safe integers or strings, got ${key}`);
+    if (!Number.isSafeInteger(key)) throw new Error(`random: stream keys must be safe integers or strings, got ${key}`);
     const neg = key < 0 ? 1 : 0;
     const abs = Math.abs(key);
     const lo = abs % 4294967296;
@@ -89,7 +91,7 @@ export class Rng {
 
   /** One element, uniformly. */
   pick<T>(items: readonly T[]): T {
-    if (items.length === 0) throw new Error('world rng: pick from an empty list');
+    if (items.length === 0) throw new Error('random: pick from an empty list');
     return items[this.int(items.length)];
   }
 
@@ -146,4 +148,23 @@ export function streamFor(seed: number, ...keys: StreamKey[]): Rng {
  *  engines cannot reach stored geometry or pixels. */
 export function q30(x: number): number {
   return Math.round(x * 1073741824) / 1073741824;
+}
+
+/** Uniform [0, 1) draws from the stream named by `seed` and `keys` (a function, for code that takes one). */
+export function uniform(seed: number, ...keys: StreamKey[]): () => number {
+  const r = streamFor(seed, ...keys);
+  return () => r.next();
+}
+
+/** Standard normal draws (Box-Muller, the first of each pair) from a uniform stream. */
+export function gaussian(next: () => number): () => number {
+  return () => Math.sqrt(-2 * Math.log(1 - next())) * Math.cos(2 * Math.PI * next());
+}
+
+/** `count` draws of Normal(mean, std) from the stream named by `seed` and `keys`. */
+export function normalArray(count: number, std: number, seed: number, ...keys: StreamKey[]): Float32Array {
+  const g = gaussian(uniform(seed, ...keys));
+  const out = new Float32Array(count);
+  for (let i = 0; i < count; i++) out[i] = std * g();
+  return out;
 }
