@@ -15,7 +15,9 @@ Commands:
   tokenize [--vocab FILE] [--context-length N] [--truncate] TEXT...
       CLIP BPE token ids as JSON
   pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S] [--checkpoint-every N] [--export DIR] [--stop-at N]
-      pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors; --stop-at ends a sitting early)
+           [--workers W] [--bn-group G]
+      pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors; --stop-at ends a sitting early;
+      --workers splits every batch over W threads, --bn-group sets the images per BatchNorm group, which W must share evenly)
   repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b] [--cached-features]
       run a paper experiment end to end and write DIR/results.json, its figures and tables (experiments: zeroshot, fewshot, base2new, transfer;
       for transfer, --datasets is the source first, then its targets). Prompts train on fresh random crops and flips through the frozen

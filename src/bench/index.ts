@@ -17,8 +17,11 @@ export interface BenchResult {
 interface BenchCase {
   describe: string;
   unit: string;
-  /** Builds the workload; returns the timed function, the units per call, and a cleanup. */
-  setup(): { run: () => void; units: number; cleanup: () => void };
+  /**
+   * Builds the workload; returns the timed function, the units per call, and a cleanup. A run that
+   * returns a number reports its own seconds for `units` (e.g. per-step times, without start-up).
+   */
+  setup(): { run: () => void | number | Promise<void | number>; units: number; cleanup: () => void };
 }
 
 function imageCase(name: 'ViT-B/32' | 'RN50', batch: number): BenchCase {
@@ -30,7 +33,7 @@ function imageCase(name: 'ViT-B/32' | 'RN50', batch: number): BenchCase {
       const model = new ClipModel(c, randomStateDict(c, 0));
       const pixels = tf.randomNormal([batch, 3, 224, 224], 0, 1, 'float32', 1) as tf.Tensor4D;
       return {
-        run: () => tf.tidy(() => model.encodeImage(pixels).dataSync()),
+        run: () => { tf.tidy(() => model.encodeImage(pixels).dataSync()); },
         units: batch,
         cleanup: () => { pixels.dispose(); model.dispose(); },
       };
@@ -58,7 +61,7 @@ function textCase(truncate: boolean): BenchCase {
       }
       const embeds = model.tokenEmbeddings({ ids, shape: [100, 77] });
       return {
-        run: () => tf.tidy(() => model.text.encodeTokenEmbeddings(embeds, eot, truncate).dataSync()),
+        run: () => { tf.tidy(() => model.text.encodeTokenEmbeddings(embeds, eot, truncate).dataSync()); },
         units: 100,
         cleanup: () => { embeds.dispose(); model.dispose(); },
       };
@@ -142,7 +145,45 @@ const worldCase: BenchCase = {
   },
 };
 
+/**
+ * MiniCLIP pretraining steps on the world (its architecture, batch 64, BatchNorm over groups of 32,
+ * 8 steps after 2 warm-up steps) on `workers` worker threads: the median seconds per step, from the
+ * run's own step log (so thread start-up and model loading are not counted).
+ */
+function pretrainCase(workers: number): BenchCase {
+  return {
+    describe: `MiniCLIP pretraining step (batch 64 of world pairs, BatchNorm groups of 32) on ${workers} worker thread${workers === 1 ? '' : 's'}`,
+    unit: 'pairs',
+    setup() {
+      const fs = require('fs') as typeof import('fs');
+      const os = require('os') as typeof import('os');
+      const path = require('path') as typeof import('path');
+      const { MINICLIP_DIR, miniClipConfig } = require('../miniclip') as typeof import('../miniclip');
+      const { pretrainWorld } = require('../miniclip/pretrain') as typeof import('../miniclip/pretrain');
+      const { ClipTokenizer } = require('../clip/tokenizer') as typeof import('../clip/tokenizer');
+      const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-bench-pretrain-'));
+      const vocabFile = path.join(MINICLIP_DIR, 'bpe.txt');
+      const model = miniClipConfig(ClipTokenizer.fromMergesFile(vocabFile).vocabSize);
+      let run = 0;
+      return {
+        run: async () => {
+          const dir = path.join(tmp, String(run++));
+          const train = { steps: 10, batchSize: 64, bnGroup: 32, lr: 2e-3, warmup: 2, weightDecay: 0.1, seed: 0, checkpointEvery: 1000, logEvery: 1000 };
+          (await pretrainWorld({ model, train, dir, vocabFile }, workers, () => undefined)).dispose();
+          const steps = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seconds: number }).slice(2);
+          const sorted = steps.map((x) => x.seconds).sort((a, b) => a - b);
+          return sorted[Math.floor(sorted.length / 2)];
+        },
+        units: 64,
+        cleanup: () => fs.rmSync(tmp, { recursive: true, force: true }),
+      };
+    },
+  };
+}
+
 export const BENCH_CASES: Record<string, BenchCase> = {
+  'pretrain-step': pretrainCase(1),
+  'pretrain-step-2-workers': pretrainCase(2),
   'world-64': worldCase,
   'coop-1000-steps': coopStepsCase,
   'preprocess-1000x700': preprocessCase,
@@ -159,12 +200,12 @@ export async function runBench(name: string, repeats = 3, log: (s: string) => vo
   log(`${name}: ${bc.describe} on ${info.name}`);
   const { run, units, cleanup } = bc.setup();
   try {
-    run(); // warm-up: kernel compilation and first allocations
+    await run(); // warm-up: kernel compilation and first allocations
     const times: number[] = [];
     for (let i = 0; i < repeats; i++) {
       const t0 = process.hrtime.bigint();
-      run();
-      times.push(Number(process.hrtime.bigint() - t0) / 1e9);
+      const own = await run();
+      times.push(typeof own === 'number' ? own : Number(process.hrtime.bigint() - t0) / 1e9);
       log(`  run ${i + 1}/${repeats}: ${times[i].toFixed(3)} s`);
     }
     times.sort((a, b) => a - b);

@@ -1,5 +1,5 @@
 // promptlab pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S]
-//                    [--checkpoint-every N] [--export DIR] [--stop-at N]
+//                    [--checkpoint-every N] [--export DIR] [--stop-at N] [--workers W] [--bn-group G]
 // Pretrains MiniCLIP on the world; resumes from DIR/checkpoint.safetensors when it exists, and
 // exports the final weights, config, vocabulary and training log to --export.
 import * as fs from 'fs';
@@ -7,8 +7,9 @@ import * as path from 'path';
 import { initBackend } from '../backend';
 import { writeSafetensors, TensorToWrite } from '../clip/safetensors';
 import { ClipTokenizer } from '../clip/tokenizer';
-import { learnWorldVocabulary, MINICLIP_DIR, miniClipConfig, worldPairSource } from '../miniclip';
-import { checkpointStep, PRETRAIN_DEFAULTS, pretrain } from '../train/pretrain';
+import { learnWorldVocabulary, MINICLIP_DIR, miniClipConfig } from '../miniclip';
+import { pretrainWorld } from '../miniclip/pretrain';
+import { checkpointStep, PRETRAIN_DEFAULTS, rankShare } from '../train/pretrain';
 import { parse, positiveInt, UsageError } from './args';
 
 function positiveNumber(name: string, raw: unknown, fallback: number): number {
@@ -22,6 +23,7 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
   const { values } = parse('pretrain', argv, {
     out: { type: 'string' }, steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
     warmup: { type: 'string' }, seed: { type: 'string' }, 'checkpoint-every': { type: 'string' }, export: { type: 'string' }, 'stop-at': { type: 'string' },
+    workers: { type: 'string' }, 'bn-group': { type: 'string' },
   });
   const d = PRETRAIN_DEFAULTS;
   const train = {
@@ -32,7 +34,14 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
     warmup: positiveInt('pretrain', 'warmup', values.warmup as string | undefined, d.warmup),
     seed: values.seed === undefined ? d.seed : positiveInt('pretrain', 'seed', String(Number(values.seed) + 1), 1) - 1,
     checkpointEvery: positiveInt('pretrain', 'checkpoint-every', values['checkpoint-every'] as string | undefined, d.checkpointEvery),
+    ...(values['bn-group'] === undefined ? {} : { bnGroup: positiveInt('pretrain', 'bn-group', values['bn-group'] as string, 1) }),
   };
+  const workers = positiveInt('pretrain', 'workers', values.workers as string | undefined, 1);
+  try {
+    rankShare(train, 0, workers);
+  } catch (e) {
+    throw new UsageError(`promptlab pretrain: ${(e as Error).message.replace(/^pretrain: /, '')}`);
+  }
   const stopAt = values['stop-at'] === undefined ? undefined : positiveInt('pretrain', 'stop-at', values['stop-at'] as string, train.steps);
   if (stopAt !== undefined && stopAt > train.steps) throw new UsageError(`promptlab pretrain: --stop-at ${stopAt} is past --steps ${train.steps}`);
   const out = path.resolve((values.out as string | undefined) ?? path.join('runs', 'pretrain', 'miniclip'));
@@ -51,24 +60,17 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
   // Each sitting is recorded, so a run continued with a longer schedule says how it was made.
   const sittingsFile = path.join(out, 'sittings.jsonl');
   const startStep = checkpointStep(out, { model, train }); // checks the checkpoint before the sitting is recorded
-  fs.appendFileSync(sittingsFile, JSON.stringify({ fromStep: startStep, steps: train.steps, batchSize: train.batchSize, lr: train.lr, warmup: train.warmup, seed: train.seed, backend: info.name }) + '\n');
+  fs.appendFileSync(sittingsFile, JSON.stringify({ fromStep: startStep, steps: train.steps, batchSize: train.batchSize, lr: train.lr, warmup: train.warmup, seed: train.seed, ...(train.bnGroup ? { bnGroup: train.bnGroup } : {}), workers, backend: info.name }) + '\n');
   const started = Date.now();
-  const result = pretrain({
-    model,
-    train,
-    source: worldPairSource(train.seed, model.imageResolution),
-    tokenize: (c) => tokenizer.tokenize(c, { contextLength: model.contextLength, truncate: true }),
-    dir: out,
-    stopAt,
-    log,
-  });
+  if (workers > 1) log(`data-parallel on ${workers} worker threads, BatchNorm over groups of ${train.bnGroup ?? train.batchSize} images`);
+  const trained = await pretrainWorld({ model, train, dir: out, vocabFile, stopAt }, workers, log);
   if (stopAt !== undefined && stopAt < train.steps) {
-    result.model.dispose();
+    trained.dispose();
     log(`stopped at step ${stopAt} of ${train.steps} (--stop-at); the checkpoint in ${out} continues from there`);
     return;
   }
-  const sd = result.model.stateDict();
-  result.model.dispose();
+  const sd = trained.stateDict();
+  trained.dispose();
   fs.mkdirSync(exportDir, { recursive: true });
   const tensors: Record<string, TensorToWrite> = {};
   for (const [k, t] of sd) tensors[k] = { dtype: 'F32', shape: t.shape, data: t.data };

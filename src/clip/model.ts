@@ -87,6 +87,16 @@ export class ClipModel {
     if (this.visual instanceof ModifiedResNet) this.visual.updateRunningStats();
   }
 
+  /** The BatchNorm statistics recorded in training mode, as an array (empty for a ViT), forgotten here. */
+  takeBatchStats(): Float32Array {
+    return this.visual instanceof ModifiedResNet ? this.visual.takeBatchStats() : new Float32Array(0);
+  }
+
+  /** Folds statistics as takeBatchStats returns them (one or more forward passes, in order) into the running ones. */
+  foldBatchStats(stats: Float32Array): void {
+    if (this.visual instanceof ModifiedResNet) this.visual.foldBatchStats(stats);
+  }
+
   /** The current weights as a state dict (OpenAI key names and PyTorch layouts). */
   stateDict(): StateDict {
     return this.params.stateDict();

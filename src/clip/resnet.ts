@@ -115,18 +115,59 @@ export class ModifiedResNet {
 
   /** Folds the recorded batch statistics into the running ones (PyTorch momentum 0.1), then forgets them. */
   updateRunningStats(momentum = 0.1): void {
+    this.foldBatchStats(this.takeBatchStats(), momentum);
+  }
+
+  /** Every BatchNorm in the order a forward pass records them (stem, then each block's conv1-3 and downsample). */
+  private bnOrder(): BatchNorm[] {
+    const order = this.stem.map((c) => c.bn);
+    for (const stage of this.stages) for (const b of stage) order.push(b.conv1.bn, b.conv2.bn, b.conv3.bn, ...(b.downsample ? [b.downsample.bn] : []));
+    return order;
+  }
+
+  /**
+   * The recorded batch statistics as one array (per record, in order: mean, then unbiased variance),
+   * forgetting the tensors. Whole forward passes only: data-parallel workers exchange these and fold
+   * every worker's passes in the same order (foldBatchStats).
+   */
+  takeBatchStats(): Float32Array {
+    const order = this.bnOrder();
+    if (this.batchStats.length % order.length !== 0 || this.batchStats.some((s, i) => s.bn !== order[i % order.length])) {
+      throw new Error(`ModifiedResNet: ${this.batchStats.length} recorded batch statistics are not whole forward passes of ${order.length} BatchNorms`);
+    }
+    const size = this.batchStats.reduce((n, s) => n + 2 * s.mean.size, 0);
+    const out = new Float32Array(size);
+    let at = 0;
     for (const s of this.batchStats) {
-      const { runningMean, runningVar } = s.bn;
-      if (runningMean instanceof tf.Variable && runningVar instanceof tf.Variable) {
-        tf.tidy(() => {
-          runningMean.assign(tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(s.mean, momentum)));
-          runningVar.assign(tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(s.variance, momentum)));
-        });
-      }
+      out.set(s.mean.dataSync(), at);
+      out.set(s.variance.dataSync(), at + s.mean.size);
+      at += 2 * s.mean.size;
       s.mean.dispose();
       s.variance.dispose();
     }
     this.batchStats.length = 0;
+    return out;
+  }
+
+  /** Folds statistics laid out as takeBatchStats returns them (any number of forward passes) into the running ones. */
+  foldBatchStats(stats: Float32Array, momentum = 0.1): void {
+    const order = this.bnOrder();
+    const perPass = order.reduce((n, bn) => n + 2 * bn.weight.size, 0);
+    if (stats.length % perPass !== 0) throw new Error(`ModifiedResNet: ${stats.length} statistics are not whole forward passes of ${perPass}`);
+    let at = 0;
+    while (at < stats.length) {
+      for (const bn of order) {
+        const c = bn.weight.size;
+        const { runningMean, runningVar } = bn;
+        if (runningMean instanceof tf.Variable && runningVar instanceof tf.Variable) {
+          tf.tidy(() => {
+            runningMean.assign(tf.add(tf.mul(runningMean, 1 - momentum), tf.mul(tf.tensor1d(stats.subarray(at, at + c)), momentum)));
+            runningVar.assign(tf.add(tf.mul(runningVar, 1 - momentum), tf.mul(tf.tensor1d(stats.subarray(at + c, at + 2 * c)), momentum)));
+          });
+        }
+        at += 2 * c;
+      }
+    }
   }
 
   /** pixels NCHW [N, 3, H, W] -> layer4 map NHWC [N, H/32, W/32, 32*width]. */

@@ -44,19 +44,20 @@ export function learnWorldVocabulary(seed: number, count = 20000): string {
   return learnMerges(captions(), { vocabSize: 1024 });
 }
 
-/** Pretraining batches: pairs [step*B, (step+1)*B) of the world's 'pretrain' stream. */
+/** Pretraining batches: pairs [step*B, (step+1)*B) of the world's 'pretrain' stream (or [from, to) of them). */
 export function worldPairSource(seed: number, size = 64): PairSource {
   return {
-    batch(step, batchSize) {
+    batch(step, batchSize, from = 0, to = batchSize) {
       const per = 3 * size * size;
-      const pixels = new Float32Array(batchSize * per);
+      const n = to - from;
+      const pixels = new Float32Array(n * per);
       const captions: string[] = [];
-      for (let b = 0; b < batchSize; b++) {
-        const pair = pretrainPair(seed, step * batchSize + b, { size });
+      for (let b = 0; b < n; b++) {
+        const pair = pretrainPair(seed, step * batchSize + from + b, { size });
         pixels.set(toClipInput(pair.image, { size }), b * per);
         captions.push(pair.caption);
       }
-      return { pixels, shape: [batchSize, 3, size, size], captions };
+      return { pixels, shape: [n, 3, size, size], captions };
     },
   };
 }

@@ -9,9 +9,12 @@ export const MAX_LOGIT_SCALE = Math.log(100);
 export function infoNceLoss(model: ClipModel, pixels: tf.Tensor4D, text: TextInput): tf.Scalar {
   const img = model.encodeImage(pixels);                                    // [B, E]
   const txt = model.encodeText(text);                                       // [B, E]
-  const imgN = tf.div(img, tf.norm(img, 2, -1, true));
-  const txtN = tf.div(txt, tf.norm(txt, 2, -1, true));
-  const scale = tf.exp(tf.minimum(model.logitScaleParam, MAX_LOGIT_SCALE));
+  return infoNceFromFeatures(tf.div(img, tf.norm(img, 2, -1, true)), tf.div(txt, tf.norm(txt, 2, -1, true)), model.logitScaleParam);
+}
+
+/** The same loss from L2-normalised image and text features [B, E] and the logit-scale parameter. */
+export function infoNceFromFeatures(imgN: tf.Tensor2D, txtN: tf.Tensor2D, logitScale: tf.Tensor): tf.Scalar {
+  const scale = tf.exp(tf.minimum(logitScale, MAX_LOGIT_SCALE));
   const logits = tf.mul(tf.matMul(imgN, tf.transpose(txtN)), scale);       // [B, B]
   const b = logits.shape[0];
   const labels = tf.oneHot(tf.range(0, b, 1, 'int32'), b);

@@ -5,16 +5,22 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { ClipConfig } from '../clip/config';
 import { ClipModel } from '../clip/model';
-import { clipInitStateDict } from '../clip/random';
+import { clipInitStateDict, clipShapes } from '../clip/random';
 import { readSafetensors, readSafetensorsHeader, TensorToWrite, writeSafetensors } from '../clip/safetensors';
 import type { StateDict } from '../clip/weights';
 import type { TokenizedBatch } from '../clip/tokenizer';
 import { ADAMW_DEFAULTS, AdamW, decays, warmupCosine } from './adamw';
-import { infoNceLoss, MAX_LOGIT_SCALE } from './contrastive';
+import { l2normalize } from '../methods/method';
+import { SOLO, type Collective } from './collective';
+import { infoNceFromFeatures, MAX_LOGIT_SCALE } from './contrastive';
 
-/** Image-caption pairs; batch(step) must depend only on (its own seed, step), so resume is exact. */
+/**
+ * Image-caption pairs; batch(step) must depend only on (its own seed, step), so resume is exact.
+ * `from`/`to` (default 0 / batchSize) ask for the pairs [from, to) of the step's batch only, the
+ * share of one data-parallel worker.
+ */
 export interface PairSource {
-  batch(step: number, batchSize: number): { pixels: Float32Array; shape: [number, number, number, number]; captions: string[] };
+  batch(step: number, batchSize: number, from?: number, to?: number): { pixels: Float32Array; shape: [number, number, number, number]; captions: string[] };
 }
 
 export interface PretrainConfig {
@@ -26,6 +32,12 @@ export interface PretrainConfig {
   seed: number;
   checkpointEvery: number;
   logEvery: number;
+  /**
+   * Images per BatchNorm group: the image tower normalises each group of the batch with its own
+   * statistics (ghost batch norm; default the whole batch). A data-parallel run needs whole groups per
+   * worker, and gives the same model as one worker with the same groups.
+   */
+  bnGroup?: number;
 }
 
 export const PRETRAIN_DEFAULTS: PretrainConfig = { steps: 1500, batchSize: 128, lr: 2e-3, warmup: 100, weightDecay: 0.1, seed: 0, checkpointEvery: 50, logEvery: 10 };
@@ -108,18 +120,68 @@ function loadCheckpoint(file: string, run: PretrainRun): { sd: StateDict; m: Flo
   return { sd, m, v, step: Number(meta.step) };
 }
 
-/** Runs (or resumes) pretraining; returns the trained model (trainable; the caller disposes it). */
-export function pretrain(run: PretrainRun): { model: ClipModel; history: StepRecord[] } {
+/** The pairs [from, to) of each step's batch that `rank` of `size` computes, and its BatchNorm group size. */
+export function rankShare(train: PretrainConfig, rank: number, size: number): { from: number; to: number; group: number } {
+  const group = train.bnGroup ?? train.batchSize;
+  if (!Number.isInteger(group) || group < 1 || train.batchSize % group !== 0) {
+    throw new Error(`pretrain: the BatchNorm group (${group}) must divide the batch size (${train.batchSize})`);
+  }
+  const groups = train.batchSize / group;
+  if (groups % size !== 0) {
+    throw new Error(`pretrain: ${size} workers cannot share ${groups} BatchNorm group(s) of ${group} images evenly; choose a batch size and --bn-group with a multiple of ${size} groups`);
+  }
+  const per = (groups / size) * group;
+  return { from: rank * per, to: (rank + 1) * per, group };
+}
+
+/**
+ * The symmetric InfoNCE loss of a global batch of which this rank holds `pixels`/`text` (its share):
+ * each group of `group` images through the image tower with its own BatchNorm statistics, the
+ * normalised embeddings of every rank gathered (the others' as constants, so each rank's gradient is
+ * its own share's contribution), the logits over the whole batch. Runs inside tf.variableGrads.
+ */
+export function shardedInfoNce(model: ClipModel, pixels: tf.Tensor4D, text: TokenizedBatch, group: number, collective: Collective): tf.Scalar {
+  const n = pixels.shape[0];
+  const parts: tf.Tensor2D[] = [];
+  for (let g = 0; g < n; g += group) parts.push(model.encodeImage(n === group ? pixels : pixels.slice([g, 0, 0, 0], [group, -1, -1, -1])));
+  const img = l2normalize(parts.length === 1 ? parts[0] : (tf.concat(parts, 0) as tf.Tensor2D));
+  const txt = l2normalize(model.encodeText(text));
+  let imgAll = img;
+  let txtAll = txt;
+  if (collective.size > 1) {
+    const e = img.shape[1];
+    const local = new Float32Array(2 * n * e);
+    local.set(img.dataSync());
+    local.set(txt.dataSync(), n * e);
+    const all = collective.allGather(local);
+    const of = (r: number, which: 0 | 1, mine: tf.Tensor2D) => {
+      if (r === collective.rank) return mine;
+      const m = all[r].length / (2 * e);
+      return tf.tensor2d(all[r].subarray(which * m * e, (which + 1) * m * e), [m, e]);
+    };
+    imgAll = tf.concat(all.map((_, r) => of(r, 0, img)), 0) as tf.Tensor2D;
+    txtAll = tf.concat(all.map((_, r) => of(r, 1, txt)), 0) as tf.Tensor2D;
+  }
+  return infoNceFromFeatures(imgAll, txtAll, model.logitScaleParam);
+}
+
+/**
+ * Runs (or resumes) pretraining; returns the trained model (trainable; the caller disposes it). With a
+ * `collective` of several ranks (src/train/workers.ts) each rank computes its share of every batch;
+ * the gradients are summed in rank order, the BatchNorm statistics of every group folded in order, and
+ * each rank applies the same update to its replica; rank 0 alone writes the checkpoints and the log.
+ */
+export function pretrain(run: PretrainRun, collective: Collective = SOLO): { model: ClipModel; history: StepRecord[] } {
   const { train } = run;
-  const log = run.log ?? (() => undefined);
+  const lead = collective.rank === 0;
+  const log = lead ? run.log ?? (() => undefined) : () => undefined;
+  const share = rankShare(train, collective.rank, collective.size);
   fs.mkdirSync(run.dir, { recursive: true });
   const ckpt = path.join(run.dir, CHECKPOINT);
   const resumed = fs.existsSync(ckpt) ? loadCheckpoint(ckpt, run) : null;
   const model = new ClipModel(run.model, resumed?.sd ?? clipInitStateDict(run.model, train.seed), resumed ? ckpt : 'init', true);
-  const opt = new AdamW(
-    model.trainableVariables().map(({ key, variable }) => ({ key, variable, decay: decays(key, variable.rank) })),
-    { ...ADAMW_DEFAULTS, weightDecay: train.weightDecay },
-  );
+  const params = model.trainableVariables();
+  const opt = new AdamW(params.map(({ key, variable }) => ({ key, variable, decay: decays(key, variable.rank) })), { ...ADAMW_DEFAULTS, weightDecay: train.weightDecay });
   if (resumed) {
     tf.tidy(() => {
       opt.m.forEach((m, i) => m.assign(tf.tensor(resumed.m[i], m.shape)));
@@ -130,31 +192,43 @@ export function pretrain(run: PretrainRun): { model: ClipModel; history: StepRec
   }
   model.setTraining(true);
   const vars = opt.params.map((p) => p.variable);
+  // every rank computes the whole loss, so the logit scale's gradient is whole on each: counted once
+  const replicated = params.map((p) => p.key === 'logit_scale');
   const history: StepRecord[] = [];
   const logFile = path.join(run.dir, 'log.jsonl');
   const stop = Math.min(run.stopAt ?? train.steps, train.steps);
   const t0 = Date.now();
   for (let step = opt.step; step < stop; step++) {
     const started = Date.now();
-    const b = run.source.batch(step, train.batchSize);
+    const b = run.source.batch(step, train.batchSize, share.from, share.to);
     const pixels = tf.tensor4d(b.pixels, b.shape);
     const text = run.tokenize(b.captions);
-    const { value, grads } = tf.variableGrads(() => infoNceLoss(model, pixels, text), vars);
+    const { value, grads } = tf.variableGrads(() => shardedInfoNce(model, pixels, text, share.group, collective), vars);
     const loss = value.dataSync()[0];
+    let gradList = vars.map((v) => grads[v.name]);
+    if (collective.size > 1) {
+      const summed = collective.allReduceSum(flatten(gradList, replicated, collective.rank));
+      tf.dispose(gradList);
+      gradList = unflatten(summed, vars);
+    }
+    const stats = model.takeBatchStats();
+    const allStats = collective.size > 1 ? concatArrays(collective.allGather(stats)) : stats;
+    tf.dispose([pixels, value]);
     if (!Number.isFinite(loss)) {
-      tf.dispose([pixels, value, ...Object.values(grads)]);
-      model.updateRunningStats(); // drop the batch statistics
+      tf.dispose(gradList); // the batch statistics are dropped too
       throw new Error(`pretraining diverged: loss is ${loss} at step ${step + 1}; the last good checkpoint is ${ckpt} (step ${opt.step}). Lower the learning rate (--lr) and resume.`);
     }
     const lr = warmupCosine(step, train.lr, train.warmup, train.steps);
-    opt.apply(vars.map((v) => grads[v.name]), lr);
-    model.updateRunningStats();
+    opt.apply(gradList, lr);
+    model.foldBatchStats(allStats);
     tf.tidy(() => model.logitScaleParam instanceof tf.Variable && model.logitScaleParam.assign(tf.minimum(model.logitScaleParam, MAX_LOGIT_SCALE)));
-    tf.dispose([pixels, value, ...Object.values(grads)]);
+    tf.dispose(gradList);
     const rec: StepRecord = { step: step + 1, loss, lr, logitScale: model.logitScale, seconds: (Date.now() - started) / 1000 };
     history.push(rec);
-    fs.appendFileSync(logFile, JSON.stringify(rec) + '\n');
-    if ((step + 1) % train.checkpointEvery === 0 || step + 1 === stop) saveCheckpoint(ckpt, model, opt, run);
+    if (lead) {
+      fs.appendFileSync(logFile, JSON.stringify(rec) + '\n');
+      if ((step + 1) % train.checkpointEvery === 0 || step + 1 === stop) saveCheckpoint(ckpt, model, opt, run);
+    }
     if ((step + 1) % train.logEvery === 0 || step + 1 === stop) {
       const done = step + 1 - (resumed?.step ?? 0);
       const rate = done / ((Date.now() - t0) / 1000);
@@ -165,6 +239,52 @@ export function pretrain(run: PretrainRun): { model: ClipModel; history: StepRec
   model.setTraining(false);
   opt.dispose();
   return { model, history };
+}
+
+/** Every gradient in one array; a replicated one (the same on every rank) is sent by rank 0 only. */
+function flatten(grads: tf.Tensor[], replicated: boolean[], rank: number): Float32Array {
+  const out = new Float32Array(grads.reduce((n, g) => n + g.size, 0));
+  let at = 0;
+  grads.forEach((g, i) => {
+    if (!replicated[i] || rank === 0) out.set(g.dataSync(), at);
+    at += g.size;
+  });
+  return out;
+}
+
+function unflatten(flat: Float32Array, like: tf.Variable[]): tf.Tensor[] {
+  let at = 0;
+  return like.map((v) => {
+    const t = tf.tensor(flat.subarray(at, at + v.size), v.shape, 'float32');
+    at += v.size;
+    return t;
+  });
+}
+
+function concatArrays(parts: Float32Array[]): Float32Array {
+  const out = new Float32Array(parts.reduce((n, p) => n + p.length, 0));
+  let at = 0;
+  for (const p of parts) {
+    out.set(p, at);
+    at += p.length;
+  }
+  return out;
+}
+
+/** The weights of the checkpoint in `dir` (what a data-parallel run leaves; its rank 0 wrote them). */
+export function checkpointModel(dir: string): ClipModel {
+  const file = path.join(dir, CHECKPOINT);
+  const f = readSafetensors(file);
+  if (f.metadata.format !== 'promptlab-pretrain-checkpoint') throw new Error(`${file}: not a promptlab pretraining checkpoint`);
+  const sd: StateDict = new Map();
+  for (const [name, t] of f.tensors) if (!name.startsWith('optimizer.')) sd.set(name, { shape: t.shape, data: t.data as Float32Array });
+  return new ClipModel(JSON.parse(f.metadata.model_config) as ClipConfig, sd, file);
+}
+
+/** Floats a rank exchanges at most in one step: every gradient, or its share's embeddings, or its BatchNorm statistics. */
+export function exchangeCapacity(model: ClipConfig, train: PretrainConfig): number {
+  const params = [...clipShapes(model).values()].reduce((n, s) => n + s.reduce((a, b) => a * b, 1), 0);
+  return Math.max(params, 2 * train.batchSize * model.embedDim);
 }
 
 export function formatSeconds(s: number): string {

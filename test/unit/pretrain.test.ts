@@ -6,12 +6,11 @@ import * as os from 'os';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { conv2d } from '../../src/clip/conv';
-import { ClipConfig } from '../../src/clip/config';
 import { ClipModel } from '../../src/clip/model';
 import { clipInitStateDict } from '../../src/clip/random';
-import { uniform } from '../../src/random';
-import { ClipTokenizer } from '../../src/clip/tokenizer';
-import { PairSource, pretrain, PretrainConfig } from '../../src/train/pretrain';
+import { checkpointModel, pretrain, PretrainConfig, rankShare } from '../../src/train/pretrain';
+import { runWorkers } from '../../src/train/workers';
+import { TOY_RN, toySource, toyTokenize } from '../helpers/toy-pretrain';
 import { relativeError } from '../helpers/compare';
 
 /** The same convolution from differentiable pieces only (pad, slice, concat, matMul). */
@@ -31,37 +30,8 @@ function im2colConv(x: tf.Tensor4D, w: tf.Tensor4D, stride: number, pad: number)
   return tf.matMul(patches, w.reshape([k * k * cin, cout])).reshape([n, ho, wo, cout]);
 }
 
-const RN: ClipConfig = {
-  embedDim: 16, imageResolution: 32, visionLayers: [1, 1, 1, 1], visionWidth: 8, visionPatchSize: null, visionHeads: 2,
-  contextLength: 8, vocabSize: 520, transformerWidth: 32, transformerHeads: 2, transformerLayers: 1,
-  textAct: 'quick_gelu', visionAct: 'quick_gelu', layerNormEps: 1e-5,
-};
-
-const COLOURS: [string, number[]][] = [['red', [220, 30, 30]], ['green', [30, 200, 30]], ['blue', [30, 30, 220]], ['yellow', [230, 220, 40]]];
-
-/** Squares of four colours at random places; the caption names the colour. */
-function toySource(size: number): PairSource {
-  return {
-    batch(step, batchSize) {
-      const r = uniform(1000 + step);
-      const pixels = new Float32Array(batchSize * 3 * size * size);
-      const captions: string[] = [];
-      for (let b = 0; b < batchSize; b++) {
-        const [name, rgb] = COLOURS[b % COLOURS.length];
-        captions.push(`a ${name} square`);
-        const x0 = Math.floor(r() * size / 2);
-        const y0 = Math.floor(r() * size / 2);
-        for (let c = 0; c < 3; c++) for (let y = 0; y < size; y++) for (let x = 0; x < size; x++) {
-          const inside = x >= x0 && x < x0 + size / 2 && y >= y0 && y < y0 + size / 2;
-          pixels[((b * 3 + c) * size + y) * size + x] = ((inside ? rgb[c] : 128) / 255 - 0.45) / 0.27;
-        }
-      }
-      return { pixels, shape: [batchSize, 3, size, size], captions };
-    },
-  };
-}
-
-const toyTokenizer = ClipTokenizer.fromMerges('#version: 0.2\nr e\nre d</w>\ns q\nsq u\n');
+const RN = TOY_RN;
+const tokenize = toyTokenize;
 
 function config(steps: number): PretrainConfig {
   return { steps, batchSize: 8, lr: 3e-3, warmup: 2, weightDecay: 0.1, seed: 1, checkpointEvery: 2, logEvery: 100 };
@@ -70,7 +40,6 @@ function config(steps: number): PretrainConfig {
 describe('pretraining a CLIP', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-pretrain-'));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
-  const tokenize = (c: string[]) => toyTokenizer.tokenize(c, { contextLength: RN.contextLength, truncate: true });
 
   it('trainable conv2d: output and both gradients equal an im2col formulation (stride 1 and 2)', () => {
     for (const [stride, pad, k] of [[1, 1, 3], [2, 1, 3], [1, 0, 1]]) {
@@ -137,5 +106,36 @@ describe('pretraining a CLIP', () => {
     px.dispose();
     run.model.dispose();
     assert.strictEqual(tf.memory().numTensors, before);
+  });
+
+  it('data-parallel on 2 worker threads: the same step as one worker with the same BatchNorm groups (within 1e-5)', async function () {
+    this.timeout(120000);
+    const train = { ...config(1), bnGroup: 4, checkpointEvery: 100 };
+    const solo = pretrain({ model: RN, train, source: toySource(32), tokenize, dir: path.join(tmp, 'solo') });
+    const helper = path.join(__dirname, '..', 'helpers', 'toy-pretrain.ts');
+    const dir = path.join(tmp, 'dp');
+    const ranks = await runWorkers<{ dir: string; train: PretrainConfig }, { weights: Record<string, Float32Array>; losses: number[] }>(helper, 'toyRank', 2, { dir, train }, { capacity: 1 << 20 });
+    // every replica ends identical; rank 0 wrote the checkpoint
+    for (const k of Object.keys(ranks[0].weights)) assert.deepStrictEqual(ranks[1].weights[k], ranks[0].weights[k], `replicas differ at ${k}`);
+    ranks[0].losses.forEach((l, i) => assert.ok(Math.abs(l - solo.history[i].loss) < 1e-5, `step ${i + 1}: loss ${l} vs ${solo.history[i].loss}`));
+    let worst = 0;
+    for (const [k, t] of solo.model.stateDict()) {
+      const w = ranks[0].weights[k];
+      for (let i = 0; i < t.data.length; i++) worst = Math.max(worst, Math.abs(w[i] - t.data[i]));
+    }
+    assert.ok(worst < 1e-5, `largest weight difference after one step ${worst}`);
+    const fromCheckpoint = checkpointModel(dir);
+    for (const [k, t] of fromCheckpoint.stateDict()) assert.deepStrictEqual(Float32Array.from(t.data), ranks[0].weights[k], k);
+    fromCheckpoint.dispose();
+    solo.model.dispose();
+  });
+
+  it('data-parallel: workers must share whole BatchNorm groups; a failing worker stops the others and names itself', async function () {
+    this.timeout(60000);
+    assert.throws(() => rankShare({ ...config(1), bnGroup: 8 }, 0, 2), /2 workers cannot share 1 BatchNorm group\(s\) of 8 images evenly/);
+    assert.throws(() => rankShare({ ...config(1), bnGroup: 3 }, 0, 1), /the BatchNorm group \(3\) must divide the batch size \(8\)/);
+    assert.deepStrictEqual(rankShare({ ...config(1), bnGroup: 2 }, 1, 2), { from: 4, to: 8, group: 2 });
+    const helper = path.join(__dirname, '..', 'helpers', 'toy-pretrain.ts');
+    await assert.rejects(runWorkers(helper, 'failingRank', 2, null, { capacity: 4 }), /worker 1 of 2: rank 1 broke on purpose/);
   });
 });
