@@ -10,7 +10,7 @@ import type { Rng } from '../random';
 import { SHAPE_NOUNS, sizeOf, type ColorName, type PatternName, type ShapeName, type SizeName, type StyleName } from './vocab';
 
 export interface CaptionOptions {
-  /** Probability that shapes are named (otherwise "shape"/"object"); default 1. */
+  /** Probability that shapes are named (otherwise "shape", or now and then "object"); default 0.85. */
   pShape?: number;
   /** Probability that colours are mentioned; default 0.4. */
   pColor?: number;
@@ -33,7 +33,7 @@ export interface CaptionOptions {
 }
 
 export const DEFAULT_CAPTION_OPTIONS: Required<CaptionOptions> = {
-  pShape: 1,
+  pShape: 0.85,
   pColor: 0.4,
   pPattern: 0.3,
   pSize: 0.25,
@@ -81,9 +81,14 @@ export function positionOf(o: Pick<ObjectSpec, 'cx' | 'cy'>): PositionName | nul
   return (vert && horiz ? `${vert} ${horiz}` : vert || horiz) as PositionName;
 }
 
+/**
+ * How a position is said: half the time in the world benchmarks' own words ("on the top left", the
+ * template "a photo of a shape on the {}." with the position's name), otherwise in one of the usual
+ * phrasings.
+ */
 const POSITION_PHRASES: Record<PositionName, string[]> = {
-  left: ['on the left', 'on the left side'],
-  right: ['on the right', 'on the right side'],
+  left: ['on the left side', 'at the left'],
+  right: ['on the right side', 'at the right'],
   top: ['at the top', 'near the top'],
   bottom: ['at the bottom', 'near the bottom'],
   'top left': ['in the top left corner', 'at the top left'],
@@ -92,6 +97,11 @@ const POSITION_PHRASES: Record<PositionName, string[]> = {
   'bottom right': ['in the bottom right corner', 'at the bottom right'],
   middle: ['in the middle', 'in the center'],
 };
+
+/** A phrase for a position: "on the <name>" (the benchmarks' words) or a usual phrasing. */
+export function positionPhrase(p: PositionName, rng: Rng): string {
+  return rng.chance(0.5) ? `on the ${p}` : rng.pick(POSITION_PHRASES[p]);
+}
 
 const NUMBERS = ['no', 'a', 'two', 'three', 'four', 'five', 'six', 'seven', 'eight', 'nine', 'ten'];
 
@@ -174,9 +184,9 @@ export function nounPhrase(m: Mention, named: boolean, rng: Rng): string {
   if (m.pattern && patternAfterColor) words.push(m.pattern);
   const plural = m.count > 1;
   if (m.shape && named) words.push(SHAPE_NOUNS[m.shape][plural ? 1 : 0]);
-  else words.push(rng.pick(plural ? ['shapes', 'objects'] : ['shape', 'object']));
+  else words.push(rng.chance(0.8) ? (plural ? 'shapes' : 'shape') : plural ? 'objects' : 'object');
   if (suffix) words.push(suffix);
-  if (m.position) words.push(rng.pick(POSITION_PHRASES[m.position]));
+  if (m.position) words.push(positionPhrase(m.position, rng));
   return words.join(' ');
 }
 

@@ -9,7 +9,7 @@ import { breaksSilhouette, BACKGROUND_KINDS, COLORS, COLOR_RGB, MOTIONS, MOTION_
  * Bump whenever any output changes (pixels, labels, captions, sampled parameters, stream layout), and
  * update the stored checksum in test/unit/world.test.ts with it.
  */
-export const WORLD_GENERATOR_VERSION = 1;
+export const WORLD_GENERATOR_VERSION = 2;
 
 export interface WorldDescription {
   version: number;

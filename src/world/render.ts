@@ -190,9 +190,11 @@ function drawObject(ctx: DrawContext, o: ObjectSpec, index: number, label: numbe
   const checkP = Math.max(0.62, 7 / R);
   const dotP = Math.max(0.5, 6 / R);
   const dotR = 0.3 * dotP;
-  const strokePx = Math.max(1.6, 0.12 * R);
-  const rimPx = Math.max(1, 0.06 * R);
   const inkPx = Math.max(1.5, 0.09 * R);
+  // an outlined object's coloured ring; a cartoon's dark contour covers its outer part, so it is
+  // that much wider there and the colour still shows
+  const strokePx = Math.max(1.6, 0.12 * R) + (style === 'cartoon' ? inkPx : 0);
+  const rimPx = Math.max(1, 0.06 * R);
   const pencilHalf = Math.max(0.55, 0.6 * (m / 64));
 
   const cr = c / R, sr = s / R;

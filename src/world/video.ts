@@ -213,7 +213,7 @@ const VIDEO_TEMPLATES = ['a video of {}', 'a clip of {}', 'a short video of {}',
 export function videoCaption(spec: VideoSpec, rng: Rng, opts: CaptionOptions = {}): string {
   const style = spec.style ?? 'clean';
   // Reuse the still-image choices for the object (first frame's attributes but the middle state's scale).
-  const still = describeCaption([spec.object], style, rng, { ...opts, pPosition: 0, pStyle: 0, pPeriod: 0 });
+  const still = describeCaption([spec.object], style, rng, { pShape: 1, ...opts, pPosition: 0, pStyle: 0, pPeriod: 0 });
   const m: Mention = { ...still.mentions[0] };
   if (spec.motion === 'grow' || spec.motion === 'shrink') delete m.size;
   let fromTo = '';
