@@ -4,6 +4,7 @@ import * as path from 'path';
 import { initBackend } from '../backend';
 import { loadMiniClip, MINICLIP_DIR } from '../miniclip';
 import { measureKnowledge, writeModelCard } from '../miniclip/card';
+import { measureNextMethods } from '../miniclip/next-methods';
 import { parse } from './args';
 
 export async function modelCardCommand(argv: string[], log: (s: string) => void): Promise<void> {
@@ -13,7 +14,8 @@ export async function modelCardCommand(argv: string[], log: (s: string) => void)
   const { model, tokenizer } = loadMiniClip(dir);
   try {
     const knowledge = measureKnowledge(model, tokenizer, { quick: values.quick === true, log });
-    log(`wrote ${writeModelCard(dir, model, knowledge)}`);
+    const next = measureNextMethods(model, tokenizer, { quick: values.quick === true, log });
+    log(`wrote ${writeModelCard(dir, model, knowledge, next)}`);
   } finally {
     model.dispose();
   }

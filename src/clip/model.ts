@@ -164,6 +164,22 @@ export class ClipModel {
     return this.visual.tokens(pixels);
   }
 
+  /**
+   * Per-position image features in the joint embedding space, for dense prediction without training
+   * (MaskCLIP): [N, H/32, W/32, E] for a ModifiedResNet (the attention pool's value and output
+   * projections at every position); a ViT's are its per-patch tokens.
+   */
+  denseFeatures(pixels: tf.Tensor4D): tf.Tensor4D {
+    this.live();
+    if (this.visual instanceof ModifiedResNet) return this.visual.denseFeatures(pixels);
+    return tf.tidy(() => {
+      const t = this.visual.tokens(pixels) as tf.Tensor3D;              // [N, 1 + g*g, E]
+      const [n, len, e] = t.shape;
+      const g = Math.round(Math.sqrt(len - 1));
+      return t.slice([0, 1, 0], [n, len - 1, e]).reshape([n, g, g, e]) as tf.Tensor4D;
+    });
+  }
+
   /** CLIP's forward: exp(logit_scale) * cos(image, text), with both embeddings. */
   logits(pixels: tf.Tensor4D, input: TextInput): ClipLogits {
     const imageEmbeds = this.encodeImage(pixels);

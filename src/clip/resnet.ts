@@ -3,7 +3,7 @@
 // Works in NHWC internally; the public API takes and returns NCHW as PyTorch does.
 import * as tf from '@tensorflow/tfjs';
 import type { ClipConfig } from './config';
-import { Attention, multiHeadAttention } from './ops';
+import { Attention, linear, multiHeadAttention } from './ops';
 import type { BatchNorm, ParamReader } from './params';
 import { conv2d } from './conv';
 
@@ -207,6 +207,20 @@ export class ModifiedResNet {
       const query = tokens.slice([0, 0, 0], [-1, 1, -1]);
       const out = multiHeadAttention(query, tokens, this.pool);
       return out.reshape([out.shape[0], out.shape[2]]) as tf.Tensor2D;
+    });
+  }
+
+  /**
+   * MaskCLIP's dense features: each position of the layer4 map (positional embedding added) through
+   * the attention pool's value and output projections only, no attention: [N, h, w, E].
+   */
+  denseFeatures(pixels: tf.Tensor4D): tf.Tensor4D {
+    return tf.tidy(() => {
+      const map = this.trunk(pixels);                                     // [N, h, w, C]
+      const [n, h, w, c] = map.shape;
+      const tokens = this.poolTokens(map).slice([0, 1, 0], [n, h * w, c]); // positions added, mean token dropped
+      const out = linear(linear(tokens, this.pool.v), this.pool.out);      // [N, h*w, E]
+      return out.reshape([n, h, w, out.shape[out.shape.length - 1] as number]) as tf.Tensor4D;
     });
   }
 

@@ -12,6 +12,7 @@ import { encodeImages, Features, zeroshotAccuracyOf } from '../eval/features';
 import { linearProbe } from '../eval/linear-probe';
 import { l2normalize } from '../methods/method';
 import { WORLD_GENERATOR_VERSION } from '../world';
+import type { NextMethodsKnowledge } from './next-methods';
 
 export interface BenchmarkKnowledge {
   dataset: string;
@@ -54,14 +55,14 @@ export function measureKnowledge(model: ClipModel, tokenizer: ClipTokenizer, opt
   return out;
 }
 
-interface Sitting { fromStep: number; steps: number; batchSize: number; lr: number; warmup: number; seed: number }
+interface Sitting { fromStep: number; steps: number; batchSize: number; lr: number; warmup: number; seed: number; bnGroup?: number; workers?: number }
 
 interface PretrainRecord {
-  steps: number; batchSize: number; lr: number; warmup: number; weightDecay: number; seed: number; backend?: string; sittings?: Sitting[];
+  steps: number; batchSize: number; lr: number; warmup: number; weightDecay: number; seed: number; bnGroup?: number; backend?: string; sittings?: Sitting[];
 }
 
 /** Writes MODEL_CARD.md beside the weights. */
-export function writeModelCard(dir: string, model: ClipModel, knowledge: BenchmarkKnowledge[]): string {
+export function writeModelCard(dir: string, model: ClipModel, knowledge: BenchmarkKnowledge[], next?: NextMethodsKnowledge): string {
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { pretrain: PretrainRecord };
   const p = cfg.pretrain;
   const c = model.config;
@@ -72,7 +73,8 @@ export function writeModelCard(dir: string, model: ClipModel, knowledge: Benchma
   // sitting's first step), are part of the recipe; consecutive sittings with one target are resumes
   const sittings = (p.sittings ?? [{ fromStep: 0, ...p }]).filter((x, i, all) => i === 0 || x.steps !== all[i - 1].steps);
   const ends = sittings.map((x, i) => (i + 1 < sittings.length ? sittings[i + 1].fromStep : x.steps));
-  const command = sittings.map((x, i) => `npx promptlab pretrain --steps ${x.steps}${ends[i] < x.steps ? ` --stop-at ${ends[i]}` : ''} --batch-size ${x.batchSize} --lr ${x.lr} --warmup ${x.warmup} --seed ${x.seed}`).join('\n  ');
+  const parallel = (x: Sitting) => `${x.bnGroup ? ` --bn-group ${x.bnGroup}` : ''}${x.workers && x.workers > 1 ? ` --workers ${x.workers}` : ''}`;
+  const command = sittings.map((x, i) => `npx promptlab pretrain --steps ${x.steps}${ends[i] < x.steps ? ` --stop-at ${ends[i]}` : ''} --batch-size ${x.batchSize}${parallel(x)} --lr ${x.lr} --warmup ${x.warmup} --seed ${x.seed}`).join('\n  ');
   const schedule = sittings.length > 1
     ? `${sittings.map((x, i) => `${i === 0 ? '' : `then from step ${x.fromStep} with the cosine recomputed for `}${x.steps} steps${ends[i] < x.steps ? ` (stopped at step ${ends[i]})` : ''}`).join(', ')}: warm restarts at steps ${sittings.slice(1).map((x) => x.fromStep).join(', ')}`
     : `${p.steps} steps`;
@@ -113,17 +115,32 @@ backbone of every notebook and \`promptlab repro\` experiment. Load it with \`lo
 
 ## What the frozen model knows (test accuracy, %)
 Zero-shot with each benchmark's hand-crafted template and with its template ensemble; linear probe =
-logistic regression on the frozen image features (train split, L2 strength chosen on val). Full benchmark
-sizes (\`data-manifests/world/\`).
+CoOp's linear probe on the frozen image features (scikit-learn's L-BFGS logistic regression on the raw
+features of the whole train split, C searched on val). Full benchmark sizes (\`data-manifests/world/\`).
 
 | benchmark | classes | chance | zero-shot | ensemble | linear probe |
 | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 | **average** | | ${avg((k) => k.chance).toFixed(1)} | ${avg((k) => k.zeroshot).toFixed(1)} | ${avg((k) => k.ensemble).toFixed(1)} | ${avg((k) => k.probe).toFixed(1)} |
 
-Regenerate this card with \`promptlab model-card\`.
+${next ? nextMethodsSection(next) : ''}Regenerate this card with \`promptlab model-card\`.
 `;
   const file = path.join(dir, 'MODEL_CARD.md');
   fs.writeFileSync(file, text);
   return file;
+}
+
+function nextMethodsSection(n: NextMethodsKnowledge): string {
+  return `## What the next methods build on
+
+- **CSP** (compositional zero-shot, \`world-czsl\`): zero-shot accuracy over all ${n.czsl.pairs} closed-world pairs
+  ("a photo of a red star."): ${n.czsl.seen.toFixed(1)}% on test images of seen pairs, ${n.czsl.unseen.toFixed(1)}% on unseen pairs.
+- **DenseCLIP** (\`world-scenes\`, ${n.dense.grid.join(' x ')} feature grid): dense zero-shot segmentation as MaskCLIP does it
+  (each position through the attention pool's value and output projections, against the class names'
+  text features, upsampled): mIoU ${n.dense.miou.toFixed(1)} against ${n.dense.backgroundBaseline.toFixed(1)} for predicting background everywhere;
+  pixel accuracy ${n.dense.pixelAccuracy.toFixed(1)}% (background is ${n.dense.backgroundShare.toFixed(1)}% of the pixels).
+- **Video prompting** (\`world-motion\`, ${n.motion.classes} motions, chance ${n.motion.chance.toFixed(1)}%): CoOp's linear probe on the frozen frame
+  features: ${n.motion.meanFrames.toFixed(1)}% from the frames' mean (blind to time order), ${n.motion.framesInOrder.toFixed(1)}% from the frames in order.
+
+`;
 }
