@@ -1,5 +1,5 @@
 // Where the parity suites find their cases (pinned in architecture.md):
-// PROMPTLAB_PARITY_DIR / PROMPTLAB_COOP_DIR / PROMPTLAB_LINEAR_PROBE_DIR / PROMPTLAB_CZSL_DIR when set (must exist and hold cases), else the shared
+// PROMPTLAB_PARITY_DIR / PROMPTLAB_COOP_DIR / PROMPTLAB_LINEAR_PROBE_DIR / PROMPTLAB_CZSL_DIR / PROMPTLAB_CSP_DIR when set (must exist and hold cases), else the shared
 // fixtures beside the checkout (CI), else the copies under test/fixtures (a user's clone).
 import * as fs from 'fs';
 import * as path from 'path';
@@ -36,6 +36,10 @@ export function linearProbeDir(): FixtureDir {
 
 export function czslDir(): FixtureDir {
   return resolveDir('PROMPTLAB_CZSL_DIR', '../shared/fixtures/czsl-eval', 'test/fixtures/czsl-eval');
+}
+
+export function cspDir(): FixtureDir {
+  return resolveDir('PROMPTLAB_CSP_DIR', '../shared/fixtures/csp-official', 'test/fixtures/csp-official');
 }
 
 /** CLIP's BPE merges file: beside the parity cases, or in the shared fixtures; never in the repo. */
