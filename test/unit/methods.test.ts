@@ -9,6 +9,8 @@ import { randomStateDict } from '../../src/clip/random';
 import { ClipTokenizer } from '../../src/clip/tokenizer';
 import { CoOp } from '../../src/methods/coop';
 import { CoCoOp } from '../../src/methods/cocoop';
+import { CSP } from '../../src/methods/csp';
+import { CompositionalCoOp } from '../../src/methods/czsl-coop';
 import { crossEntropy, l2normalize, PromptMethod } from '../../src/methods/method';
 
 const CFG: ClipConfig = {
@@ -18,6 +20,9 @@ const CFG: ClipConfig = {
 };
 const MERGES = '#version: 0.2\nc i\nci r\ncir c\ncirc l\ncircl e</w>\ns t\nst a\nsta r</w>\nh e\nhe a\nhea r\nhear t</w>\np h\nph o\npho t\nphot o</w>\no f</w>\nX </w>';
 const CLASSES = ['circle', 'star', 'heart', 'red_star', 'big circle'];
+const ATTRS = ['red', 'big'];
+const OBJS = ['circle', 'star', 'heart'];
+const PAIRS: [number, number][] = [[0, 0], [0, 1], [1, 1], [1, 2], [0, 2]];
 
 interface Setup { clip: ClipModel; tok: ClipTokenizer; pixels: tf.Tensor4D; labels: number[] }
 
@@ -36,6 +41,9 @@ const METHODS: [string, (s: Setup) => PromptMethod][] = [
   ['CoOp (from "a photo of")', (s) => new CoOp(s.clip, s.tok, CLASSES, { ctxInit: 'a photo of' })],
   ['CoCoOp (from "a photo of")', (s) => new CoCoOp(s.clip, s.tok, CLASSES, { ctxInit: 'a photo of', seed: 1 })],
   ['CoCoOp (8 random vectors)', (s) => new CoCoOp(s.clip, s.tok, CLASSES, { nCtx: 8, ctxInit: '', seed: 1 })],
+  // compositional: 5 (attribute, object) pairs of 2 attributes x 3 objects as the classes
+  ['CSP (vocabulary dropout 0.3, training mode)', (s) => Object.assign(new CSP(s.clip, s.tok, ATTRS, OBJS, PAIRS, { attrDropout: 0.3, seed: 2 }), { training: true })],
+  ['CSP (CoOp baseline: learned context, frozen vocabulary)', (s) => new CompositionalCoOp(s.clip, s.tok, ATTRS, OBJS, PAIRS)],
 ];
 
 function snapshot(clip: ClipModel): Map<string, Float32Array> {
@@ -51,6 +59,8 @@ describe('prompt-learning methods: the same four checks', () => {
     describe(name, () => {
       it('output shapes: logits [B, K] from pixels and from features, finite', () => {
         const m = make(s);
+        // a dropout draw per forward would make the two paths differ: compare them deterministically
+        if (m instanceof CSP) m.training = false;
         try {
           const a = m.logits({ pixels: s.pixels });
           const f = tf.tidy(() => l2normalize(s.clip.encodeImage(s.pixels)));
@@ -59,7 +69,7 @@ describe('prompt-learning methods: the same four checks', () => {
           assert.ok(a.dataSync().every(Number.isFinite));
           assert.ok(Math.max(...Array.from(tf.sub(a, b).abs().dataSync())) < 1e-5);
           if (!name.includes('class-specific')) {
-            m.setClassNames(['star', 'circle star']);
+            m.setClassNames([m.classNames[1], m.classNames[0]]);
             const c = m.logits({ features: f });
             assert.deepStrictEqual(c.shape, [6, 2], 'after setClassNames');
             c.dispose();
@@ -118,7 +128,7 @@ describe('prompt-learning methods: the same four checks', () => {
       it('construction, new class names and dispose() leave no tensor behind', () => {
         const n = tf.memory().numTensors;
         const m = make(s);
-        if (!name.includes('class-specific')) m.setClassNames(['star', 'heart']);
+        if (!name.includes('class-specific')) m.setClassNames([m.classNames[2], m.classNames[0]]);
         m.dispose();
         assert.strictEqual(tf.memory().numTensors, n);
       });
