@@ -43,6 +43,22 @@ export class Adam {
     });
   }
 
+  /** A copy of the state (step, then the first and the second moments of every parameter), for checkpoints. */
+  state(): { step: number; buffers: (Float32Array | null)[] } {
+    return { step: this.step, buffers: [...this.m, ...this.v].map((b) => (b.dataSync() as Float32Array).slice()) };
+  }
+
+  /** Restores a state from `state()`. */
+  loadState(state: { step: number; buffers: (Float32Array | null)[] }): void {
+    const all = [...this.m, ...this.v];
+    if (state.buffers.length !== all.length) throw new Error(`Adam: state holds ${state.buffers.length} buffers for ${this.params.length} parameters (2 each)`);
+    state.buffers.forEach((data, i) => {
+      if (data === null || data.length !== all[i].size) throw new Error(`Adam: buffer ${i} is missing or holds ${data?.length} values for ${all[i].size}`);
+    });
+    tf.tidy(() => state.buffers.forEach((data, i) => all[i].assign(tf.tensor(data as Float32Array, all[i].shape, 'float32'))));
+    this.step = state.step;
+  }
+
   dispose(): void {
     tf.dispose([...this.m, ...this.v]);
   }

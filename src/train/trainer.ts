@@ -26,6 +26,7 @@ import { crossEntropy, PromptMethod } from '../methods/method';
 import { augmentImage } from './augment';
 import { ProgressCallback } from './progress';
 import { coopLr } from './schedule';
+import { Adam } from './adam';
 import { SGD } from './sgd';
 
 export interface PromptTrainConfig {
@@ -34,7 +35,13 @@ export interface PromptTrainConfig {
   /** Base learning rate (the cosine's peak). */
   lr: number;
   momentum: number;
-  /** Coupled (L2) weight decay, added to the gradient as torch.optim.SGD does. */
+  /** torch.optim.SGD (CoOp, CoCoOp; default) or torch.optim.Adam with its default betas and eps (CSP). */
+  optimizer?: 'sgd' | 'adam';
+  /** CoOp's constant warm-up then cosine per epoch (default), or a constant rate (CSP). */
+  schedule?: 'warmup-cosine' | 'constant';
+  /** Batches whose gradients are summed (each loss divided by it) before a step, and a step at each epoch's end (CSP's gradient_accumulation_steps); default 1. */
+  gradAccumulation?: number;
+  /** Coupled (L2) weight decay, added to the gradient as torch's SGD and Adam do. */
   weightDecay: number;
   /** Epochs at the constant `warmupLr` before the cosine starts. */
   warmupEpochs: number;
@@ -121,7 +128,16 @@ const FORMAT = 'promptlab-prompt-checkpoint';
 function canonicalConfig(c: PromptTrainConfig): string {
   const { epochs, batchSize, lr, momentum, weightDecay, warmupEpochs, warmupLr, seed } = c;
   const augment = c.augment ? { crop: c.augment.crop ? [...c.augment.crop] : null, flip: c.augment.flip } : null;
-  return JSON.stringify({ epochs, batchSize, lr, momentum, weightDecay, warmupEpochs, warmupLr, augment, seed });
+  const extra = { ...(c.optimizer && c.optimizer !== 'sgd' ? { optimizer: c.optimizer } : {}), ...(c.schedule && c.schedule !== 'warmup-cosine' ? { schedule: c.schedule } : {}), ...((c.gradAccumulation ?? 1) !== 1 ? { gradAccumulation: c.gradAccumulation } : {}) };
+  return JSON.stringify({ epochs, batchSize, lr, momentum, weightDecay, warmupEpochs, warmupLr, augment, seed, ...extra });
+}
+
+/** The optimisers the loop can drive, with their state exposed for checkpoints. */
+type PromptOptimizer = SGD | Adam;
+
+function makeOptimizer(vars: tf.Variable[], c: PromptTrainConfig): PromptOptimizer {
+  if ((c.optimizer ?? 'sgd') === 'adam') return new Adam(vars, { weightDecay: c.weightDecay });
+  return new SGD(vars, { momentum: c.momentum, weightDecay: c.weightDecay });
 }
 
 /** The order the items are visited in during (0-based) `epoch`: a seeded Fisher-Yates shuffle. */
@@ -207,11 +223,11 @@ interface Resumed {
   history: EpochRecord[];
 }
 
-function saveCheckpoint(file: string, vars: tf.Variable[], opt: SGD, meta: Record<string, string>, epoch: number, history: EpochRecord[]): void {
+function saveCheckpoint(file: string, vars: tf.Variable[], opt: PromptOptimizer, meta: Record<string, string>, epoch: number, history: EpochRecord[]): void {
   const tensors: Record<string, TensorToWrite> = {};
   vars.forEach((v, i) => { tensors[`variable.${i}`] = { dtype: 'F32', shape: v.shape, data: v.dataSync() }; });
   const state = opt.state();
-  state.buffers.forEach((b, i) => { if (b) tensors[`optimizer.momentum.${i}`] = { dtype: 'F32', shape: vars[i].shape, data: b }; });
+  state.buffers.forEach((b, i) => { if (b) tensors[`optimizer.momentum.${i}`] = { dtype: 'F32', shape: vars[i % vars.length].shape, data: b }; });
   writeSafetensors(file, tensors, {
     ...meta,
     epoch: String(epoch),
@@ -234,9 +250,12 @@ function loadCheckpoint(file: string, vars: tf.Variable[], meta: Record<string, 
     if (!t || t.data.length !== v.size) throw new Error(`${file}: variable ${i} is missing or has the wrong size`);
     return t.data as Float32Array;
   });
-  const buffers = vars.map((v, i) => {
+  // SGD keeps one momentum buffer per variable, Adam two (the moments): as many as the file holds
+  const count = [...f.tensors.keys()].filter((k) => k.startsWith('optimizer.momentum.')).reduce((n, k) => Math.max(n, Number(k.split('.')[2]) + 1), 0);
+  const buffers = Array.from({ length: Math.max(count, vars.length) }, (_, i) => {
+    const v = vars[i % vars.length];
     const t = f.tensors.get(`optimizer.momentum.${i}`);
-    if (t && t.data.length !== v.size) throw new Error(`${file}: momentum buffer ${i} has the wrong size`);
+    if (t && t.data.length !== v.size) throw new Error(`${file}: optimizer buffer ${i} has the wrong size`);
     return t ? (t.data as Float32Array) : null;
   });
   const epoch = Number(m.epoch);
@@ -297,7 +316,8 @@ export function trainPrompt(opts: TrainPromptOptions): TrainPromptResult {
   const ckpt = opts.checkpointDir ? path.join(opts.checkpointDir, CHECKPOINT_FILE) : null;
   if (opts.checkpointDir) fs.mkdirSync(opts.checkpointDir, { recursive: true });
 
-  const opt = new SGD(vars, { momentum: config.momentum, weightDecay: config.weightDecay });
+  const opt = makeOptimizer(vars, config);
+  const accumulate = config.gradAccumulation ?? 1;
   try {
     let startEpoch = 0;
     let history: EpochRecord[] = [];
@@ -321,7 +341,8 @@ export function trainPrompt(opts: TrainPromptOptions): TrainPromptResult {
     let stepsThisRun = 0;
     for (let epoch = startEpoch; epoch < stop; epoch++) {
       const started = Date.now();
-      const lr = coopLr(epoch, config.lr, config.epochs, config.warmupEpochs, config.warmupLr);
+      const lr = config.schedule === 'constant' ? config.lr : coopLr(epoch, config.lr, config.epochs, config.warmupEpochs, config.warmupLr);
+      let pending: tf.Tensor[] | null = null; // summed gradients of the batches since the last step
       const order = epochOrder(count, config.seed, epoch);
       const aug = mode === 'augment' ? { rng: uniform(config.seed, 'augment', epoch), augment: config.augment as TrainAugment } : null;
       let lossSum = 0;
@@ -338,10 +359,11 @@ export function trainPrompt(opts: TrainPromptOptions): TrainPromptResult {
           const { value, grads } = tf.variableGrads(() => {
             const logits = method.logits(input);
             kept.pred = tf.keep(tf.argMax(logits, 1));
-            return crossEntropy(logits, y);
+            const loss = crossEntropy(logits, y);
+            return accumulate === 1 ? loss : (tf.div(loss, accumulate) as tf.Scalar);
           }, vars);
           try {
-            lossValue = value.dataSync()[0];
+            lossValue = value.dataSync()[0] * accumulate;
             predicted = (kept.pred as tf.Tensor).dataSync() as Int32Array;
             if (!Number.isFinite(lossValue)) {
               const where = lastGood
@@ -352,7 +374,19 @@ export function trainPrompt(opts: TrainPromptOptions): TrainPromptResult {
                 'Lower the learning rate and resume.',
               );
             }
-            opt.apply(vars.map((v) => grads[v.name]), lr);
+            const g = vars.map((v) => grads[v.name]);
+            if (accumulate === 1) {
+              opt.apply(g, lr);
+            } else {
+              const sum: tf.Tensor[] = pending === null ? g.map((t) => tf.keep(t.clone())) : tf.tidy(() => (pending as tf.Tensor[]).map((p, i) => tf.keep(tf.add(p, g[i]))));
+              if (pending) tf.dispose(pending);
+              pending = sum;
+              if ((s + 1) % accumulate === 0 || s + 1 === steps) {
+                opt.apply(pending, lr);
+                tf.dispose(pending);
+                pending = null;
+              }
+            }
           } finally {
             tf.dispose([value, ...Object.values(grads)]);
           }

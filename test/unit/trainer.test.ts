@@ -278,6 +278,29 @@ describe('trainPrompt on a fake linear method', () => {
     set.features.dispose();
   });
 
+  it('Adam at a constant rate with gradient accumulation (CSP): two batches of 2 accumulated equal one batch of 4; resumes exactly', () => {
+    const set = featureSet(4, 9);
+    const adam = { optimizer: 'adam' as const, schedule: 'constant' as const, lr: 0.01, weightDecay: 1e-3, epochs: 3 };
+    const whole = new FakeMethod(CLASSES, 11);
+    trainPrompt({ method: whole, train: set, config: config({ ...adam, batchSize: 4 }) });
+    const halves = new FakeMethod(CLASSES, 11);
+    const h = trainPrompt({ method: halves, train: set, config: config({ ...adam, batchSize: 2, gradAccumulation: 2 }) });
+    const a = snapshot(whole.w);
+    const b = snapshot(halves.w);
+    a.forEach((x, i) => assert.ok(Math.abs(x - b[i]) < 1e-6, `w[${i}]: ${x} vs ${b[i]}`));
+    assert.ok(h.history.every((e) => e.lr === 0.01), 'a constant rate, no warm-up');
+    // stop after one epoch, resume: the Adam moments come back from the checkpoint
+    const dir = path.join(tmp, 'adam');
+    const first = new FakeMethod(CLASSES, 11);
+    trainPrompt({ method: first, train: set, config: config({ ...adam, batchSize: 2, gradAccumulation: 2 }), checkpointDir: dir, stopAfterEpochs: 1 });
+    const again = new FakeMethod(CLASSES, 11);
+    const r = trainPrompt({ method: again, train: set, config: config({ ...adam, batchSize: 2, gradAccumulation: 2 }), checkpointDir: dir });
+    assert.strictEqual(r.resumedFromEpoch, 1);
+    assert.deepStrictEqual(snapshot(again.w), b);
+    [whole, halves, first, again].forEach((m) => m.dispose());
+    set.features.dispose();
+  });
+
   it('resumes exactly: 2 of 4 epochs, stop, resume equals 4 epochs in one go (augmented pixels, bitwise)', () => {
     const set = imageSet(10, 50);
     const cfg = config({ augment: OFFICIAL_AUGMENT, lr: 0.05 });
