@@ -8,6 +8,8 @@
 // after the transforms ("normalize" in the official lists), and the official N(0, 0.02) for random
 // context vectors.
 import type { CoCoOpConfig } from './cocoop';
+import type { CspConfig } from './csp';
+import type { CompositionalCoOpConfig } from './czsl-coop';
 import type { CoOpConfig } from './coop';
 
 /** CLIP's published backbones, as the configs name them, and the world's MiniCLIP. */
@@ -18,7 +20,7 @@ export type Augmentation = 'random_resized_crop' | 'random_flip';
 export const AUGMENTATIONS: readonly Augmentation[] = ['random_resized_crop', 'random_flip'];
 
 export interface OptimPreset {
-  /** The optimiser (Dassl's OPTIM.NAME); promptlab's trainer implements torch's SGD. */
+  /** The optimiser (Dassl's OPTIM.NAME): torch's SGD. */
   name: 'sgd';
   lr: number;
   momentum: number;
@@ -35,20 +37,34 @@ export interface OptimPreset {
   testBatchSize: number;
 }
 
+/** CSP's optimiser (csp/train.py): torch's Adam on the learned vectors, a constant rate, gradient accumulation. */
+export interface AdamOptimPreset {
+  name: 'adam';
+  lr: number;
+  /** Added to the gradient (torch's Adam weight_decay). */
+  weightDecay: number;
+  epochs: number;
+  scheduler: 'constant';
+  batchSize: number;
+  /** Batches per optimiser step (gradient_accumulation_steps). */
+  gradAccumulation: number;
+  /** Evaluation batch: memory, not results. */
+  testBatchSize: number;
+}
+
 export interface InputPreset {
   /** Square input side in pixels (INPUT.SIZE): the train and test transforms' output, which the model must take. */
   size: number;
   /** Training transforms in order (test: resize the shorter side + centre crop). */
   augment: Augmentation[];
-  /** RandomResizedCrop's area range (torchvision's default, which Dassl keeps). */
-  cropScale: [number, number];
+  /** RandomResizedCrop's area range (torchvision's default, which Dassl keeps); with random_resized_crop only. */
+  cropScale?: [number, number];
 }
 
 interface PresetCommon {
   name: string;
   /** The CLIP the official config was written for (recorded with every run). */
-  backbone: BackboneName;
-  optim: OptimPreset;
+  backbone: BackboneName | 'ViT-L/14';
   input: InputPreset;
   /** Where the numbers come from: the official config file, or why they were chosen (recorded with every run). */
   source: string;
@@ -57,14 +73,30 @@ interface PresetCommon {
 export interface CoOpPreset extends PresetCommon {
   method: 'coop';
   config: Omit<CoOpConfig, 'seed' | 'initStd'>;
+  optim: OptimPreset;
 }
 
 export interface CoCoOpPreset extends PresetCommon {
   method: 'cocoop';
   config: Omit<CoCoOpConfig, 'seed' | 'initStd'>;
+  optim: OptimPreset;
 }
 
-export type MethodPreset = CoOpPreset | CoCoOpPreset;
+/** CSP (compositional soft prompting): its vocabulary dropout, template and context length. */
+export interface CspPreset extends PresetCommon {
+  method: 'csp';
+  config: Required<Omit<CspConfig, 'seed'>>;
+  optim: AdamOptimPreset;
+}
+
+/** The CSP repo's CoOp baseline: trained with CSP's settings (BatsResearch/csp#5). */
+export interface CzslCoOpPreset extends PresetCommon {
+  method: 'czsl-coop';
+  config: Required<CompositionalCoOpConfig>;
+  optim: AdamOptimPreset;
+}
+
+export type MethodPreset = CoOpPreset | CoCoOpPreset | CspPreset | CzslCoOpPreset;
 
 // Dassl's optimiser defaults (momentum, weight decay) and the configs' OPTIM block.
 const OFFICIAL_OPTIM: Omit<OptimPreset, 'epochs' | 'batchSize'> = {
@@ -95,7 +127,8 @@ export const LABEL_CHANGING_TRANSFORMS: Readonly<Record<string, { drop: Augmenta
 /** The preset's input pipeline for one dataset: its transforms less those that change that dataset's labels. */
 export function inputFor(preset: MethodPreset, dataset: string): InputPreset {
   const drop = LABEL_CHANGING_TRANSFORMS[dataset]?.drop ?? [];
-  return { ...preset.input, augment: preset.input.augment.filter((a) => !drop.includes(a)), cropScale: [...preset.input.cropScale] };
+  const augment = preset.input.augment.filter((a) => !drop.includes(a));
+  return { size: preset.input.size, augment, ...(augment.includes('random_resized_crop') && preset.input.cropScale ? { cropScale: [...preset.input.cropScale] as [number, number] } : {}) };
 }
 
 const BACKBONE_KEYS = { rn50: 'RN50', rn101: 'RN101', vit_b32: 'ViT-B/32', vit_b16: 'ViT-B/16' } as const;
@@ -149,6 +182,33 @@ function worldCoop(name: string, nCtx: number, ctxInit: string, epochs = 50): Co
   };
 }
 
+const CSP_OPTIM: Omit<AdamOptimPreset, 'lr'> = { name: 'adam', weightDecay: 1e-5, epochs: 20, scheduler: 'constant', batchSize: 64, gradAccumulation: 2, testBatchSize: 64 };
+
+/** CSP's training transform, less what promptlab does not implement: RandomHorizontalFlip (the official list adds RandomPerspective and RandomRotation(5)). */
+function cspInput(size: number): InputPreset {
+  return { size, augment: ['random_flip'] };
+}
+
+function csp(name: string, backbone: CspPreset['backbone'], size: number, o: { lr: number; attrDropout: number }, source: string): CspPreset {
+  return {
+    name, method: 'csp', backbone,
+    config: { attrDropout: o.attrDropout, template: 'a photo of X X', contextLength: 8 },
+    optim: { ...CSP_OPTIM, lr: o.lr },
+    input: cspInput(size),
+    source,
+  };
+}
+
+function czslCoop(name: string, backbone: CzslCoOpPreset['backbone'], size: number, lr: number, source: string): CzslCoOpPreset {
+  return {
+    name, method: 'czsl-coop', backbone,
+    config: { ctxInit: 'a photo of ', template: 'a photo of x x', contextLength: 8 },
+    optim: { ...CSP_OPTIM, lr },
+    input: cspInput(size),
+    source,
+  };
+}
+
 const PRESET_LIST: MethodPreset[] = [
   // CoOp: 200 epochs for 8 and 16 shots, 16 random context vectors.
   coop('rn50', 'rn50', 200, ''),
@@ -189,6 +249,14 @@ const PRESET_LIST: MethodPreset[] = [
     input: WORLD_INPUT,
     source: `${WORLD_SOURCE}; batch 4 instead of the official 1`,
   },
+  // CSP (BatsResearch/csp README): ViT-L/14, Adam at a constant rate, batch 64 x 2 accumulated, 20
+  // epochs, context length 8; its CoOp baseline with the same settings
+  csp('csp_mit_states', 'ViT-L/14', 224, { lr: 5e-5, attrDropout: 0.3 }, 'BatsResearch/csp README (MIT-States)'),
+  csp('csp_ut_zappos', 'ViT-L/14', 224, { lr: 5e-4, attrDropout: 0.2 }, "BatsResearch/csp README's UT-Zappos mix_train command (lr, dropout inferred; the paper's Appendix B Table 5 is authoritative)"),
+  czslCoop('czsl_coop_mit_states', 'ViT-L/14', 224, 5e-5, 'BatsResearch/csp models/coop.py with CSP\'s MIT-States settings (issue #5)'),
+  // the world: MiniCLIP's world-czsl, CSP's recipe at a rate the small model moves with
+  csp('world_csp', 'MiniCLIP', 64, { lr: 5e-4, attrDropout: 0.3 }, `${WORLD_SOURCE}; CSP's MIT-States recipe at its UT-Zappos rate`),
+  czslCoop('world_czsl_coop', 'MiniCLIP', 64, 5e-4, `${WORLD_SOURCE}; the same settings as world_csp`),
 ];
 
 /** Other names for presets: world_coop is the CoOp of the base-to-new protocol. */
@@ -200,7 +268,7 @@ const PRESETS = new Map(PRESET_LIST.map((p) => [p.name, p]));
 export const PRESET_NAMES: readonly string[] = PRESET_LIST.map((p) => p.name);
 
 function copy<P extends MethodPreset>(p: P): P {
-  return { ...p, config: { ...p.config }, optim: { ...p.optim }, input: { ...p.input, augment: [...p.input.augment], cropScale: [...p.input.cropScale] } };
+  return { ...p, config: { ...p.config }, optim: { ...p.optim }, input: { ...p.input, augment: [...p.input.augment], ...(p.input.cropScale ? { cropScale: [...p.input.cropScale] as [number, number] } : {}) } } as P;
 }
 
 /**

@@ -16,6 +16,8 @@ import type { ClipTokenizer } from '../clip/tokenizer';
 import type { ClassificationDataset, ImageItem } from '../data/dataset';
 import { CoCoOp } from '../methods/cocoop';
 import { CoOp } from '../methods/coop';
+import { CompositionalPrompt, CSP, type PairIndex } from '../methods/csp';
+import { CompositionalCoOp } from '../methods/czsl-coop';
 import { l2normalize, type PromptMethod } from '../methods/method';
 import { AUGMENTATIONS, inputFor, LABEL_CHANGING_TRANSFORMS, type MethodPreset } from '../methods/presets';
 import type { ProgressCallback } from '../train/progress';
@@ -35,15 +37,32 @@ export interface TrainingSetup {
 export function checkPreset(p: MethodPreset): void {
   const bad = (what: string) => new Error(`preset ${p.name}: ${what}`);
   const o = p.optim;
-  if (o.name !== 'sgd') throw bad(`optimiser "${o.name}" is not implemented (valid: sgd)`);
-  if (o.scheduler !== 'cosine') throw bad(`scheduler "${o.scheduler}" is not implemented (valid: cosine)`);
-  if (o.warmupType !== 'constant') throw bad(`warm-up type "${o.warmupType}" is not implemented (valid: constant)`);
+  if (o.name === 'sgd') {
+    if (o.scheduler !== 'cosine') throw bad(`scheduler "${String((o as { scheduler: unknown }).scheduler)}" is not implemented with SGD (valid: cosine)`);
+    if (o.warmupType !== 'constant') throw bad(`warm-up type "${o.warmupType}" is not implemented (valid: constant)`);
+  } else if (o.name === 'adam') {
+    if (o.scheduler !== 'constant') throw bad(`scheduler "${String((o as { scheduler: unknown }).scheduler)}" is not implemented with Adam (valid: constant)`);
+    if (!Number.isInteger(o.gradAccumulation) || o.gradAccumulation < 1) throw bad(`gradAccumulation must be a positive integer, got ${o.gradAccumulation}`);
+  } else {
+    throw bad(`optimiser "${(o as { name: string }).name}" is not implemented (valid: sgd, adam)`);
+  }
+  if ((p.method === 'csp' || p.method === 'czsl-coop') !== (o.name === 'adam')) throw bad(`${p.method} trains with ${p.method === 'csp' || p.method === 'czsl-coop' ? 'adam' : 'sgd'} (the official code), not ${o.name}`);
   if (!Number.isInteger(o.testBatchSize) || o.testBatchSize < 1) throw bad(`testBatchSize must be a positive integer, got ${o.testBatchSize}`);
   const unknown = p.input.augment.filter((a) => !AUGMENTATIONS.includes(a));
   if (unknown.length) throw bad(`unknown training transform(s) ${unknown.join(', ')} (valid: ${AUGMENTATIONS.join(', ')})`);
-  const words = p.config.ctxInit.trim() ? p.config.ctxInit.trim().replace(/_/g, ' ').split(' ').length : 0;
-  if (words && p.config.nCtx !== words) throw bad(`nCtx ${p.config.nCtx} with ctxInit "${p.config.ctxInit}": the official code sets n_ctx to its ${words} words`);
-  if (p.method === 'coop' && words && p.config.csc) throw bad('class-specific context (csc) with ctxInit: the official code ignores csc when the context starts from words');
+  const crop = p.input.augment.includes('random_resized_crop');
+  if (crop !== (p.input.cropScale !== undefined)) throw bad(crop ? 'random_resized_crop needs cropScale' : 'cropScale is only read with random_resized_crop');
+  const words = (t: string) => (t.trim() ? t.trim().replace(/_/g, ' ').split(/\s+/).length : 0);
+  if (p.method === 'coop' || p.method === 'cocoop') {
+    const w = words(p.config.ctxInit);
+    if (w && p.config.nCtx !== w) throw bad(`nCtx ${p.config.nCtx} with ctxInit "${p.config.ctxInit}": the official code sets n_ctx to its ${w} words`);
+    if (p.method === 'coop' && w && p.config.csc) throw bad('class-specific context (csc) with ctxInit: the official code ignores csc when the context starts from words');
+  } else if (p.method === 'csp') {
+    if (!(p.config.attrDropout >= 0 && p.config.attrDropout < 1)) throw bad(`attrDropout must be in [0, 1), got ${p.config.attrDropout}`);
+    if (words(p.config.template) < 3) throw bad(`the template "${p.config.template}" needs words before its attribute and object slots`);
+  } else if (words(p.config.ctxInit) + 2 > words(p.config.template)) {
+    throw bad(`ctxInit "${p.config.ctxInit}" does not fit before the slots of "${p.config.template}"`);
+  }
 }
 
 /** The trainer's configuration, image size and evaluation batch of a preset for one dataset and seed. */
@@ -57,23 +76,27 @@ export function trainingSetup(preset: MethodPreset, opts: { dataset: string; see
   const epochs = opts.epochs ?? o.epochs;
   const augment: TrainAugment | null = opts.cachedFeatures || input.augment.length === 0
     ? null
-    : { crop: input.augment.includes('random_resized_crop') ? [input.cropScale[0], input.cropScale[1]] : null, flip: input.augment.includes('random_flip') };
-  return {
-    preset: preset.name,
-    method: preset.method,
-    train: { epochs, batchSize: o.batchSize, lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, warmupEpochs: o.warmupEpochs, warmupLr: o.warmupLr, augment, seed: opts.seed },
-    imageSize: input.size,
-    evalBatchSize: o.testBatchSize,
-    cachedFeatures: opts.cachedFeatures,
-  };
+    : { crop: input.cropScale && input.augment.includes('random_resized_crop') ? [input.cropScale[0], input.cropScale[1]] : null, flip: input.augment.includes('random_flip') };
+  const train: PromptTrainConfig = o.name === 'sgd'
+    ? { epochs, batchSize: o.batchSize, lr: o.lr, momentum: o.momentum, weightDecay: o.weightDecay, warmupEpochs: o.warmupEpochs, warmupLr: o.warmupLr, augment, seed: opts.seed }
+    : { optimizer: 'adam', schedule: 'constant', gradAccumulation: o.gradAccumulation, epochs, batchSize: o.batchSize, lr: o.lr, momentum: 0, weightDecay: o.weightDecay, warmupEpochs: 0, warmupLr: 0, augment, seed: opts.seed };
+  return { preset: preset.name, method: preset.method, train, imageSize: input.size, evalBatchSize: o.testBatchSize, cachedFeatures: opts.cachedFeatures };
 }
 
-/** The preset's method for these class names, its random start seeded. */
+/** The preset's method for these class names, its random start seeded (CoOp, CoCoOp). */
 export function buildMethod(preset: MethodPreset, model: ClipModel, tokenizer: ClipTokenizer, classNames: readonly string[], seed: number): PromptMethod {
   checkPreset(preset);
-  return preset.method === 'coop'
-    ? new CoOp(model, tokenizer, classNames, { ...preset.config, seed })
-    : new CoCoOp(model, tokenizer, classNames, { ...preset.config, seed });
+  if (preset.method === 'coop') return new CoOp(model, tokenizer, classNames, { ...preset.config, seed });
+  if (preset.method === 'cocoop') return new CoCoOp(model, tokenizer, classNames, { ...preset.config, seed });
+  throw new Error(`preset ${preset.name}: ${preset.method} learns attribute-object pairs; build it with buildCompositional`);
+}
+
+/** The preset's compositional method (CSP, or its CoOp baseline) over these attributes, objects and candidate pairs. */
+export function buildCompositional(preset: MethodPreset, model: ClipModel, tokenizer: ClipTokenizer, attrs: readonly string[], objs: readonly string[], pairs: readonly PairIndex[], seed: number): CompositionalPrompt {
+  checkPreset(preset);
+  if (preset.method === 'csp') return new CSP(model, tokenizer, attrs, objs, pairs, { ...preset.config, seed });
+  if (preset.method === 'czsl-coop') return new CompositionalCoOp(model, tokenizer, attrs, objs, pairs, preset.config);
+  throw new Error(`preset ${preset.name}: ${preset.method} classifies class names; build it with buildMethod`);
 }
 
 /** What a run records of a preset: where it comes from, and what it sets. */
@@ -86,7 +109,7 @@ export function describeTraining(preset: MethodPreset, datasets: readonly string
   const views = (d: string) => {
     const input = inputFor(preset, d);
     const dropped = LABEL_CHANGING_TRANSFORMS[d];
-    const list = input.augment.map((a) => (a === 'random_resized_crop' ? `random_resized_crop (scale ${input.cropScale[0]}-${input.cropScale[1]})` : a));
+    const list = input.augment.map((a) => (a === 'random_resized_crop' && input.cropScale ? `random_resized_crop (scale ${input.cropScale[0]}-${input.cropScale[1]})` : a));
     return `${list.length ? list.join(' + ') : 'none (the test transform)'}${dropped ? `; ${dropped.drop.join(' and ')} left out: ${dropped.why}` : ''}`;
   };
   return {

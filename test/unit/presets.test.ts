@@ -14,13 +14,15 @@ const COOP_NAMES = [
 ];
 const COCOOP_NAMES = ['vit_b16_c4_ep10_batch1_ctxv1', 'vit_b16_c4_ep10_batch1', 'vit_b16_c8_ep10_batch1', 'vit_b16_c16_ep10_batch1'];
 const WORLD_NAMES = ['world_coop_ctx4_init', 'world_coop_ctx16', 'world_coop_ctx16_ep25', 'world_coop_ctx16_ep13', 'world_cocoop'];
+const CSP_NAMES = ['csp_mit_states', 'csp_ut_zappos', 'czsl_coop_mit_states', 'world_csp', 'world_czsl_coop'];
 
 describe('presets', () => {
   it('resolves every name, and lists exactly the official configs plus the world ones', () => {
-    assert.deepStrictEqual([...PRESET_NAMES].sort(), [...COOP_NAMES, ...COCOOP_NAMES, ...WORLD_NAMES].sort());
+    assert.deepStrictEqual([...PRESET_NAMES].sort(), [...COOP_NAMES, ...COCOOP_NAMES, ...WORLD_NAMES, ...CSP_NAMES].sort());
     for (const name of [...PRESET_NAMES, ...Object.keys(PRESET_ALIASES)]) {
       const p = getPreset(name);
       assert.strictEqual(p.name, PRESET_ALIASES[name] ?? name);
+      if (p.optim.name !== 'sgd') continue; // CSP's presets: their own test below
       assert.deepStrictEqual(
         { opt: p.optim.name, lr: p.optim.lr, m: p.optim.momentum, wd: p.optim.weightDecay, w: p.optim.warmupEpochs, wlr: p.optim.warmupLr, sch: p.optim.scheduler },
         { opt: 'sgd', lr: 0.002, m: 0.9, wd: 5e-4, w: 1, wlr: 1e-5, sch: 'cosine' },
@@ -63,6 +65,19 @@ describe('presets', () => {
       assert.strictEqual(p.config.nCtx, Number(/_c(\d+)_/.exec(name)![1]));
       assert.strictEqual(p.config.ctxInit, name.endsWith('_ctxv1') ? 'a photo of a' : '');
     }
+  });
+
+  it('has CSP\'s official settings: Adam at a constant rate, batch 64 x 2, 20 epochs, context 8; its CoOp baseline the same', () => {
+    const m = getPreset('csp_mit_states');
+    assert.strictEqual(m.method, 'csp');
+    assert.deepStrictEqual(m.optim, { name: 'adam', lr: 5e-5, weightDecay: 1e-5, epochs: 20, scheduler: 'constant', batchSize: 64, gradAccumulation: 2, testBatchSize: 64 });
+    assert.deepStrictEqual(m.config, { attrDropout: 0.3, template: 'a photo of X X', contextLength: 8 });
+    assert.strictEqual(m.backbone, 'ViT-L/14');
+    const c = getPreset('czsl_coop_mit_states');
+    assert.deepStrictEqual(c.optim, m.optim);
+    assert.deepStrictEqual(c.config, { ctxInit: 'a photo of ', template: 'a photo of x x', contextLength: 8 });
+    assert.deepStrictEqual([getPreset('csp_ut_zappos').optim.lr, (getPreset('csp_ut_zappos').config as { attrDropout: number }).attrDropout], [5e-4, 0.2]);
+    for (const n of CSP_NAMES) assert.deepStrictEqual(getPreset(n).input.augment, ['random_flip'], n);
   });
 
   it('scales the world presets for a CPU, CoOp training longer than CoCoOp', () => {

@@ -10,7 +10,8 @@ import { CoOp } from '../../src/methods/coop';
 import { l2normalize } from '../../src/methods/method';
 import { getPreset, inputFor, LABEL_CHANGING_TRANSFORMS, PRESET_NAMES, type MethodPreset } from '../../src/methods/presets';
 import { loadMiniClip } from '../../src/miniclip';
-import { buildMethod, checkPreset, describePreset, describeTraining, trainingSetup } from '../../src/repro/setup';
+import { CompositionalPrompt } from '../../src/methods/csp';
+import { buildCompositional, buildMethod, checkPreset, describePreset, describeTraining, trainingSetup } from '../../src/repro/setup';
 
 type Leaf = { path: string[]; value: unknown };
 
@@ -55,10 +56,13 @@ describe('presets mean what they say', () => {
   /** What a preset decides: the trainer's config, image size, evaluation batch, and the method it builds. */
   function signature(p: MethodPreset, resolution: number): string {
     const setup = trainingSetup(p, { dataset: 'world-shapes', seed: 1, imageResolution: resolution, cachedFeatures: false });
-    const m = buildMethod(p, model, tokenizer, names, 1);
+    const compositional = p.method === 'csp' || p.method === 'czsl-coop';
+    const m = compositional ? buildCompositional(p, model, tokenizer, ['red', 'big'], ['circle', 'star'], [[0, 0], [1, 1], [0, 1]], 1) : buildMethod(p, model, tokenizer, names, 1);
+    if (m instanceof CompositionalPrompt) m.training = true; // CSP's dropout acts in training only
     try {
       const logits = tf.tidy(() => Array.from(m.logits({ features }).dataSync()).map((v) => v.toFixed(5)));
-      return JSON.stringify({ setup, kind: m.name, shapes: m.trainableVariables().map((v) => v.shape), logits });
+      const prompts = m instanceof CompositionalPrompt ? tf.tidy(() => m.tokenTensors().shape) : null;
+      return JSON.stringify({ setup, kind: m.name, shapes: m.trainableVariables().map((v) => v.shape), logits, prompts });
     } finally {
       m.dispose();
     }
@@ -90,7 +94,10 @@ describe('presets mean what they say', () => {
 
   it('refuses what the trainer does not implement and fields that contradict each other', () => {
     const p = getPreset('world_coop_ctx4_init');
-    assert.throws(() => checkPreset(withValue(p, ['optim', 'name'], 'adam')), /optimiser "adam" is not implemented \(valid: sgd\)/);
+    assert.throws(() => checkPreset(withValue(p, ['optim', 'name'], 'rmsprop')), /optimiser "rmsprop" is not implemented \(valid: sgd, adam\)/);
+    assert.throws(() => checkPreset(withValue(p, ['optim', 'name'], 'adam')), /scheduler "cosine" is not implemented with Adam/);
+    assert.throws(() => checkPreset(withValue(getPreset('world_csp'), ['optim', 'gradAccumulation'], 0)), /gradAccumulation must be a positive integer/);
+    assert.throws(() => checkPreset(withValue(p, ['input', 'augment'], ['random_flip'])), /cropScale is only read with random_resized_crop/);
     assert.throws(() => checkPreset(withValue(p, ['config', 'nCtx'], 16)), /nCtx 16 with ctxInit "a photo of a": the official code sets n_ctx to its 4 words/);
     assert.throws(() => checkPreset(withValue(p, ['config', 'csc'], true)), /ignores csc when the context starts from words/);
     assert.throws(() => trainingSetup(getPreset('vit_b16'), { dataset: 'world-shapes', seed: 1, imageResolution: 64, cachedFeatures: false }), /preset vit_b16 trains at 224 px, but the model takes 64 px/);
@@ -104,7 +111,7 @@ describe('presets mean what they say', () => {
     assert.strictEqual(at('world-shapes', true), null);
     assert.deepStrictEqual(inputFor(p, 'world-positions').augment, []);
     assert.deepStrictEqual(p.input.augment, ['random_resized_crop', 'random_flip'], 'the preset itself unchanged');
-    const noCrop = withValue(p, ['input', 'augment'], ['random_flip']);
+    const noCrop = withValue(withValue(p, ['input', 'augment'], ['random_flip']), ['input', 'cropScale'], undefined);
     assert.deepStrictEqual(trainingSetup(noCrop, { dataset: 'world-shapes', seed: 1, imageResolution: 64, cachedFeatures: false }).train.augment, { crop: null, flip: true });
     for (const d of Object.keys(LABEL_CHANGING_TRANSFORMS)) assert.ok((WORLD_CLASSIFICATION as readonly string[]).includes(d), d);
     const described = describeTraining(p, ['world-shapes', 'world-positions'], false);
