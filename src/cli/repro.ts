@@ -21,7 +21,7 @@ export async function reproCommand(argv: string[], log: (s: string) => void): Pr
   });
   const experiment = positionals[0];
   if (!experiment || !isExperiment(experiment)) {
-    throw new UsageError(`promptlab repro: name an experiment (available now: ${EXPERIMENTS.join(', ')}; czsl, dense and video follow with their issues)`);
+    throw new UsageError(`promptlab repro: name an experiment (available now: ${EXPERIMENTS.join(', ')}; dense and video follow with their issues)`);
   }
   const quick = values.quick === true;
   const out = (values.out as string | undefined) ?? defaultOut(experiment, quick);

@@ -3,15 +3,23 @@
 // (CoOp's linear probe reads it) and its L2-normalised rows (zero-shot, evaluation, --cached-features).
 import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../clip/model';
-import type { ClassificationDataset, ImageItem, SplitName } from '../data/dataset';
+import type { RawImage } from '../clip/image';
+import type { SplitName } from '../data/dataset';
 import { encodeImages } from '../eval/features';
 import { l2normalize } from '../methods/method';
 
-export class SplitFeatures {
+/** A dataset of images in splits: classification and compositional datasets alike. */
+export interface ImageSplits<I extends { index: number }> {
+  name: string;
+  split(name: SplitName): I[];
+  image(item: I, split: SplitName): RawImage;
+}
+
+export class SplitFeatures<I extends { index: number } = { index: number; label: number }> {
   private readonly rawCache = new Map<SplitName, tf.Tensor2D>();
   private readonly normCache = new Map<SplitName, tf.Tensor2D>();
 
-  constructor(readonly model: ClipModel, readonly ds: ClassificationDataset, readonly log?: (s: string) => void) {}
+  constructor(readonly model: ClipModel, readonly ds: ImageSplits<I>, readonly log?: (s: string) => void) {}
 
   /** The image encoder's output [N, E] for the whole split, in split order (not normalised). */
   raw(split: SplitName): tf.Tensor2D {
@@ -19,7 +27,7 @@ export class SplitFeatures {
     if (!f) {
       const items = this.ds.split(split);
       this.log?.(`  ${this.ds.name}: encoding ${items.length} ${split} images`);
-      f = encodeImages(this.model, items.length, (i) => this.ds.image(items[i], split), (i) => items[i].label, { normalize: false }).features;
+      f = encodeImages(this.model, items.length, (i) => this.ds.image(items[i], split), () => 0, { normalize: false }).features;
       this.rawCache.set(split, f);
     }
     return f;
@@ -37,12 +45,12 @@ export class SplitFeatures {
   }
 
   /** Normalised features of some items of a split (by their index in the split), in the order given. */
-  of(split: SplitName, items: readonly ImageItem[]): tf.Tensor2D {
+  of(split: SplitName, items: readonly { index: number }[]): tf.Tensor2D {
     return gatherRows(this.all(split), items);
   }
 
   /** Raw features of some items of a split, in the order given. */
-  rawOf(split: SplitName, items: readonly ImageItem[]): tf.Tensor2D {
+  rawOf(split: SplitName, items: readonly { index: number }[]): tf.Tensor2D {
     return gatherRows(this.raw(split), items);
   }
 
@@ -53,6 +61,6 @@ export class SplitFeatures {
   }
 }
 
-function gatherRows(all: tf.Tensor2D, items: readonly ImageItem[]): tf.Tensor2D {
+function gatherRows(all: tf.Tensor2D, items: readonly { index: number }[]): tf.Tensor2D {
   return tf.tidy(() => tf.gather(all, tf.tensor1d(items.map((it) => it.index), 'int32')) as tf.Tensor2D);
 }

@@ -13,7 +13,6 @@
 import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../clip/model';
 import type { ClipTokenizer } from '../clip/tokenizer';
-import type { ClassificationDataset, ImageItem } from '../data/dataset';
 import { CoCoOp } from '../methods/cocoop';
 import { CoOp } from '../methods/coop';
 import { CompositionalPrompt, CSP, type PairIndex } from '../methods/csp';
@@ -22,7 +21,7 @@ import { l2normalize, type PromptMethod } from '../methods/method';
 import { AUGMENTATIONS, inputFor, LABEL_CHANGING_TRANSFORMS, type MethodPreset } from '../methods/presets';
 import type { ProgressCallback } from '../train/progress';
 import { evaluatePrompt, trainPrompt, type PromptTrainConfig, type TrainAugment, type TrainPromptResult } from '../train/trainer';
-import type { SplitFeatures } from './features-cache';
+import type { ImageSplits, SplitFeatures } from './features-cache';
 
 export interface TrainingSetup {
   preset: string;
@@ -122,9 +121,9 @@ export function describeTraining(preset: MethodPreset, datasets: readonly string
 }
 
 /** Training images with their labels (in the method's class order). */
-export interface TrainItems {
-  ds: ClassificationDataset;
-  items: readonly ImageItem[];
+export interface TrainItems<I extends { index: number }> {
+  ds: ImageSplits<I>;
+  items: readonly I[];
   labels: ArrayLike<number>;
 }
 
@@ -132,7 +131,7 @@ export interface TrainItems {
  * Trains the method on the items as the setup says: augmented views through the frozen image tower
  * (the images rendered or decoded once), or the cached features of `feats`.
  */
-export function trainOn(method: PromptMethod, setup: TrainingSetup, data: TrainItems, feats: SplitFeatures, opts: { onProgress?: ProgressCallback; log?: (s: string) => void } = {}): TrainPromptResult {
+export function trainOn<I extends { index: number }>(method: PromptMethod, setup: TrainingSetup, data: TrainItems<I>, feats: SplitFeatures<I>, opts: { onProgress?: ProgressCallback; log?: (s: string) => void } = {}): TrainPromptResult {
   const { items, labels } = data;
   if (labels.length !== items.length) throw new Error(`trainOn: ${items.length} items but ${labels.length} labels`);
   const base = { method, config: setup.train, imageSize: setup.imageSize, onProgress: opts.onProgress, log: opts.log };

@@ -13,6 +13,7 @@ export const METHOD_STYLE: Record<string, { label: string; color: string }> = {
   'linear-probe': { label: 'Linear probe', color: '#2ca02c' },
   coop: { label: 'CoOp', color: '#1f77b4' },
   cocoop: { label: 'CoCoOp', color: '#ff7f0e' },
+  csp: { label: 'CSP', color: '#d62728' },
 };
 
 export function methodLabel(method: string): string {
@@ -299,9 +300,26 @@ export function comparisonFigure(all: Results[]): NamedFigure {
   return { name: 'comparison', figure, width: Math.max(1000, 190 * cols.length) };
 }
 
+const CZSL_METRICS: [string, string][] = [['seen', 'seen (S)'], ['unseen', 'unseen (U)'], ['hm', 'best HM'], ['auc', 'AUC']];
+
+/** CSP's Table 1 as a figure: S, U, HM and AUC per method, closed and open world. */
+export function czslFigure(results: Results): NamedFigure {
+  const methods = ['zeroshot', 'coop', 'csp'].filter((m) => results.rows.some((r) => r.method === m));
+  let first = true;
+  const { data, layout } = panels(['closed world', 'open world'], (key, xaxis, yaxis) => {
+    const split = key.startsWith('closed') ? 'closed' : 'open';
+    const out = methods.map((m) => bars(m, CZSL_METRICS.map((x) => x[1]), CZSL_METRICS.map(([metric]) => find(results.summary, m, 'world-czsl', split, metric)), { xaxis, yaxis, legendgroup: m, showlegend: first, textfont: { size: 10 } }));
+    first = false;
+    return out;
+  }, 'accuracy / HM / AUC (%)', 'metric (test split)');
+  const figure: PlotlyFigure = { data, layout: { ...baseLayout(`Compositional zero-shot learning on world-czsl (${runLabel(results)})`), barmode: 'group', ...layout, legend: { orientation: 'h', y: -0.25 } } };
+  return { name: 'czsl', figure, width: 1200, height: 480 };
+}
+
 /** The figures of one experiment's results. */
 export function figuresFor(results: Results): NamedFigure[] {
   switch (results.experiment) {
+    case 'czsl': return [czslFigure(results)];
     case 'zeroshot': return [zeroshotFigure(results)];
     case 'fewshot': return [fewshotFigure(results)];
     case 'base2new': return [base2newFigure(results)];

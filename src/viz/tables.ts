@@ -70,7 +70,20 @@ export function tablesFor(results: Results): Table[] {
     const t = pivotTable(results, 'transfer', `Trained on ${source} (16 shots), tested on each benchmark (%), ${model}`, methods.map((m) => ({ label: methodLabel(m), method: m, split: '*', metric: 'accuracy' })), (d) => (d === 'average' ? 'xd' : roleOf.get(d) ?? ''));
     return [t];
   }
-  throw new Error(`no tables for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new, transfer)`);
+  if (results.experiment === 'czsl') {
+    // one row per method, as CSP's Table 1: closed world S / U / HM / AUC, then open world, then attribute and object accuracy
+    const methods = ['zeroshot', 'coop', 'csp'].filter((m) => results.rows.some((r) => r.method === m));
+    const cols: [string, string, string][] = [];
+    for (const split of ['closed', 'open']) for (const [metric, label] of [['seen', 'S'], ['unseen', 'U'], ['hm', 'HM'], ['auc', 'AUC']]) cols.push([`${split} ${label}`, split, metric]);
+    cols.push(['attribute', 'closed', 'attr'], ['object', 'closed', 'obj']);
+    const rows = methods.map((m) => {
+      const row: Record<string, string> = { method: methodLabel(m) };
+      for (const [label, split, metric] of cols) row[label] = cell(results.summary.find((s) => s.method === m && s.split === split && s.metric === metric));
+      return row;
+    });
+    return [{ name: 'czsl', title: `Compositional zero-shot learning on world-czsl (%), ${model}`, frame: new DataFrame(rows) }];
+  }
+  throw new Error(`no tables for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new, transfer, czsl)`);
 }
 
 function records(t: Table): { columns: string[]; rows: string[][] } {
