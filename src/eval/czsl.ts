@@ -82,6 +82,18 @@ function hmean2(a: number, b: number): number {
 
 /** The official evaluator's statistics for one split's logits. */
 export function evaluateCzsl(inp: CzslInput): CzslStats {
+  return evaluateCzslDetailed(inp).stats;
+}
+
+/** The statistics, the seen/unseen accuracy curve over the bias sweep (bias-1e3 point last), and each image's predicted pair at the best-HM bias. */
+export interface CzslEvaluation {
+  stats: CzslStats;
+  curve: { bias: number[]; seen: number[]; unseen: number[] };
+  /** Index into `pairs` predicted for each image at the bias of the best harmonic mean. */
+  predictions: Int32Array;
+}
+
+export function evaluateCzslDetailed(inp: CzslInput): CzslEvaluation {
   const { pairs, logits } = inp;
   const p = pairs.length;
   const n = inp.attrTruth.length;
@@ -195,7 +207,8 @@ export function evaluateCzsl(inp: CzslInput): CzslStats {
   stats.best_hm = hm[idx];
   stats.attr_acc = mean(unbiased.attr);
   stats.obj_acc = mean(unbiased.obj);
-  return stats as CzslStats;
+  const bias = [...biaslist, inp.bias ?? 1e3];
+  return { stats: stats as CzslStats, curve: { bias, seen: seenAcc, unseen: unseenAcc }, predictions: predict(bias[idx], true) };
 }
 
 /**
