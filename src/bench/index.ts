@@ -181,7 +181,49 @@ function pretrainCase(workers: number): BenchCase {
   };
 }
 
+/**
+ * CSP's evaluation: text features of 10,000 attribute-object pairs (100 x 100) through the ViT-B/32
+ * text tower (random weights, CSP's context length 8, "a photo of X X"), in chunks of 1,000 pairs; with
+ * the shared "[SOT] a photo of" prefix computed once (the default) or with every pair's whole prompt.
+ */
+function cspEvalCase(sharedPrefix: boolean): BenchCase {
+  return {
+    describe: `CSP text features of 10,000 attribute-object pairs, ViT-B/32 text tower, context 8, ${sharedPrefix ? 'the shared prefix computed once' : 'every prompt whole'}`,
+    unit: 'pairs',
+    setup() {
+      const { CSP } = require('../methods/csp') as typeof import('../methods/csp');
+      const c = { ...namedConfig('ViT-B/32'), contextLength: 77 };
+      const model = new ClipModel(c, randomStateDict(c, 0));
+      const names = 100;
+      const r = uniform(5, 'bench-csp');
+      const vocab = new Int32Array(2 * names * 8);
+      for (let i = 0; i < 2 * names; i++) {
+        vocab[i * 8] = 49406;
+        vocab[i * 8 + 1] = 1 + Math.floor(r() * 49000);
+        vocab[i * 8 + 2] = 49407;
+      }
+      const template = Int32Array.from([49406, 320, 1125, 539, 343, 343, 49407, 0]);
+      const attrs = Array.from({ length: names }, (_, i) => `a${i}`);
+      const objs = Array.from({ length: names }, (_, i) => `o${i}`);
+      const pairs = attrs.flatMap((_, a) => objs.map((__, o) => [a, o] as const));
+      const csp = new CSP(model, null, attrs, objs, pairs.slice(0, 1), { contextLength: 8 }, { template: { ids: template, shape: [1, 8] }, vocab: { ids: vocab, shape: [2 * names, 8] } });
+      return {
+        run: () => {
+          for (let s = 0; s < pairs.length; s += 1000) {
+            const chunk = pairs.slice(s, s + 1000);
+            tf.tidy(() => (sharedPrefix ? csp.textFeatures(chunk) : model.encodeTokenEmbeddings(csp.tokenTensors(chunk), new Int32Array(chunk.length).fill(6))).dataSync());
+          }
+        },
+        units: pairs.length,
+        cleanup: () => { csp.dispose(); model.dispose(); },
+      };
+    },
+  };
+}
+
 export const BENCH_CASES: Record<string, BenchCase> = {
+  'csp-eval': cspEvalCase(true),
+  'csp-eval-plain': cspEvalCase(false),
   'pretrain-step': pretrainCase(1),
   'pretrain-step-2-workers': pretrainCase(2),
   'world-64': worldCase,

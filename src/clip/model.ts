@@ -145,6 +145,12 @@ export class ClipModel {
   }
 
   /** The prompt hook: embeds [K, L, D] and each sequence's EOT position [K] -> text features [K, E]. */
+  /** The prompt hook for prompts that share their first embeddings (see TextTower.encodeWithSharedPrefix). */
+  encodeWithSharedPrefix(prefix: tf.Tensor3D, rest: tf.Tensor3D, eotIndex: ArrayLike<number>): tf.Tensor2D {
+    this.live();
+    return this.text.encodeWithSharedPrefix(prefix, rest, eotIndex);
+  }
+
   encodeTokenEmbeddings(embeds: tf.Tensor3D, eotIndex: ArrayLike<number>): tf.Tensor2D {
     this.live();
     return this.text.encodeTokenEmbeddings(embeds, eotIndex);

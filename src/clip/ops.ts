@@ -132,6 +132,26 @@ export interface ResidualBlock {
   act: Activation;
 }
 
+/**
+ * A block for the positions after a shared prefix: `x` [K, Ls, D] attends to the prefix's block input
+ * `prefix` [1, Lp, D] (the same for every sequence) and to itself, causally (position i of x sits at
+ * Lp + i). Returns x's block output; the prefix's own output is residualBlock(prefix) (computed once).
+ */
+export function residualBlockAfterPrefix(prefix: tf.Tensor3D, x: tf.Tensor3D, p: ResidualBlock): tf.Tensor3D {
+  const [k, ls, d] = x.shape;
+  const lp = prefix.shape[1];
+  const h = layerNorm(x, p.ln1);
+  const kv = tf.concat([tf.broadcastTo(layerNorm(prefix, p.ln1), [k, lp, d]), h], 1);
+  const mask = tf.tidy(() => {
+    const i = tf.range(0, ls, 1, 'int32').reshape([ls, 1]);
+    const j = tf.range(0, lp + ls, 1, 'int32').reshape([1, lp + ls]);
+    return tf.where(tf.greater(j, tf.add(i, lp)), tf.fill([ls, lp + ls], -1e9), tf.zeros([ls, lp + ls])) as tf.Tensor2D;
+  });
+  const x1 = tf.add(x, multiHeadAttention(h, kv, p.attn, mask)) as tf.Tensor3D;
+  const m = linear(activation(p.act)(linear(layerNorm(x1, p.ln2), p.fc)), p.proj);
+  return tf.add(x1, m) as tf.Tensor3D;
+}
+
 export function residualBlock(x: tf.Tensor3D, p: ResidualBlock, mask?: tf.Tensor2D): tf.Tensor3D {
   const h = layerNorm(x, p.ln1);
   const x1 = tf.add(x, multiHeadAttention(h, h, p.attn, mask)) as tf.Tensor3D;

@@ -2,7 +2,7 @@
 // prompt hook: input embeddings [K, L, D] in, pooled text features [K, E] out.
 import * as tf from '@tensorflow/tfjs';
 import type { ClipConfig } from './config';
-import { causalMask, isTrainable, layerNorm, matMul, Norm, ResidualBlock, residualBlock } from './ops';
+import { causalMask, isTrainable, layerNorm, matMul, Norm, ResidualBlock, residualBlock, residualBlockAfterPrefix } from './ops';
 import type { ParamReader } from './params';
 
 export class TextTower {
@@ -76,6 +76,39 @@ export class TextTower {
       const onehot = tf.oneHot(tf.tensor1d(Array.from(eotIndex), 'int32'), used).reshape([k, used, 1]);
       const pooled = tf.sum(tf.mul(x, onehot), 1);                    // [K, D]
       return matMul(layerNorm(pooled, this.lnFinal) as tf.Tensor2D, this.projection); // [K, E]
+    });
+  }
+
+  /**
+   * The prompt hook for sequences that share their first embeddings: prefix [1, Lp, D] (the same for
+   * all K, e.g. CSP's "[SOT] a photo of"), rest [K, Lr, D], eotIndex [K] counted from the start of the
+   * whole sequence (>= Lp). Equal to encodeTokenEmbeddings(concat(prefix, rest)) up to rounding: the
+   * causal mask keeps the prefix's states independent of what follows, so they are computed once.
+   */
+  encodeWithSharedPrefix(prefix: tf.Tensor3D, rest: tf.Tensor3D, eotIndex: ArrayLike<number>): tf.Tensor2D {
+    const [, lp, d] = prefix.shape;
+    const [k, lr] = rest.shape;
+    if (prefix.shape[0] !== 1) throw new Error(`encodeWithSharedPrefix: the prefix must be one sequence [1, Lp, D], got [${prefix.shape}]`);
+    if (d !== this.config.transformerWidth || rest.shape[2] !== d) throw new Error(`encodeWithSharedPrefix: embeddings have width ${d} / ${rest.shape[2]}, the text tower expects ${this.config.transformerWidth}`);
+    if (lp + lr > this.config.contextLength) throw new Error(`encodeWithSharedPrefix: sequence length ${lp + lr} exceeds the context length ${this.config.contextLength}`);
+    if (eotIndex.length !== k) throw new Error(`encodeWithSharedPrefix: ${eotIndex.length} EOT positions for ${k} sequences`);
+    let last = lp;
+    for (let i = 0; i < k; i++) {
+      const e = eotIndex[i];
+      if (!Number.isInteger(e) || e < lp || e >= lp + lr) throw new Error(`encodeWithSharedPrefix: eotIndex[${i}] = ${e} is outside the rest [${lp}, ${lp + lr - 1}]`);
+      last = Math.max(last, e);
+    }
+    const used = last + 1 - lp;
+    return tf.tidy(() => {
+      let xp = tf.add(prefix, this.positional.slice([0, 0], [lp, -1])) as tf.Tensor3D;
+      let xs = tf.add(used < lr ? rest.slice([0, 0, 0], [k, used, d]) : rest, this.positional.slice([lp, 0], [used, -1])) as tf.Tensor3D;
+      const mask = causalMask(lp);
+      for (const b of this.blocks) {
+        [xp, xs] = tf.tidy(() => [residualBlock(xp, b, mask), residualBlockAfterPrefix(xp, xs, b)]);
+      }
+      const onehot = tf.oneHot(tf.tensor1d(Array.from(eotIndex, (e) => e - lp), 'int32'), used).reshape([k, used, 1]);
+      const pooled = tf.sum(tf.mul(xs, onehot), 1);
+      return matMul(layerNorm(pooled, this.lnFinal) as tf.Tensor2D, this.projection);
     });
   }
 

@@ -131,12 +131,22 @@ export abstract class CompositionalPrompt implements PromptMethod {
 
   /** The spliced prompts [P, L, D] of `pairs` (default the candidates). */
   tokenTensors(pairs: readonly PairIndex[] = this.pairIdx): tf.Tensor3D {
-    return tf.tidy(() => splicePairs(this.templateEmbeds, this.eot, this.vocabulary(), this.attrs.length, pairs, this.context()));
+    return tf.tidy(() => {
+      const { prefix, rest } = splicePairs(this.templateEmbeds, this.eot, this.vocabulary(), this.attrs.length, pairs, this.context());
+      return tf.concat([tf.broadcastTo(prefix, [pairs.length, prefix.shape[1], prefix.shape[2]]), rest], 1) as tf.Tensor3D;
+    });
   }
 
-  /** Text features [P, E] of `pairs` (default the candidates), not normalised. */
+  /**
+   * Text features [P, E] of `pairs` (default the candidates), not normalised. The positions before the
+   * attribute slot are the same for every pair and, under the causal mask, do not depend on what
+   * follows: they go through the text tower once (encodeWithSharedPrefix), not once per pair.
+   */
   textFeatures(pairs: readonly PairIndex[] = this.pairIdx): tf.Tensor2D {
-    return tf.tidy(() => this.clip.encodeTokenEmbeddings(this.tokenTensors(pairs), new Int32Array(pairs.length).fill(this.eot)));
+    return tf.tidy(() => {
+      const { prefix, rest } = splicePairs(this.templateEmbeds, this.eot, this.vocabulary(), this.attrs.length, pairs, this.context());
+      return this.clip.encodeWithSharedPrefix(prefix, rest, new Int32Array(pairs.length).fill(this.eot));
+    });
   }
 
   logits(input: ImageInput): tf.Tensor2D {
@@ -202,10 +212,11 @@ export class CSP extends CompositionalPrompt {
 /**
  * The template's embeddings [1, L, D] with, for each pair, the attribute's and the object's row of
  * `vocab` [|A| + |O|, D] at EOT-2 and EOT-1, and (the repo's CoOp baseline) `ctx` [n, D] at rows
- * 1..n: [P, L, D]. Rows are picked by one-hot matMul, since a gather's gradient to its table is
- * missing on WASM.
+ * 1..n, as two parts: the `prefix` [1, EOT-2, D] every pair shares, and each pair's `rest`
+ * [P, L-EOT+2, D] from the attribute slot on. Rows are picked by one-hot matMul, since a gather's
+ * gradient to its table is missing on WASM.
  */
-export function splicePairs(templateEmbeds: tf.Tensor3D, eot: number, vocab: tf.Tensor2D, numAttrs: number, pairs: readonly PairIndex[], ctx?: tf.Tensor2D): tf.Tensor3D {
+export function splicePairs(templateEmbeds: tf.Tensor3D, eot: number, vocab: tf.Tensor2D, numAttrs: number, pairs: readonly PairIndex[], ctx?: tf.Tensor2D): { prefix: tf.Tensor3D; rest: tf.Tensor3D } {
   return tf.tidy(() => {
     const nv = vocab.shape[0];
     const pick = (idx: number[]) => tf.matMul(tf.oneHot(tf.tensor1d(idx, 'int32'), nv), vocab);
@@ -213,14 +224,15 @@ export function splicePairs(templateEmbeds: tf.Tensor3D, eot: number, vocab: tf.
     const obj = pick(pairs.map(([, o]) => numAttrs + o));  // [P, D]
     const n = pairs.length;
     const [, len, d] = templateEmbeds.shape;
-    const rows = (from: number, to: number) => tf.broadcastTo(templateEmbeds.slice([0, from, 0], [1, to - from, d]), [n, to - from, d]);
     const k = ctx ? ctx.shape[0] : 0;
     if (k > eot - 3) throw new Error(`splicePairs: ${k} context vectors do not fit before the template's slots`);
-    const parts: tf.Tensor[] = [rows(0, 1)];
-    if (ctx) parts.push(tf.broadcastTo(ctx.expandDims(0), [n, k, d]));
-    if (eot - 2 > 1 + k) parts.push(rows(1 + k, eot - 2));
-    parts.push(attr.expandDims(1), obj.expandDims(1), rows(eot, len));
-    return tf.concat(parts, 1) as tf.Tensor3D;
+    const rows = (from: number, to: number) => templateEmbeds.slice([0, from, 0], [1, to - from, d]);
+    const head: tf.Tensor[] = [rows(0, 1)];
+    if (ctx) head.push(ctx.expandDims(0));
+    if (eot - 2 > 1 + k) head.push(rows(1 + k, eot - 2));
+    const prefix = (head.length === 1 ? head[0] : tf.concat(head, 1)) as tf.Tensor3D;
+    const rest = tf.concat([attr.expandDims(1), obj.expandDims(1), tf.broadcastTo(rows(eot, len), [n, len - eot, d])], 1) as tf.Tensor3D;
+    return { prefix, rest };
   });
 }
 

@@ -216,3 +216,32 @@ describe('bad weights files get errors that name the file and the problem', () =
     for (const t of f.tensors.values()) assert.ok(t.data.every(Number.isFinite), t.name);
   });
 });
+
+describe('text tower: a shared prefix computed once', () => {
+  it('encodeWithSharedPrefix equals encodeTokenEmbeddings on the concatenated sequences, values and gradients (within 1e-5)', () => {
+    const cfg: ClipConfig = {
+      embedDim: 16, imageResolution: 32, visionLayers: 1, visionWidth: 32, visionPatchSize: 16, visionHeads: 2,
+      contextLength: 12, vocabSize: 60, transformerWidth: 32, transformerHeads: 4, transformerLayers: 3,
+      textAct: 'quick_gelu', visionAct: 'quick_gelu', layerNormEps: 1e-5,
+    };
+    const clip = new ClipModel(cfg, randomStateDict(cfg, 5));
+    const r = uniform(9, 'prefix-test');
+    const prefix = tf.variable(tf.tensor3d(Float32Array.from({ length: 4 * 32 }, () => r() - 0.5), [1, 4, 32]));
+    const rest = tf.variable(tf.tensor3d(Float32Array.from({ length: 5 * 6 * 32 }, () => r() - 0.5), [5, 6, 32]));
+    const eot = [5, 6, 7, 9, 6];
+    const before = tf.memory().numTensors;
+    const shared = tf.variableGrads(() => tf.sum(tf.square(clip.encodeWithSharedPrefix(prefix, rest, eot))) as tf.Scalar, [prefix, rest]);
+    const plain = tf.variableGrads(() => tf.sum(tf.square(clip.encodeTokenEmbeddings(tf.concat([tf.broadcastTo(prefix, [5, 4, 32]), rest], 1) as tf.Tensor3D, eot))) as tf.Scalar, [prefix, rest]);
+    const rel = (a: tf.Tensor, b: tf.Tensor) => tf.tidy(() => tf.max(tf.abs(tf.sub(a, b))).dataSync()[0] / Math.max(1e-30, tf.max(tf.abs(b)).dataSync()[0]));
+    assert.ok(rel(shared.value, plain.value) < 1e-5, 'values');
+    for (const v of [prefix, rest]) assert.ok(rel(shared.grads[v.name], plain.grads[v.name]) < 1e-5, `gradient of ${v.name}`);
+    const a = clip.encodeWithSharedPrefix(prefix, rest, eot);
+    const b = tf.tidy(() => clip.encodeTokenEmbeddings(tf.concat([tf.broadcastTo(prefix, [5, 4, 32]), rest], 1) as tf.Tensor3D, eot));
+    assert.ok(rel(a, b) < 1e-5, 'features');
+    tf.dispose([shared.value, plain.value, ...Object.values(shared.grads), ...Object.values(plain.grads), a, b]);
+    assert.strictEqual(tf.memory().numTensors, before, 'no tensor left behind');
+    assert.throws(() => clip.encodeWithSharedPrefix(prefix, rest, [3, 6, 7, 9, 6]), /eotIndex\[0\] = 3 is outside the rest \[4, 9\]/);
+    tf.dispose([prefix, rest]);
+    clip.dispose();
+  });
+});
