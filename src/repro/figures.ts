@@ -12,8 +12,10 @@ import { exportFigures } from '../viz/export';
 import { FigureRenderer } from '../viz/chromium';
 import { comparisonFigure, coopTrainingFigure, figuresFor, promptStudyFigures } from '../viz/figures';
 import type { NamedFigure } from '../viz/plotly';
-import { tableCsv, tableMarkdown, tablesFor, type Table } from '../viz/tables';
+import { tableCsv, tableMarkdown, tablesFor, vocabularyTable, type Table } from '../viz/tables';
 import { runCoOpWalkthrough } from './coop-walkthrough';
+import { runCspWalkthrough } from './csp-walkthrough';
+import { cspWalkthroughFigures } from '../viz/czsl-figures';
 import { runExperiment, type ExperimentName } from './experiments';
 import { runPromptStudy } from './prompts';
 import { readResults, type Results } from './record';
@@ -77,10 +79,19 @@ export const NOTEBOOK_SECTIONS: { notebook: string; title: string; make: (ctx: C
     },
   },
   {
+    notebook: '04-csp',
+    title: 'CSP: compositional zero-shot learning and recombination',
+    async make(ctx) {
+      const results = await ctx.experiment('czsl');
+      const walk = withModel(ctx, ({ model, tokenizer }) => runCspWalkthrough(model, tokenizer, { quick: ctx.quick }));
+      return { figures: [...figuresFor(results), ...cspWalkthroughFigures(walk)], tables: [...tablesFor(results), vocabularyTable(walk)] };
+    },
+  },
+  {
     notebook: '06-comparison',
     title: 'Every method so far',
     async make(ctx) {
-      const all = [await ctx.experiment('zeroshot'), await ctx.experiment('fewshot'), await ctx.experiment('base2new'), await ctx.experiment('transfer')];
+      const all = [await ctx.experiment('zeroshot'), await ctx.experiment('fewshot'), await ctx.experiment('base2new'), await ctx.experiment('transfer'), await ctx.experiment('czsl')];
       return { figures: [comparisonFigure(all)], tables: all.flatMap((r) => tablesFor(r)) };
     },
   },

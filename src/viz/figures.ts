@@ -283,6 +283,11 @@ export function comparisonFigure(all: Results[]): NamedFigure {
     if (targets('dg') > 0) cols.push({ label: `domain shift<br>(${targets('dg')} benchmark${targets('dg') === 1 ? '' : 's'})`, pick: (m) => find(x.summary, m, 'average', 'dg', 'accuracy') });
     if (targets('xd') > 0) cols.push({ label: `other datasets<br>(${targets('xd')} benchmark${targets('xd') === 1 ? '' : 's'})`, pick: (m) => find(x.summary, m, 'average', 'xd', 'accuracy') });
   }
+  const cz = all.find((r) => r.experiment === 'czsl');
+  if (cz) {
+    cols.push({ label: 'unseen pairs,<br>closed world<br>(world-czsl)', pick: (m) => find(cz.summary, m, 'world-czsl', 'closed', 'unseen') });
+    cols.push({ label: 'AUC, closed<br>world<br>(world-czsl)', pick: (m) => find(cz.summary, m, 'world-czsl', 'closed', 'auc') });
+  }
   const methods = Object.keys(METHOD_STYLE).filter((m) => cols.some((c) => c.pick(m)));
   const model = all.length ? modelLabel(all[0]) : 'MiniCLIP';
   const quick = all.some((r) => r.config.quick);

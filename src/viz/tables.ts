@@ -2,6 +2,7 @@
 // (method, dataset, split, metric, mean, std, n) for machines, and pivoted tables (one row per
 // benchmark, one column per method, "mean ± std") as Markdown and HTML for people.
 import { DataFrame, toCSV } from 'danfojs-node';
+import type { CspWalkthrough } from '../repro/csp-walkthrough';
 import type { Results, SummaryRow } from '../repro/record';
 import { escapeHtml } from './export';
 import { methodLabel, modelLabel, trainingLabel } from './figures';
@@ -110,4 +111,10 @@ export function tableHtml(t: Table): string {
   const head = columns.map((c) => `<th>${escapeHtml(c)}</th>`).join('');
   const body = rows.map((r) => `<tr>${r.map((c, i) => (i === 0 ? `<th>${escapeHtml(c)}</th>` : `<td>${escapeHtml(c)}</td>`)).join('')}</tr>`).join('\n');
   return `<table>\n<caption>${escapeHtml(t.title)}</caption>\n<thead><tr>${head}</tr></thead>\n<tbody>\n${body}\n</tbody>\n</table>\n`;
+}
+
+/** How far each of CSP's learned vocabulary vectors moved from its word embedding, and its nearest tokens now. */
+export function vocabularyTable(w: CspWalkthrough): Table {
+  const rows = w.vocabulary.map((v) => ({ word: v.name, kind: v.kind, moved: v.moved.toFixed(3), 'nearest tokens now': v.nearest.join(', ') }));
+  return { name: 'csp-vocabulary', title: `CSP's learned vocabulary on ${w.dataset} (seed ${w.seed}, ${w.epochs} epochs): distance moved from the initial word embedding, and the nearest tokens`, frame: new DataFrame(rows) };
 }
