@@ -2,13 +2,14 @@
 // papers' real datasets alike: methods, training loops and evaluation see only these, never where the
 // pixels come from.
 import type { RawImage } from '../clip/image';
+import type { FolderManifest } from './czsl-folder';
 import type { WorldManifest } from './manifest';
 
 export type SplitName = 'train' | 'val' | 'test';
 export const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];
 
-/** What a dataset's run records cite; real datasets' manifests join this union when they arrive. */
-export type DatasetManifest = WorldManifest;
+/** What a dataset's run records cite: a world manifest, or a folder dataset's description. */
+export type DatasetManifest = WorldManifest | FolderManifest;
 
 /** One image of a classification dataset. `index` is its position in its split's list. */
 export interface ImageItem {
