@@ -7,7 +7,8 @@ Usage (Debian's Python, which has Jupyter):
 With no NOTEBOOK, runs every notebooks/*.ipynb (sorted). The kernel is the repository's own
 (jupyter/kernels/promptlab, found through JUPYTER_PATH, which this script sets), so nothing needs
 `tslab install`. The notebooks see PROMPTLAB_QUICK=1 (their small, fast variant) unless --full is
-given, and PROMPTLAB_PLOTLY=cdn (plots load plotly.js from its CDN instead of inlining the bundle).
+given, and PROMPTLAB_PLOTLY=static (a figure's output is its PNG and its plotly JSON, no HTML, so the
+committed notebooks show every figure in an untrusted or offline Jupyter, on GitHub and in VS Code).
 
 On a failing cell it prints the notebook, the cell's number and first lines, and the real error: the
 error output (ename, evalue, traceback) and the cell's stderr stream, where tslab writes its
@@ -168,7 +169,7 @@ def main(argv):
         os.environ.pop('PROMPTLAB_QUICK', None)
     else:
         os.environ['PROMPTLAB_QUICK'] = '1'
-    os.environ['PROMPTLAB_PLOTLY'] = 'cdn'
+    os.environ['PROMPTLAB_PLOTLY'] = 'static'
 
     if args.notebooks:
         # Under `npm run test:notebooks -- PATH`, npm runs this in the repository root; relative

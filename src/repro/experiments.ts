@@ -10,7 +10,7 @@ import { loadMiniClip, MINICLIP_DIR } from '../miniclip';
 import type { ProgressCallback } from '../train/progress';
 import { base2newConfig, runBase2New } from './base2new';
 import { fewshotConfig, runFewshot } from './fewshot';
-import { describeData, describeModel, environment, readResults, Results, trainedOnCachedFeatures, writeResults, type DataRecord, type Environment, type ModelRecord } from './record';
+import { describeData, describeModel, environment, readResults, Results, shownPath, trainedOnCachedFeatures, writeResults, type DataRecord, type Environment, type ModelRecord } from './record';
 import { runTransfer, TRANSFER_DATASETS, transferConfig, transferRoles } from './transfer';
 import { czslConfig, runCzsl } from './czsl';
 import { runZeroshot } from './zeroshot';
@@ -130,12 +130,12 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
   if (opts.reuse) {
     const prior = reusable(out, experiment, { quick, seeds, datasets: [...datasets], cachedFeatures }, data, modelRecord, env);
     if (prior) {
-      log(`${experiment}: reusing ${path.join(out, 'results.json')} (same configuration, model, data and commit)`);
+      log(`${experiment}: reusing ${shownPath(path.join(out, 'results.json'))} (same configuration, model, data and commit)`);
       return prior;
     }
   }
   const training = experiment === 'zeroshot' ? '' : cachedFeatures ? '; training on cached features' : '; training on augmented views';
-  log(`${experiment}: backend ${info.name}; model ${modelDir}; ${quick ? 'quick' : 'full'} run, seeds ${seeds.join(',')}${training}`);
+  log(`${experiment}: backend ${info.name}; model ${shownPath(modelDir)}; ${quick ? 'quick' : 'full'} run, seeds ${seeds.join(',')}${training}`);
   const { model, tokenizer } = loadMiniClip(modelDir);
   const started = Date.now();
   try {
@@ -146,7 +146,7 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
     const extra = configs[experiment](quick, { cachedFeatures, datasets });
     const config = { model: modelDir, quick, seeds, datasets: [...datasets], ...extra, seconds: Math.round((Date.now() - started) / 1000) };
     const results = writeResults(out, experiment, config, rows, { data, model: modelRecord }, env);
-    log(`${experiment}: wrote ${path.join(out, 'results.json')} (${config.seconds} s)`);
+    log(`${experiment}: wrote ${shownPath(path.join(out, 'results.json'))} (${config.seconds} s)`);
     return results;
   } finally {
     model.dispose();

@@ -18,7 +18,7 @@ import { runCspWalkthrough } from './csp-walkthrough';
 import { cspWalkthroughFigures } from '../viz/czsl-figures';
 import { runExperiment, type ExperimentName } from './experiments';
 import { runPromptStudy } from './prompts';
-import { readResults, type Results } from './record';
+import { readResults, shownPath, type Results } from './record';
 
 export interface FiguresOptions {
   out?: string;
@@ -134,7 +134,7 @@ export async function regenerateFigures(opts: FiguresOptions = {}): Promise<Figu
   const out = path.resolve(opts.out ?? 'figures');
   const log = opts.log ?? (() => undefined);
   const info = await initBackend();
-  log(`figures: ${quick ? 'quick' : 'full'} runs on ${info.name}, writing to ${out}`);
+  log(`figures: ${quick ? 'quick' : 'full'} runs on ${info.name}, writing to ${shownPath(out)}`);
   const cache = new Map<ExperimentName, Promise<Results>>();
   const ctx: Context = {
     quick,
@@ -173,7 +173,7 @@ export async function regenerateFigures(opts: FiguresOptions = {}): Promise<Figu
   }
   const seconds = (Date.now() - started) / 1000;
   const count = (ext: string) => files.filter((f) => f.endsWith(ext)).length;
-  log(`figures: wrote ${count('.png')} PNG, ${count('.svg')} SVG, ${count('.html')} HTML, ${count('.csv')} CSV and ${count('.md')} Markdown files to ${out} in ${Math.round(seconds)} s`);
+  log(`figures: wrote ${count('.png')} PNG, ${count('.svg')} SVG, ${count('.html')} HTML, ${count('.csv')} CSV and ${count('.md')} Markdown files to ${shownPath(out)} in ${Math.round(seconds)} s`);
   if (staticSkipped) log(`figures: PNG and SVG were skipped: ${staticSkipped}`);
   return { out, files, staticSkipped, seconds };
 }

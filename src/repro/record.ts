@@ -217,3 +217,9 @@ export function trainedOnCachedFeatures(results: Pick<Results, 'experiment' | 'c
   if (typeof c.cachedFeatures === 'boolean') return c.cachedFeatures;
   return /cached/.test(String(c.features ?? ''));
 }
+
+/** A path as logs and notebook outputs show it: relative to the working directory when inside it (no machine's absolute paths in committed outputs). */
+export function shownPath(p: string): string {
+  const rel = path.relative(process.cwd(), p);
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;
+}

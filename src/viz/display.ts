@@ -14,8 +14,11 @@
 //
 // text/html and plotly.js: by default the first figure of a kernel session inlines plotly.js
 // (4.8 MB) once, so an offline classic Notebook draws it; later figures reuse window.Plotly. With
-// PROMPTLAB_PLOTLY=cdn every figure loads plotly.js from cdn.plot.ly instead (the headless notebook
-// runner sets it, so committed notebooks stay small).
+// PROMPTLAB_PLOTLY=cdn every figure loads plotly.js from cdn.plot.ly instead. With
+// PROMPTLAB_PLOTLY=static (the headless runner writing the committed notebooks) there is no text/html
+// at all: a notebook opened untrusted (classic Notebook, JupyterLab), offline, on GitHub or nbviewer
+// then shows the PNG (an untrusted notebook's HTML is sanitised to an empty box, and HTML outranks
+// PNG), and VS Code or a Lab with plotly's renderer draws the plotly JSON interactively.
 //
 // Outside a tslab kernel (plain node, tests) nothing is displayed: each function prints a one-line
 // note on stderr, once per process, and returns.
@@ -201,8 +204,9 @@ export async function showFigure(figure: PlotlyFigure, opts: ShowFigureOptions =
   const width = num(opts.width) ?? num(fig.layout.width);
   const height = num(opts.height) ?? num(fig.layout.height) ?? 500;
   const config = { responsive: true, displaylogo: false };
-  const cdn = (process.env.PROMPTLAB_PLOTLY ?? '').toLowerCase() === 'cdn';
-  const inlineLib = !cdn && !plotlyInlined;
+  const mode = (process.env.PROMPTLAB_PLOTLY ?? '').toLowerCase();
+  const cdn = mode === 'cdn';
+  const inlineLib = !cdn && mode !== 'static' && !plotlyInlined;
   const id = `promptlab-figure-${process.pid}-${Date.now().toString(36)}-${++figureCount}`;
   const html = figureHtml(fig, config, id, width, height, inlineLib, plotlyCdnUrl());
   const write = kernel.jupyter?.lastWriteDisplayData;
@@ -212,10 +216,7 @@ export async function showFigure(figure: PlotlyFigure, opts: ShowFigureOptions =
     if (inlineLib) plotlyInlined = true;
     return;
   }
-  const data: Record<string, unknown> = {
-    'application/vnd.plotly.v1+json': { data: fig.data, layout: fig.layout, config },
-    'text/html': html,
-  };
+  const data: Record<string, unknown> = { 'application/vnd.plotly.v1+json': { data: fig.data, layout: fig.layout, config } };
   const metadata: Record<string, unknown> = {};
   const pngWidth = width ?? 900;
   const png = await renderPng(fig, pngWidth, height);
@@ -224,10 +225,12 @@ export async function showFigure(figure: PlotlyFigure, opts: ShowFigureOptions =
     // the PNG has FigureRenderer.PNG_SCALE x the pixels: show it at the figure's size
     metadata['image/png'] = { width: pngWidth, height };
   }
+  // static: the PNG stands alone (the HTML only where no PNG could be rendered: better than nothing)
+  if (mode !== 'static' || !png) data['text/html'] = html;
   data['text/plain'] = summary(fig);
   // `write` is the calling cell's: the output lands there even if the cell did not await this
   write({ data, metadata, transient: {} }, false);
-  if (inlineLib) plotlyInlined = true;
+  if (inlineLib && data['text/html']) plotlyInlined = true;
 }
 
 /** Displays HTML in the notebook (nothing outside tslab). */

@@ -4,6 +4,7 @@
 
 import * as fs from 'fs';
 import * as path from 'path';
+import { shownPath } from '../repro/record';
 import type { NamedFigure, PlotlyFigure } from './plotly';
 import { FigureRenderer, plainFigure } from './chromium';
 
@@ -144,7 +145,7 @@ export async function exportFigures(figs: NamedFigure[], outDir: string, opts: E
         written.push(`${base}.svg`);
       }
       files.push(...written);
-      log(`figure ${f.name}: ${written.map((p) => path.extname(p).slice(1)).join(', ')} -> ${outDir}`);
+      log(`figure ${f.name}: ${written.map((p) => path.extname(p).slice(1)).join(', ')} -> ${shownPath(outDir)}`);
     }
   } finally {
     if (ownRenderer && renderer) await renderer.close();

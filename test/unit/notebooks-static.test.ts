@@ -72,13 +72,24 @@ describe('notebooks (static checks)', () => {
         assert.strictEqual(nb.metadata?.kernelspec?.name, 'promptlab', `${rel}: kernelspec ${JSON.stringify(nb.metadata?.kernelspec)}, expected the promptlab kernel`);
       });
 
+      it('shows every figure without scripts: a PNG beside the plotly JSON, and no HTML that an untrusted notebook would blank', () => {
+        const nb = JSON.parse(fs.readFileSync(file, 'utf8'));
+        for (const [i, c] of (nb.cells as Cell[]).entries()) {
+          for (const o of (c.outputs ?? []) as { data?: Record<string, unknown> }[]) {
+            if (!o.data || !('application/vnd.plotly.v1+json' in o.data)) continue;
+            assert.ok('image/png' in o.data, `${rel} cell ${i + 1}: a figure without its PNG (was Chromium missing when it ran?)`);
+            assert.ok(!('text/html' in o.data), `${rel} cell ${i + 1}: a figure with text/html, which an untrusted notebook shows as an empty box; run with PROMPTLAB_PLOTLY=static`);
+          }
+        }
+      });
+
       it('has no inlined plotly.js bundle in its outputs', () => {
         const nb = JSON.parse(fs.readFileSync(file, 'utf8'));
         for (const [i, c] of (nb.cells as Cell[]).entries()) {
           for (const s of strings(c.outputs ?? [])) {
-            assert.ok(s.length <= MAX_OUTPUT_STRING, `${rel} cell ${i + 1}: an output string of ${s.length} characters (inlined bundle?); run with PROMPTLAB_PLOTLY=cdn`);
+            assert.ok(s.length <= MAX_OUTPUT_STRING, `${rel} cell ${i + 1}: an output string of ${s.length} characters (inlined bundle?); run with PROMPTLAB_PLOTLY=static`);
             for (const re of PLOTLY_BANNER) {
-              assert.ok(!re.test(s), `${rel} cell ${i + 1}: its output inlines plotly.js (${re}); run the notebooks with PROMPTLAB_PLOTLY=cdn (npm run test:notebooks -- --write does)`);
+              assert.ok(!re.test(s), `${rel} cell ${i + 1}: its output inlines plotly.js (${re}); run the notebooks with PROMPTLAB_PLOTLY=static (npm run test:notebooks -- --write does)`);
             }
           }
         }
