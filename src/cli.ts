@@ -1,4 +1,6 @@
 // promptlab <command>: the command-line entry point (bin/promptlab.js runs this through tsx).
+import * as fs from 'fs';
+import * as path from 'path';
 import { initBackend } from './backend';
 import { UsageError, parse } from './cli/args';
 import { BENCH_CASES, runBench } from './bench';
@@ -27,6 +29,8 @@ Commands:
       put an experiment run in parts (datasets or seeds run separately) back together into DIR/results.json
   plot RESULTS_DIR...
       (re)write the figures and tables of results folders beside their results.json
+  book [--out DIR]
+      the executed notebooks as static HTML pages with interactive figures and an index, in DIR (default book/; npm run book)
   figures [--out DIR] [--full] [--model DIR]
       regenerate every figure (PNG, SVG, HTML) and table (CSV, Markdown) of the notebooks (npm run figures)
   model-card [--model DIR] [--quick]
@@ -94,10 +98,19 @@ export async function main(argv: string[]): Promise<number> {
         }
         return 0;
       }
+      case 'book': {
+        const { values } = parse('book', rest, { out: { type: 'string' } });
+        const { writeBook } = require('./book') as typeof import('./book');
+        const dir = path.resolve('notebooks');
+        const notebooks = fs.readdirSync(dir).filter((f) => f.endsWith('.ipynb')).sort().map((f) => path.join(dir, f));
+        writeBook(notebooks, path.resolve((values.out as string | undefined) ?? 'book'), err);
+        return 0;
+      }
       case 'figures': {
         const { values } = parse('figures', rest, { out: { type: 'string' }, full: { type: 'boolean' }, model: { type: 'string' } });
         const { regenerateFigures } = require('./repro/figures') as typeof import('./repro/figures');
-        await regenerateFigures({ out: values.out as string | undefined, full: values.full === true, model: values.model as string | undefined, log: err });
+        const { consoleProgress } = require('./train/progress') as typeof import('./train/progress');
+        await regenerateFigures({ out: values.out as string | undefined, full: values.full === true, model: values.model as string | undefined, log: err, onProgress: consoleProgress() });
         return 0;
       }
       case 'model-card':

@@ -4,6 +4,7 @@
 import { defaultOut, EXPERIMENTS, isExperiment, runExperiment } from '../repro/experiments';
 import { writeResultOutputs } from '../repro/figures';
 import type { Results } from '../repro/record';
+import { consoleProgress } from '../train/progress';
 import { parse, UsageError } from './args';
 
 function parseSeeds(raw: string): number[] {
@@ -32,6 +33,7 @@ export async function reproCommand(argv: string[], log: (s: string) => void): Pr
     model: values.model as string | undefined,
     datasets: values.datasets === undefined ? undefined : (values.datasets as string).split(',').map((d) => d.trim()),
     cachedFeatures: values['cached-features'] === true,
+    onProgress: consoleProgress(),
     log,
   });
   await writeResultOutputs(out, log);

@@ -12,7 +12,7 @@ import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks'
 import { zeroshotAccuracyOf } from '../eval/features';
 import type { PromptMethod } from '../methods/method';
 import { getCoCoOpPreset, getCoOpPreset, type MethodPreset } from '../methods/presets';
-import type { ProgressCallback } from '../train/progress';
+import { labelled, type ProgressCallback } from '../train/progress';
 import { SplitFeatures } from './features-cache';
 import { quickEpochs } from './fewshot';
 import type { ResultRow } from './record';
@@ -87,7 +87,7 @@ export function runBase2New(model: ClipModel, tokenizer: ClipTokenizer, opts: Ba
             const { method: m, setup } = promptMethodOf(which, quick, model, tokenizer, split.base.classNames, { dataset: name, seed, cachedFeatures });
             try {
               const t0 = Date.now();
-              const r = trainOn(m, setup, { ds, items: train.map((x) => x.item), labels: labels(train) }, feats, { onProgress: opts.onProgress });
+              const r = trainOn(m, setup, { ds, items: train.map((x) => x.item), labels: labels(train) }, feats, { onProgress: labelled(opts.onProgress, `${name} seed ${seed}, base classes, ${which}`) });
               const last = r.history[r.history.length - 1];
               log(`  ${which}: ${setup.train.epochs} epochs in ${((Date.now() - t0) / 1000).toFixed(0)} s, train loss ${last.loss.toFixed(3)}, train accuracy ${(100 * last.accuracy).toFixed(1)}%`);
               const base = accuracyOn(m, setup, baseTestF, labels(baseTest));

@@ -14,7 +14,7 @@ import { chooseThreshold, cosineMatrix, feasibilityScores } from '../eval/feasib
 import { cspName, type CompositionalPrompt, type PairIndex } from '../methods/csp';
 import { l2normalize } from '../methods/method';
 import { getPreset, type MethodPreset } from '../methods/presets';
-import type { ProgressCallback } from '../train/progress';
+import { labelled, type ProgressCallback } from '../train/progress';
 import { SplitFeatures } from './features-cache';
 import { quickEpochs } from './fewshot';
 import type { ResultRow } from './record';
@@ -133,7 +133,7 @@ export function runCzsl(model: ClipModel, tokenizer: ClipTokenizer, opts: CzslOp
         try {
           m.training = true;
           const t0 = Date.now();
-          const r = trainOn(m, setup, { ds, items: train, labels }, feats, { onProgress: opts.onProgress });
+          const r = trainOn(m, setup, { ds, items: train, labels }, feats, { onProgress: labelled(opts.onProgress, `world-czsl seed ${seed}, ${which}`) });
           m.training = false;
           const text = tf.tidy(() => ({ closed: m.textFeatures(indexPairs(ds, ds.pairs)), open: m.textFeatures(indexPairs(ds, ds.openWorldPairs)) }));
           const res = evaluate(text);

@@ -13,7 +13,7 @@ import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks'
 import { zeroshotAccuracyOf } from '../eval/features';
 import { linearProbe } from '../eval/linear-probe';
 import { coopPresetForShots } from '../methods/presets';
-import type { ProgressCallback } from '../train/progress';
+import { labelled, type ProgressCallback } from '../train/progress';
 import { SplitFeatures } from './features-cache';
 import type { ResultRow } from './record';
 import { accuracyOn, buildMethod, describePreset, describeTraining, trainingSetup, trainOn } from './setup';
@@ -83,7 +83,7 @@ export function runFewshot(model: ClipModel, tokenizer: ClipTokenizer, opts: Few
           const setup = trainingSetup(preset, { dataset: name, seed, imageResolution: model.config.imageResolution, cachedFeatures: opts.cachedFeatures === true, epochs });
           const coop = buildMethod(preset, model, tokenizer, ds.classNames, seed);
           try {
-            trainOn(coop, setup, { ds, items: fs.train, labels: lab(fs.train) }, feats, { onProgress: opts.onProgress });
+            trainOn(coop, setup, { ds, items: fs.train, labels: lab(fs.train) }, feats, { onProgress: labelled(opts.onProgress, `${name} seed ${seed}, ${k} shots, CoOp`) });
             const acc = accuracyOn(coop, setup, feats.all('test'), testLabels);
             rows.push({ method: 'linear-probe', dataset: name, split: 'test', metric: `accuracy@${k}`, seed, value: lp });
             rows.push({ method: 'coop', dataset: name, split: 'test', metric: `accuracy@${k}`, seed, value: acc });

@@ -19,6 +19,7 @@ import { cspWalkthroughFigures } from '../viz/czsl-figures';
 import { runExperiment, type ExperimentName } from './experiments';
 import { runPromptStudy } from './prompts';
 import { readResults, shownPath, type Results } from './record';
+import type { ProgressCallback } from '../train/progress';
 
 export interface FiguresOptions {
   out?: string;
@@ -26,6 +27,8 @@ export interface FiguresOptions {
   full?: boolean;
   model?: string;
   log?: (line: string) => void;
+  /** Training progress of every experiment run. */
+  onProgress?: ProgressCallback;
 }
 
 interface Outputs {
@@ -142,7 +145,7 @@ export async function regenerateFigures(opts: FiguresOptions = {}): Promise<Figu
     log,
     experiment(name) {
       if (!cache.has(name)) {
-        cache.set(name, runExperiment(name, { quick, model: opts.model, reuse: true, log: (l) => log(`  ${l}`) }).then((r) => {
+        cache.set(name, runExperiment(name, { quick, model: opts.model, reuse: true, log: (l) => log(`  ${l}`), onProgress: opts.onProgress }).then((r) => {
           fs.mkdirSync(path.join(out, 'results'), { recursive: true });
           fs.writeFileSync(path.join(out, 'results', `${name}.json`), JSON.stringify(r, null, 2) + '\n');
           return r;

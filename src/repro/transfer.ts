@@ -11,7 +11,7 @@ import type { ClassificationDataset } from '../data/dataset';
 import { crossDatasetTargets, domainGeneralisationPairs, sampleFewShot } from '../data/protocols';
 import { getWorldDataset, WORLD_CLASSIFICATION, type WorldClassificationName } from '../data/world-benchmarks';
 import { zeroshotAccuracyOf } from '../eval/features';
-import type { ProgressCallback } from '../train/progress';
+import { labelled, type ProgressCallback } from '../train/progress';
 import { base2newConfig, promptMethodOf } from './base2new';
 import { SplitFeatures } from './features-cache';
 import type { ResultRow } from './record';
@@ -81,7 +81,7 @@ export function runTransfer(model: ClipModel, tokenizer: ClipTokenizer, opts: { 
         const { method: m, setup } = promptMethodOf(which, quick, model, tokenizer, source.ds.classNames, { dataset: source.ds.name, seed, cachedFeatures: opts.cachedFeatures === true });
         try {
           const t0 = Date.now();
-          trainOn(m, setup, train, source.feats, { onProgress: opts.onProgress });
+          trainOn(m, setup, train, source.feats, { onProgress: labelled(opts.onProgress, `${source.ds.name} seed ${seed}, ${which}`) });
           const accs: string[] = [];
           for (const t of targets) {
             m.setClassNames(t.ds.classNames);

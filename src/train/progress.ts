@@ -1,6 +1,6 @@
 // Training progress: the trainer reports every step as a ProgressInfo to an `onProgress` callback.
 // `consoleProgress` turns those into text: on a TTY one line rewritten in place, otherwise (logs, CI)
-// a line every N steps and at the end of each epoch. A notebook passes its own callback (e.g. one that
+// a line every 30 seconds and at the end of each run. A notebook passes its own callback (e.g. one that
 // updates a tslab display) and needs nothing from here but the types and `formatProgress`.
 
 export interface ProgressInfo {
@@ -22,6 +22,13 @@ export interface ProgressInfo {
   etaSeconds: number;
   /** Whether this step ends its epoch. */
   epochDone: boolean;
+  /** What is training (e.g. "world-shapes seed 1, 16 shots, coop"), when the caller says. */
+  label?: string;
+}
+
+/** A callback that adds `label` to every report before passing it on (undefined stays undefined). */
+export function labelled(cb: ProgressCallback | undefined, label: string): ProgressCallback | undefined {
+  return cb && ((p) => cb({ ...p, label }));
 }
 
 export type ProgressCallback = (p: ProgressInfo) => void;
@@ -39,6 +46,7 @@ export function formatProgress(p: ProgressInfo): string {
   const width = String(p.epochs).length;
   const sw = String(p.steps).length;
   return [
+    ...(p.label ? [`${p.label}:`] : []),
     `epoch ${String(p.epoch).padStart(width)}/${p.epochs}`,
     `step ${String(p.step).padStart(sw)}/${p.steps}`,
     `loss ${p.loss.toFixed(4)}`,
@@ -58,8 +66,10 @@ export interface ProgressStream {
 export interface ConsoleProgressOptions {
   /** Default process.stderr. */
   stream?: ProgressStream;
-  /** Without a TTY: a line every this many steps (and at each epoch's end); default 10. */
+  /** Without a TTY: a line every this many steps and at each epoch's end (default: by time, see intervalMs). */
   every?: number;
+  /** Without a TTY and without `every`: a line at most this often, and at a run's last step; default 30 s. */
+  intervalMs?: number;
   /** Force the in-place line (true) or plain lines (false); default: the stream's isTTY. */
   tty?: boolean;
 }
@@ -68,14 +78,21 @@ export interface ConsoleProgressOptions {
 export function consoleProgress(opts: ConsoleProgressOptions = {}): ProgressCallback {
   const stream = opts.stream ?? process.stderr;
   const tty = opts.tty ?? !!stream.isTTY;
-  const every = Math.max(1, Math.floor(opts.every ?? 10));
+  const every = opts.every === undefined ? null : Math.max(1, Math.floor(opts.every));
+  const interval = opts.intervalMs ?? 30000;
   let global = 0;
+  let lastWrite = -Infinity;
   return (p) => {
     global += 1;
     if (tty) {
       stream.write(`\r${formatProgress(p)}\x1b[K${p.epochDone ? '\n' : ''}`);
-    } else if (global % every === 0 || p.epochDone) {
+      return;
+    }
+    const runEnd = p.epochDone && p.epoch === p.epochs;
+    const due = every !== null ? global % every === 0 || p.epochDone : Date.now() - lastWrite >= interval || runEnd;
+    if (due) {
       stream.write(`${formatProgress(p)}\n`);
+      lastWrite = Date.now();
     }
   };
 }

@@ -60,7 +60,11 @@ export function escapeHtml(s: string): string {
  * A complete offline HTML page drawing `figure` with plotly.js inlined (no network needed), sized
  * to the window: the figure's fixed layout width is dropped, a fixed layout height is kept.
  */
-export function standaloneHtml(figure: PlotlyFigure, title: string): string {
+/**
+ * A page that draws the figure: plotly.js inlined (offline, one file, about 4.8 MB), or loaded from
+ * `opts.plotlySrc` (a path beside the page, so a folder of figures shares one copy).
+ */
+export function standaloneHtml(figure: PlotlyFigure, title: string, opts: { plotlySrc?: string } = {}): string {
   const fig = plainFigure(figure);
   const { width: _width, height, ...layout } = fig.layout;
   const h = typeof height === 'number' && height > 0 ? `${height}px` : '100vh';
@@ -73,7 +77,7 @@ export function standaloneHtml(figure: PlotlyFigure, title: string): string {
     '<meta name="viewport" content="width=device-width, initial-scale=1">',
     `<title>${escapeHtml(title)}</title>`,
     '<style>html, body { margin: 0; padding: 0; } #figure { width: 100%; height: ' + h + '; }</style>',
-    `<script>${plotlySource()}</script>`,
+    opts.plotlySrc ? `<script src="${escapeHtml(opts.plotlySrc)}"></script>` : `<script>${plotlySource()}</script>`,
     '</head>',
     '<body>',
     '<div id="figure"></div>',
@@ -91,6 +95,8 @@ export interface ExportOptions {
   log?: (s: string) => void;
   /** a renderer to use (left open); undefined: open one and close it after; null: HTML only */
   renderer?: FigureRenderer | null;
+  /** plotly.js inside every HTML page (one self-contained file each) instead of one shared copy */
+  inlinePlotly?: boolean;
 }
 
 export interface ExportResult {
@@ -102,18 +108,46 @@ export interface ExportResult {
 
 const NAME_RE = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
 
+/** The plotly.js file a folder of HTML figures shares. */
+export const PLOTLY_FILE = 'plotly.min.js';
+
+/** Writes plotly.js into `dir` as PLOTLY_FILE unless the same bytes are there already. */
+export function writePlotlyBeside(dir: string): string {
+  const file = path.join(dir, PLOTLY_FILE);
+  const source = plotlyBundle().source;
+  if (!fs.existsSync(file) || fs.statSync(file).size !== Buffer.byteLength(source) || fs.readFileSync(file, 'utf8') !== source) fs.writeFileSync(file, source);
+  return file;
+}
+
 /**
- * Writes `<name>.html` for every figure into outDir (created if needed), and `<name>.png`
- * (at FigureRenderer.PNG_SCALE times the figure size) + `<name>.svg` when Chromium is available.
- * A missing Chromium is reported in `staticSkipped`, never thrown.
+ * plotly.js gives each plot a random 6-hex-digit uid that names its clip paths and definitions; the
+ * same figure then makes different SVG bytes each time. This names it by the figure instead, so the
+ * same figure always writes the same SVG.
+ */
+export function deterministicSvg(svg: string, name: string): string {
+  const m = /id="defs-([0-9a-f]{6})"/.exec(svg);
+  if (!m) return svg;
+  let h = 0x811c9dc5;
+  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
+  const uid = (h >>> 0).toString(16).padStart(8, '0').slice(0, 6);
+  return svg.split(m[1]).join(uid);
+}
+
+/**
+ * Writes `<name>.html` for every figure into outDir (created if needed), beside one shared copy of
+ * plotly.js (PLOTLY_FILE; `inlinePlotly` puts it in every page instead), and `<name>.png` (at
+ * FigureRenderer.PNG_SCALE times the figure size) + `<name>.svg` when Chromium is available. A missing
+ * Chromium is reported in `staticSkipped`, never thrown. The same figures write the same bytes.
  */
 export async function exportFigures(figs: NamedFigure[], outDir: string, opts: ExportOptions = {}): Promise<ExportResult> {
   const log = opts.log ?? (() => undefined);
+  const shared = opts.inlinePlotly !== true;
   for (const f of figs) {
     if (!NAME_RE.test(f.name)) throw new Error(`figure name '${f.name}' is not a plain file name (letters, digits, '.', '_', '-')`);
   }
   fs.mkdirSync(outDir, { recursive: true });
   const files: string[] = [];
+  if (shared && figs.length > 0) files.push(writePlotlyBeside(outDir));
   let renderer: FigureRenderer | null = null;
   let ownRenderer = false;
   let staticSkipped: string | undefined;
@@ -134,14 +168,14 @@ export async function exportFigures(figs: NamedFigure[], outDir: string, opts: E
     for (const f of figs) {
       const base = path.join(outDir, f.name);
       const written: string[] = [];
-      fs.writeFileSync(`${base}.html`, standaloneHtml(f.figure, f.name));
+      fs.writeFileSync(`${base}.html`, standaloneHtml(f.figure, f.name, shared ? { plotlySrc: PLOTLY_FILE } : {}));
       written.push(`${base}.html`);
       if (renderer) {
         const w = f.width ?? DEFAULT_FIGURE_WIDTH;
         const h = f.height ?? DEFAULT_FIGURE_HEIGHT;
         fs.writeFileSync(`${base}.png`, await renderer.toPng(f.figure, w, h));
         written.push(`${base}.png`);
-        fs.writeFileSync(`${base}.svg`, await renderer.toSvg(f.figure, w, h));
+        fs.writeFileSync(`${base}.svg`, deterministicSvg(await renderer.toSvg(f.figure, w, h), f.name));
         written.push(`${base}.svg`);
       }
       files.push(...written);

@@ -47,8 +47,12 @@ describe('figure export (src/viz)', () => {
     const out = path.join(tmp, 'html-only');
     const lines: string[] = [];
     const r = await exportFigures([{ name: 'b2n', figure: FIG }, { name: 'second.fig', figure: FIG }], out, { renderer: null, log: (s) => lines.push(s) });
-    assert.deepStrictEqual(r.files, [path.join(out, 'b2n.html'), path.join(out, 'second.fig.html')]);
-    assert.deepStrictEqual(fs.readdirSync(out).sort(), ['b2n.html', 'second.fig.html']);
+    assert.deepStrictEqual(r.files, [path.join(out, 'plotly.min.js'), path.join(out, 'b2n.html'), path.join(out, 'second.fig.html')]);
+    assert.deepStrictEqual(fs.readdirSync(out).sort(), ['b2n.html', 'plotly.min.js', 'second.fig.html']);
+    // the pages share one plotly.js beside them, and are small
+    const page = fs.readFileSync(path.join(out, 'b2n.html'), 'utf8');
+    assert.ok(page.includes('<script src="plotly.min.js"></script>') && page.length < 20000, `${page.length} characters`);
+    assert.strictEqual(fs.readFileSync(path.join(out, 'plotly.min.js'), 'utf8'), fs.readFileSync(require.resolve('plotly.js-dist-min'), 'utf8'));
     assert.match(r.staticSkipped ?? '', /PNG\/SVG not written/);
     assert.ok(!r.staticSkipped!.includes('\n'));
     assert.ok(lines.some((l) => l === r.staticSkipped));
@@ -62,7 +66,7 @@ describe('figure export (src/viz)', () => {
     try {
       const out = path.join(tmp, 'bad-chromium');
       const r = await exportFigures([{ name: 'b2n', figure: FIG }], out);
-      assert.deepStrictEqual(fs.readdirSync(out), ['b2n.html']);
+      assert.deepStrictEqual(fs.readdirSync(out).sort(), ['b2n.html', 'plotly.min.js']);
       assert.match(r.staticSkipped ?? '', /Chromium at \/bin\/false failed to start.*apt-get install chromium/);
     } finally {
       if (saved === undefined) delete process.env.PROMPTLAB_CHROMIUM;
@@ -98,9 +102,13 @@ describe('figure export (src/viz)', () => {
       const out = path.join(tmp, 'all');
       const r = await exportFigures([{ name: 'b2n', figure: FIG, width: 400, height: 250 }], out, { renderer });
       assert.strictEqual(r.staticSkipped, undefined);
-      assert.deepStrictEqual(fs.readdirSync(out).sort(), ['b2n.html', 'b2n.png', 'b2n.svg']);
+      assert.deepStrictEqual(fs.readdirSync(out).sort(), ['b2n.html', 'b2n.png', 'b2n.svg', 'plotly.min.js']);
       assert.deepStrictEqual(pngSize(fs.readFileSync(path.join(out, 'b2n.png'))), { width: 800, height: 500 });
       assert.ok(!renderer!.closed);
+      // the same figure again: the same SVG and HTML bytes (plotly's random uid replaced)
+      const again = path.join(tmp, 'again');
+      await exportFigures([{ name: 'b2n', figure: FIG, width: 400, height: 250 }], again, { renderer });
+      for (const f of ['b2n.svg', 'b2n.html']) assert.ok(fs.readFileSync(path.join(out, f)).equals(fs.readFileSync(path.join(again, f))), `${f} differs between two exports`);
     });
 
     it('closes cleanly: the browser profile is removed and later calls are refused', async () => {
