@@ -20,9 +20,10 @@ Commands:
            [--workers W] [--bn-group G]
       pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors; --stop-at ends a sitting early;
       --workers splits every batch over W threads, --bn-group sets the images per BatchNorm group, which W must share evenly)
-  repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b] [--cached-features]
-      run a paper experiment end to end and write DIR/results.json, its figures and tables (experiments: zeroshot, fewshot, base2new, transfer;
-      for transfer, --datasets is the source first, then its targets). Prompts train on fresh random crops and flips through the frozen
+  repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b] [--cached-features] [--variants a,b]
+      run a paper experiment end to end and write DIR/results.json, its figures and tables (experiments: zeroshot, fewshot, base2new, transfer,
+      czsl; for transfer, --datasets is the source first, then its targets; for fewshot, --variants picks CoOp's variants of its Figure 3:
+      end, middle, end-csc, middle-csc; all four in full runs, end in quick runs). Prompts train on fresh random crops and flips through the frozen
       image tower at every step, as the papers' code does; --cached-features trains on image features computed once (faster, no
       augmentation; recorded in results.json and shown with every figure and table)
   merge-results --out DIR PART_DIR...

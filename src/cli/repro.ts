@@ -1,4 +1,4 @@
-// promptlab repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b] [--cached-features]
+// promptlab repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b] [--cached-features] [--variants end,middle,end-csc,middle-csc]
 // Runs one paper experiment end to end and writes DIR/results.json in the pinned format, with its
 // figures (HTML, and PNG/SVG where Chromium is) and tables (CSV, Markdown) beside it.
 import { defaultOut, EXPERIMENTS, isExperiment, runExperiment } from '../repro/experiments';
@@ -18,7 +18,7 @@ function parseSeeds(raw: string): number[] {
 export async function reproCommand(argv: string[], log: (s: string) => void): Promise<void> {
   const { values, positionals } = parse('repro', argv, {
     quick: { type: 'boolean' }, seeds: { type: 'string' }, out: { type: 'string' }, model: { type: 'string' }, datasets: { type: 'string' },
-    'cached-features': { type: 'boolean' },
+    'cached-features': { type: 'boolean' }, variants: { type: 'string' },
   });
   const experiment = positionals[0];
   if (!experiment || !isExperiment(experiment)) {
@@ -33,6 +33,7 @@ export async function reproCommand(argv: string[], log: (s: string) => void): Pr
     model: values.model as string | undefined,
     datasets: values.datasets === undefined ? undefined : (values.datasets as string).split(',').map((d) => d.trim()),
     cachedFeatures: values['cached-features'] === true,
+    variants: values.variants === undefined ? undefined : (values.variants as string).split(',').map((v) => v.trim()),
     onProgress: consoleProgress(),
     log,
   });

@@ -63,6 +63,17 @@ function buildByteChars(): string[] {
 export const BYTE_CHARS: readonly string[] = buildByteChars();
 const CHAR_BYTES = new Map<string, number>(BYTE_CHARS.map((c, b) => [c, b]));
 
+/** The bytes that a string of byte symbols stands for; null if a character is not a byte symbol. */
+export function symbolBytes(symbols: string): number[] | null {
+  const out: number[] = [];
+  for (const ch of symbols) {
+    const b = CHAR_BYTES.get(ch);
+    if (b === undefined) return null;
+    out.push(b);
+  }
+  return out;
+}
+
 /** The reference's base vocabulary order: the printable bytes first, then the others. */
 function baseVocabulary(): string[] {
   const printable: string[] = [];

@@ -3,6 +3,7 @@
 // the token embedding table). methods.md 1.5. The table is scanned in chunks, so only
 // [n_vectors, chunk] distances exist at a time, never [n_vectors, V].
 import * as tf from '@tensorflow/tfjs';
+import { symbolBytes } from '../clip/tokenizer';
 
 /** What interpretation needs of a tokenizer (ClipTokenizer has both). */
 export interface TokenDecoder {
@@ -16,6 +17,8 @@ export interface NearestWord {
   token: string;
   /** The token decoded to text, '</w>' stripped. */
   word: string;
+  /** The token as a reader can take it in (readableToken). */
+  readable: string;
   /** Euclidean distance between the context vector and the token's embedding. */
   distance: number;
 }
@@ -34,6 +37,36 @@ export interface InterpretOptions {
   topk?: number;
   /** Vocabulary rows per distance chunk; default 4096. */
   chunkSize?: number;
+}
+
+/** How readableToken writes tokens, for a note under printed interpretations. */
+export const READABLE_TOKEN_NOTE =
+  "A token with a trailing '…' is the start or middle of a longer word (BPE splits rare words); " +
+  "<e2> is one byte of a multi-byte character that the token holds only part of; ␣ is a space. " +
+  'Small distances mean the vector sits near that token; a vector far from every token (compare ' +
+  "its distance with the others') does not read as any word.";
+
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+const hex = (b: number) => `<${b.toString(16).padStart(2, '0')}>`;
+
+/**
+ * A vocabulary token written for people: a whole word as itself ('photo'), the start or middle of
+ * a longer word with a trailing '…' ('phot…'), a space as '␣', control bytes and bytes that are
+ * only part of a multi-byte UTF-8 character in hex ('<e2>'); special tokens as they are.
+ */
+export function readableToken(token: string): string {
+  if (/^<\|.*\|>$/.test(token)) return token;
+  const end = token.endsWith('</w>');
+  const bytes = symbolBytes(end ? token.slice(0, -4) : token);
+  if (bytes === null) return token;
+  let text: string;
+  try {
+    text = UTF8.decode(Uint8Array.from(bytes));
+    text = [...text].map((c) => (c === ' ' ? '␣' : /[\u0000-\u001f\u007f]/.test(c) ? hex(c.charCodeAt(0)) : c)).join('');
+  } catch {
+    text = bytes.map(hex).join('');
+  }
+  return end ? text : `${text}…`;
 }
 
 function decodeWord(tokenizer: TokenDecoder, id: number, token: string): string {
@@ -116,7 +149,7 @@ export function interpretPrompt(ctx: tf.Tensor, tokenEmbedding: tf.Tensor2D, tok
         s += diff * diff;
       }
       const token = tokenizer.idToToken(id) ?? `<${id}>`;
-      return { id, token, word: decodeWord(tokenizer, id, token), distance: Math.sqrt(s) };
+      return { id, token, word: decodeWord(tokenizer, id, token), readable: readableToken(token), distance: Math.sqrt(s) };
     });
     words.sort((a, b) => a.distance - b.distance || a.id - b.id);
     out.push({ classIndex: ctx.rank === 3 ? Math.floor(i / nCtx) : null, position: i % nCtx, words });
@@ -125,15 +158,15 @@ export function interpretPrompt(ctx: tf.Tensor, tokenEmbedding: tf.Tensor2D, tok
 }
 
 /**
- * One line per context vector in interpret_prompt.py's manner:
- * `1: ['a', 'an', 'the'] ['0.0000', '0.4213', '0.5120']`, prefixed by the class for class-specific
- * contexts.
+ * One line per context vector in interpret_prompt.py's manner, each token written by readableToken:
+ * `1: ['a', 'an', 'phot…'] ['0.0000', '0.4213', '0.5120']`, prefixed by the class for
+ * class-specific contexts.
  */
 export function formatInterpretation(rows: readonly ContextWords[], classNames?: readonly string[]): string {
   return rows
     .map((r) => {
       const cls = r.classIndex === null ? '' : `${classNames?.[r.classIndex] ?? `class ${r.classIndex}`} `;
-      const words = r.words.map((w) => `'${w.word}'`).join(', ');
+      const words = r.words.map((w) => `'${w.readable}'`).join(', ');
       const dist = r.words.map((w) => `'${w.distance.toFixed(4)}'`).join(', ');
       return `${cls}${r.position + 1}: [${words}] [${dist}]`;
     })

@@ -2,6 +2,7 @@
 // for k shots (16 context vectors from N(0, 0.02), class token at the end) trained on augmented views
 // through the frozen image tower (or cached features), against zero-shot CLIP with the hand-crafted
 // template, and the nearest words of what it learned.
+import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../clip/model';
 import type { ClipTokenizer } from '../clip/tokenizer';
 import type { ClassificationDataset } from '../data/dataset';
@@ -9,7 +10,7 @@ import { fillTemplate } from '../data/dataset';
 import { sampleFewShot } from '../data/protocols';
 import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
 import { zeroshotAccuracyOf } from '../eval/features';
-import { formatInterpretation, interpretPrompt, type ContextWords } from '../eval/interpret';
+import { formatInterpretation, interpretPrompt, READABLE_TOKEN_NOTE, type ContextWords } from '../eval/interpret';
 import type { CoOp } from '../methods/coop';
 import type { ProgressCallback } from '../train/progress';
 import type { EpochRecord } from '../train/trainer';
@@ -61,6 +62,8 @@ export function runCoOpWalkthrough(
     const history = trainOn(coop, setup, { ds, items: split.train, labels: split.train.map((it) => it.label) }, feats, { onProgress: opts.onProgress }).history;
     const acc = accuracyOn(coop, setup, testF, testLabels);
     const words = interpretPrompt(coop.ctx, model.text.tokenEmbedding, tokenizer);
+    // the scale distances compare with: how long a token embedding is on average
+    const tokenNorm = tf.tidy(() => tf.mean(tf.norm(model.text.tokenEmbedding, 'euclidean', 1)).dataSync()[0]);
     return {
       dataset: name,
       shots,
@@ -74,7 +77,7 @@ export function runCoOpWalkthrough(
       coop: acc,
       history,
       words,
-      wordsText: formatInterpretation(words),
+      wordsText: `${formatInterpretation(words)}\n(Token embeddings are ${tokenNorm.toFixed(2)} long on average. ${READABLE_TOKEN_NOTE})`,
     };
   } finally {
     coop.dispose();

@@ -131,7 +131,7 @@ export function runCspWalkthrough(model: ClipModel, tokenizer: ClipTokenizer, op
     const vocabulary = names.map((name, r) => {
       let sq = 0;
       for (let k = 0; k < d; k++) sq += (learned[r * d + k] - initial[r * d + k]) ** 2;
-      return { name, kind: r < ds.attrs.length ? 'attribute' : 'object', moved: Math.sqrt(sq), nearest: words[r].words.map((w) => w.word) } as VocabularyShift;
+      return { name, kind: r < ds.attrs.length ? 'attribute' : 'object', moved: Math.sqrt(sq), nearest: words[r].words.map((w) => `${w.readable} (${w.distance.toFixed(2)})`) } as VocabularyShift;
     });
     return {
       dataset: ds.name, seed, preset: preset.name, epochs, attrs: ds.attrs, objs: ds.objs,

@@ -4,12 +4,14 @@
 // checksums of the data and model it used.
 import * as path from 'path';
 import { initBackend } from '../backend';
+import type { ClassificationDataset } from '../data/dataset';
 import type { DescribedDataset } from '../data/manifest';
+import { subsampleClasses } from '../data/protocols';
 import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
 import { loadMiniClip, MINICLIP_DIR } from '../miniclip';
 import type { ProgressCallback } from '../train/progress';
 import { base2newConfig, runBase2New } from './base2new';
-import { fewshotConfig, runFewshot } from './fewshot';
+import { checkVariants, defaultVariants, fewshotConfig, runFewshot, type CoOpVariant } from './fewshot';
 import { describeData, describeModel, environment, readResults, Results, shownPath, trainedOnCachedFeatures, writeResults, type DataRecord, type Environment, type ModelRecord } from './record';
 import { runTransfer, TRANSFER_DATASETS, transferConfig, transferRoles } from './transfer';
 import { czslConfig, runCzsl } from './czsl';
@@ -33,6 +35,8 @@ export interface ExperimentOptions {
    * results.json (config.cachedFeatures). Zero-shot has no training and ignores it.
    */
   cachedFeatures?: boolean;
+  /** fewshot: CoOp's variants to train (default: all four in full runs, 'end' in quick runs). */
+  variants?: readonly string[];
   /** Results folder (default runs/<experiment>/<quick|full>). */
   out?: string;
   log?: (line: string) => void;
@@ -89,8 +93,22 @@ function dataRecords(experiment: ExperimentName, datasets: readonly string[], qu
   return genSeeds.flatMap((seed) => datasets.map((name) => describeData(getWorldDataset(name, { quick, seed }) as DescribedDataset, variant)));
 }
 
+/**
+ * Chance accuracy (%) of each classification benchmark, per split the experiments report: test (all
+ * classes), base and new (CoCoOp's halves of the classes). Figures draw it; czsl has none (its
+ * metrics are not accuracies over a fixed label set).
+ */
+export function chanceLevels(experiment: ExperimentName, datasets: readonly string[], quick: boolean): Record<string, Record<string, number>> | undefined {
+  if (experiment === 'czsl') return undefined;
+  return Object.fromEntries(datasets.map((d) => {
+    const ds = getWorldDataset(d, { quick }) as ClassificationDataset;
+    const n = (which: 'all' | 'base' | 'new') => subsampleClasses(ds, which).classNames.length;
+    return [d, { test: 100 / n('all'), base: 100 / n('base'), new: 100 / n('new') }];
+  }));
+}
+
 /** The results in `dir` when they were made by this configuration, model, data, backend and clean commit; else null. */
-export function reusable(dir: string, experiment: string, config: { quick: boolean; seeds: number[]; datasets: string[]; cachedFeatures: boolean }, data: DataRecord[], model: ModelRecord, now: Environment = environment()): Results | null {
+export function reusable(dir: string, experiment: string, config: { quick: boolean; seeds: number[]; datasets: string[]; cachedFeatures: boolean; variants?: string[] }, data: DataRecord[], model: ModelRecord, now: Environment = environment()): Results | null {
   let prior: Results;
   try {
     prior = readResults(dir);
@@ -99,7 +117,7 @@ export function reusable(dir: string, experiment: string, config: { quick: boole
   }
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   const ok = prior.experiment === experiment
-    && same({ quick: prior.config.quick, seeds: prior.config.seeds, datasets: prior.config.datasets, cachedFeatures: trainedOnCachedFeatures(prior) }, config)
+    && same({ quick: prior.config.quick, seeds: prior.config.seeds, datasets: prior.config.datasets, cachedFeatures: trainedOnCachedFeatures(prior), ...(config.variants ? { variants: Object.keys((prior.config.variants as object | undefined) ?? { coop: 1 }) } : {}) }, { ...config, ...(config.variants ? { variants: config.variants.map((v) => (v === 'end' ? 'coop' : `coop-${v}`)) } : {}) })
     && same(prior.data, data) && same(prior.model?.files, model.files)
     && prior.env.backend === now.backend
     && now.git.commit !== null && prior.env.git.commit === now.git.commit && prior.env.git.dirty === false && now.git.dirty === false;
@@ -120,6 +138,8 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
     if (!valid.includes(d)) throw new Error(`${experiment}: unknown dataset "${d}" (valid: ${valid.join(', ')})`);
   }
   if (experiment === 'transfer') transferRoles(datasets); // the first is the source, the rest its targets: checked before anything runs
+  if (opts.variants && experiment !== 'fewshot') throw new Error(`${experiment}: --variants is a fewshot option (CoOp's variants in its Figure 3)`);
+  const variants: CoOpVariant[] | undefined = experiment === 'fewshot' ? checkVariants(opts.variants ?? defaultVariants(quick)) : undefined;
   const out = path.resolve(opts.out ?? defaultOut(experiment, quick));
   const modelDir = path.resolve(opts.model ?? MINICLIP_DIR);
   const log = opts.log ?? (() => undefined);
@@ -128,7 +148,7 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
   const data = dataRecords(experiment, datasets, quick, seeds);
   const modelRecord = describeModel(modelDir);
   if (opts.reuse) {
-    const prior = reusable(out, experiment, { quick, seeds, datasets: [...datasets], cachedFeatures }, data, modelRecord, env);
+    const prior = reusable(out, experiment, { quick, seeds, datasets: [...datasets], cachedFeatures, ...(variants ? { variants } : {}) }, data, modelRecord, env);
     if (prior) {
       log(`${experiment}: reusing ${shownPath(path.join(out, 'results.json'))} (same configuration, model, data and commit)`);
       return prior;
@@ -139,12 +159,13 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
   const { model, tokenizer } = loadMiniClip(modelDir);
   const started = Date.now();
   try {
-    const run = { quick, seeds, log, datasets, cachedFeatures, onProgress: opts.onProgress };
+    const run = { quick, seeds, log, datasets, cachedFeatures, variants, onProgress: opts.onProgress };
     const runners = { zeroshot: runZeroshot, fewshot: runFewshot, base2new: runBase2New, transfer: runTransfer, czsl: runCzsl };
     const rows = runners[experiment](model, tokenizer, run);
     const configs = { zeroshot: () => ({}), fewshot: fewshotConfig, base2new: base2newConfig, transfer: transferConfig, czsl: czslConfig };
-    const extra = configs[experiment](quick, { cachedFeatures, datasets });
-    const config = { model: modelDir, quick, seeds, datasets: [...datasets], ...extra, seconds: Math.round((Date.now() - started) / 1000) };
+    const extra = configs[experiment](quick, { cachedFeatures, datasets, variants });
+    const chance = chanceLevels(experiment, datasets, quick);
+    const config = { model: modelDir, quick, seeds, datasets: [...datasets], ...extra, ...(chance ? { chance } : {}), seconds: Math.round((Date.now() - started) / 1000) };
     const results = writeResults(out, experiment, config, rows, { data, model: modelRecord }, env);
     log(`${experiment}: wrote ${shownPath(path.join(out, 'results.json'))} (${config.seconds} s)`);
     return results;

@@ -1,7 +1,7 @@
 // promptlab repro fewshot: CoOp's few-shot curves (its Figure 3) on the world with MiniCLIP:
-// accuracy against 1/2/4/8/16 shots for zero-shot CLIP (no shots), CoOp's linear probe and CoOp
-// (16 random context vectors, class token at the end; epochs by the official shot rule:
-// coopPresetForShots). CoOp trains on augmented views through the frozen image tower, as the official
+// accuracy against 1/2/4/8/16 shots for zero-shot CLIP (no shots), CoOp's linear probe and CoOp's
+// four variants (16 random context vectors; one context for all classes or one per class, the class
+// token at the end or in the middle; epochs by the official shot rule: coopPresetForShots). CoOp trains on augmented views through the frozen image tower, as the official
 // code does, unless `cachedFeatures`; the linear probe reads the test transform's raw features, as
 // CoOp's lpclip does.
 import * as tf from '@tensorflow/tfjs';
@@ -20,21 +20,50 @@ import { accuracyOn, buildMethod, describePreset, describeTraining, trainingSetu
 
 export const SHOTS = [1, 2, 4, 8, 16];
 
+/** CoOp's variants in its Figure 3 (COOP.md's four runs per shot): unified or class-specific context (CSC), class token at the end or in the middle. */
+export const COOP_VARIANTS = {
+  end: { csc: false, classTokenPosition: 'end' },
+  middle: { csc: false, classTokenPosition: 'middle' },
+  'end-csc': { csc: true, classTokenPosition: 'end' },
+  'middle-csc': { csc: true, classTokenPosition: 'middle' },
+} as const;
+export type CoOpVariant = keyof typeof COOP_VARIANTS;
+export const ALL_COOP_VARIANTS = Object.keys(COOP_VARIANTS) as CoOpVariant[];
+
+/** The results' method name of a variant: 'coop' for the default (unified, end), else 'coop-<variant>'. */
+export function variantMethod(v: CoOpVariant): string {
+  return v === 'end' ? 'coop' : `coop-${v}`;
+}
+
+/** The variants a run trains by default: all four in full runs, the default one in quick runs. */
+export function defaultVariants(quick: boolean): CoOpVariant[] {
+  return quick ? ['end'] : [...ALL_COOP_VARIANTS];
+}
+
+export function checkVariants(variants: readonly string[]): CoOpVariant[] {
+  const bad = variants.filter((v) => !(v in COOP_VARIANTS));
+  if (bad.length || variants.length === 0) throw new Error(`fewshot: unknown CoOp variant${bad.length === 1 ? '' : 's'} "${bad.join(', ')}" (valid: ${ALL_COOP_VARIANTS.join(', ')})`);
+  return [...new Set(variants)] as CoOpVariant[];
+}
+
 /** A quick run's epochs: a fifth of the preset's (at least 1). */
 export function quickEpochs(epochs: number): number {
   return Math.max(1, Math.round(epochs / 5));
 }
 
 /** CoOp's preset for k shots on MiniCLIP, and the epochs a (quick) run trains it for. */
-export function fewshotPreset(shots: number, quick: boolean) {
-  const preset = coopPresetForShots('miniclip', shots);
+export function fewshotPreset(shots: number, quick: boolean, variant: CoOpVariant = 'end') {
+  const base = coopPresetForShots('miniclip', shots);
+  const preset = { ...base, config: { ...base.config, ...COOP_VARIANTS[variant] } };
   return { preset, epochs: quick ? quickEpochs(preset.optim.epochs) : preset.optim.epochs };
 }
 
-export function fewshotConfig(quick: boolean, opts: { cachedFeatures?: boolean; datasets?: readonly string[] } = {}) {
+export function fewshotConfig(quick: boolean, opts: { cachedFeatures?: boolean; datasets?: readonly string[]; variants?: readonly CoOpVariant[] } = {}) {
   const shots = quick ? [1, 4, 16] : SHOTS;
+  const variants = opts.variants ?? defaultVariants(quick);
   return {
     shots,
+    variants: Object.fromEntries(variants.map((v) => [variantMethod(v), COOP_VARIANTS[v]])),
     coop: Object.fromEntries(shots.map((k) => {
       const { preset, epochs } = fewshotPreset(k, quick);
       return [`${k}-shot`, describePreset(preset, epochs)];
@@ -50,6 +79,8 @@ export interface FewshotOptions {
   seeds?: number[];
   datasets?: readonly string[];
   shots?: number[];
+  /** CoOp's variants to train (default: defaultVariants(quick)). */
+  variants?: readonly CoOpVariant[];
   cachedFeatures?: boolean;
   log?: (s: string) => void;
   onProgress?: ProgressCallback;
@@ -58,6 +89,7 @@ export interface FewshotOptions {
 export function runFewshot(model: ClipModel, tokenizer: ClipTokenizer, opts: FewshotOptions = {}): ResultRow[] {
   const quick = opts.quick === true;
   const cfg = fewshotConfig(quick);
+  const variants = checkVariants(opts.variants ?? defaultVariants(quick));
   const log = opts.log ?? (() => undefined);
   const rows: ResultRow[] = [];
   for (const name of opts.datasets ?? WORLD_CLASSIFICATION) {
@@ -79,18 +111,24 @@ export function runFewshot(model: ClipModel, tokenizer: ClipTokenizer, opts: Few
           } finally {
             tf.dispose([trainRaw, valRaw]);
           }
-          const { preset, epochs } = fewshotPreset(k, quick);
-          const setup = trainingSetup(preset, { dataset: name, seed, imageResolution: model.config.imageResolution, cachedFeatures: opts.cachedFeatures === true, epochs });
-          const coop = buildMethod(preset, model, tokenizer, ds.classNames, seed);
-          try {
-            trainOn(coop, setup, { ds, items: fs.train, labels: lab(fs.train) }, feats, { onProgress: labelled(opts.onProgress, `${name} seed ${seed}, ${k} shots, CoOp`) });
-            const acc = accuracyOn(coop, setup, feats.all('test'), testLabels);
-            rows.push({ method: 'linear-probe', dataset: name, split: 'test', metric: `accuracy@${k}`, seed, value: lp });
-            rows.push({ method: 'coop', dataset: name, split: 'test', metric: `accuracy@${k}`, seed, value: acc });
-            log(`${name}, seed ${seed}, ${k} shots: zero-shot ${zs.toFixed(1)}, linear probe ${lp.toFixed(1)}, CoOp ${acc.toFixed(1)} (${epochs} epochs)`);
-          } finally {
-            coop.dispose();
+          rows.push({ method: 'linear-probe', dataset: name, split: 'test', metric: `accuracy@${k}`, seed, value: lp });
+          const accs: string[] = [];
+          let epochs = 0;
+          for (const v of variants) {
+            const p = fewshotPreset(k, quick, v);
+            epochs = p.epochs;
+            const setup = trainingSetup(p.preset, { dataset: name, seed, imageResolution: model.config.imageResolution, cachedFeatures: opts.cachedFeatures === true, epochs });
+            const coop = buildMethod(p.preset, model, tokenizer, ds.classNames, seed);
+            try {
+              trainOn(coop, setup, { ds, items: fs.train, labels: lab(fs.train) }, feats, { onProgress: labelled(opts.onProgress, `${name} seed ${seed}, ${k} shots, CoOp ${v}`) });
+              const acc = accuracyOn(coop, setup, feats.all('test'), testLabels);
+              rows.push({ method: variantMethod(v), dataset: name, split: 'test', metric: `accuracy@${k}`, seed, value: acc });
+              accs.push(`CoOp ${v} ${acc.toFixed(1)}`);
+            } finally {
+              coop.dispose();
+            }
           }
+          log(`${name}, seed ${seed}, ${k} shots: zero-shot ${zs.toFixed(1)}, linear probe ${lp.toFixed(1)}, ${accs.join(', ')} (${epochs} epochs)`);
         }
       }
     } finally {

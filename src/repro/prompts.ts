@@ -24,6 +24,8 @@ export interface ScaleScore {
 
 export interface PromptStudy {
   dataset: string;
+  /** Chance accuracy (%): 100 / classes. */
+  chance: number;
   templates: TemplateScore[];
   scales: ScaleScore[];
 }
@@ -52,7 +54,7 @@ export function runPromptStudy(model: ClipModel, tokenizer: ClipTokenizer, opts:
         const confidence = 100 * tf.mean(tf.exp(tf.max(logp, 1))).dataSync()[0];
         return { scale, learned: scale === learned, accuracy: 100 * accuracy(logits, test.labels), confidence, nll };
       }));
-      return { dataset: name, templates, scales: scaleScores };
+      return { dataset: name, chance: 100 / ds.classNames.length, templates, scales: scaleScores };
     } finally {
       tf.dispose([w, labels]);
     }

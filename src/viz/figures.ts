@@ -12,6 +12,9 @@ export const METHOD_STYLE: Record<string, { label: string; color: string }> = {
   'zeroshot-ensemble': { label: 'Zero-shot CLIP (ensemble)', color: '#bcbd22' },
   'linear-probe': { label: 'Linear probe', color: '#2ca02c' },
   coop: { label: 'CoOp', color: '#1f77b4' },
+  'coop-middle': { label: 'CoOp (class token in the middle)', color: '#17becf' },
+  'coop-end-csc': { label: 'CoOp (class-specific context)', color: '#9467bd' },
+  'coop-middle-csc': { label: 'CoOp (class-specific, middle)', color: '#e377c2' },
   cocoop: { label: 'CoCoOp', color: '#ff7f0e' },
   csp: { label: 'CSP', color: '#d62728' },
 };
@@ -67,8 +70,24 @@ function yPercent(title: string, extra: Record<string, unknown> = {}): Record<st
   return { title: { text: title, font: AXIS_FONT }, range: [0, 100], gridcolor: '#e5e5e5', zeroline: false, ...extra };
 }
 
-/** Bars with error bars (std over seeds where there is more than one seed). */
-function bars(method: string, xs: string[], rows: (SummaryRow | undefined)[], extra: Record<string, unknown> = {}): Record<string, unknown> {
+/**
+ * Bar labels that stay clear of the error bars: each value is written inside its bar from the
+ * bar's base, and left out where the error bar's stem would reach it (|mean| - std under an eighth
+ * of the axis span `span`) or where it would not fit at a readable size (UNIFORM_TEXT). Hover and
+ * the tables have every number.
+ */
+function barLabels(rows: (SummaryRow | undefined)[], span: number, fmt: (v: number) => string = (v) => v.toFixed(1)): Record<string, unknown> {
+  return {
+    text: rows.map((r) => (r && Math.abs(r.mean) - (r.n > 1 ? r.std : 0) >= span / 8 ? fmt(r.mean) : '')),
+    textposition: 'inside',
+    insidetextanchor: 'start',
+    textangle: -90,
+    textfont: { color: '#ffffff', size: 11 },
+  };
+}
+
+/** Bars with error bars (std over seeds where there is more than one seed), labelled by barLabels. */
+function bars(method: string, xs: string[], rows: (SummaryRow | undefined)[], extra: Record<string, unknown> = {}, span = 100): Record<string, unknown> {
   const std = rows.map((r) => (r && r.n > 1 ? r.std : 0));
   return {
     type: 'bar',
@@ -76,12 +95,41 @@ function bars(method: string, xs: string[], rows: (SummaryRow | undefined)[], ex
     x: xs,
     y: rows.map((r) => (r ? r.mean : null)),
     marker: { color: methodColor(method) },
-    error_y: { type: 'data', array: std, visible: std.some((s) => s > 0) },
-    text: rows.map((r) => (r ? r.mean.toFixed(1) : '')),
-    textposition: 'outside',
-    cliponaxis: false,
+    error_y: { type: 'data', array: std, visible: std.some((s) => s > 0), color: '#222', thickness: 1.2, width: 3 },
+    ...barLabels(rows, span),
+    hovertemplate: `${methodLabel(method)}, %{x}: %{y:.1f}${std.some((s) => s > 0) ? ' ± %{error_y.array:.1f}' : ''}<extra></extra>`,
     ...extra,
   };
+}
+
+/** Bar labels never shrink below 9 px; those that would are hidden. */
+const UNIFORM_TEXT = { minsize: 9, mode: 'hide' };
+
+/** Chance accuracy (%) of a benchmark's split as the run recorded it (config.chance); for 'average', the mean over the benchmarks. */
+export function chanceOf(results: Results, dataset: string, split: string): number | undefined {
+  const chance = results.config.chance as Record<string, Record<string, number>> | undefined;
+  if (!chance) return undefined;
+  if (dataset !== 'average') return chance[dataset]?.[split];
+  const all = Object.values(chance).map((c) => c[split]).filter((v): v is number => v !== undefined);
+  return all.length ? all.reduce((a, b) => a + b, 0) / all.length : undefined;
+}
+
+/** The mean chance (test split) of some benchmarks. */
+function averageChance(results: Results, datasets: string[]): number | undefined {
+  const v = datasets.map((d) => chanceOf(results, d, 'test'));
+  return v.length && v.every((x) => x !== undefined) ? (v as number[]).reduce((a, b) => a + b, 0) / v.length : undefined;
+}
+
+/** A short black dash per category at its chance level, over grouped bars (one legend entry). */
+function chanceMarks(xs: string[], levels: (number | undefined)[], extra: Record<string, unknown> = {}): Record<string, unknown>[] {
+  if (levels.every((v) => v === undefined)) return [];
+  return [{
+    type: 'scatter', mode: 'markers', name: 'chance (1 / classes)', legendgroup: 'chance',
+    x: xs, y: levels.map((v) => v ?? null),
+    marker: { symbol: 'line-ew', size: 56, line: { width: 2, color: '#000000' } },
+    hovertemplate: 'chance, %{x}: %{y:.1f}<extra></extra>',
+    ...extra,
+  }];
 }
 
 /** Zero-shot accuracy per benchmark: the hand-crafted template against the template ensemble. */
@@ -89,9 +137,10 @@ export function zeroshotFigure(results: Results): NamedFigure {
   const ds = [...datasetsOf(results), 'average'];
   const methods = ['zeroshot', 'zeroshot-ensemble'];
   const figure: PlotlyFigure = {
-    data: methods.map((m) => bars(m, ds, ds.map((d) => find(results.summary, m, d, 'test', 'accuracy')))),
+    data: [...methods.map((m) => bars(m, ds, ds.map((d) => find(results.summary, m, d, 'test', 'accuracy')))), ...chanceMarks(ds, ds.map((d) => chanceOf(results, d, 'test')))],
     layout: baseLayout(`Zero-shot test accuracy on the world benchmarks (${runLabel(results)})`, {
       barmode: 'group',
+      uniformtext: UNIFORM_TEXT,
       xaxis: { title: { text: 'benchmark (test split)', font: AXIS_FONT } },
       yaxis: yPercent('accuracy (%)'),
     }),
@@ -102,23 +151,32 @@ export function zeroshotFigure(results: Results): NamedFigure {
 /** Accuracy of each template alone and of the ensemble, and what the logit scale does. */
 export function promptStudyFigures(study: PromptStudy, model = 'MiniCLIP'): NamedFigure[] {
   const t = study.templates;
+  // A dot per template on an axis fitted to the spread (the point is the difference between templates);
+  // the axis says where it starts, and chance is drawn when it falls inside.
+  const accs = t.map((x) => x.accuracy);
+  const lo = Math.min(...accs);
+  const hi = Math.max(...accs);
+  const pad = Math.max(1, 0.25 * (hi - lo));
+  const range = [Math.max(0, lo - pad), Math.min(100, hi + pad)];
   const templates: PlotlyFigure = {
     data: [{
-      type: 'bar',
-      orientation: 'h',
-      y: t.map((s) => s.template),
-      x: t.map((s) => s.accuracy),
-      marker: { color: t.map((s) => (s.template.startsWith('ensemble') ? methodColor('zeroshot-ensemble') : methodColor('zeroshot'))) },
-      text: t.map((s) => s.accuracy.toFixed(1)),
-      textposition: 'outside',
+      type: 'scatter',
+      mode: 'markers+text',
+      y: t.map((x) => x.template),
+      x: accs,
+      marker: { size: 12, color: t.map((x) => (x.template.startsWith('ensemble') ? methodColor('zeroshot-ensemble') : methodColor('zeroshot'))) },
+      text: accs.map((a) => a.toFixed(1)),
+      textposition: 'middle right',
       cliponaxis: false,
       name: 'template',
+      hovertemplate: '"%{y}": %{x:.2f}%<extra></extra>',
     }],
-    layout: baseLayout(`Prompt engineering: zero-shot accuracy per template (${study.dataset}, ${model})`, {
+    layout: baseLayout(`Prompt engineering: zero-shot accuracy per template (${study.dataset}, ${model}; spread ${(hi - lo).toFixed(1)} points)`, {
       showlegend: false,
-      margin: { t: 80, b: 60, l: 260, r: 40 },
-      xaxis: yPercent('test accuracy (%)'),
-      yaxis: { title: { text: 'template', font: AXIS_FONT }, autorange: 'reversed', automargin: true },
+      margin: { t: 80, b: 70, l: 260, r: 60 },
+      xaxis: { title: { text: `test accuracy (%); the axis spans ${range[0].toFixed(0)}-${range[1].toFixed(0)}, not 0-100 (chance: ${study.chance.toFixed(1)})`, font: AXIS_FONT }, range, gridcolor: '#e5e5e5', zeroline: false },
+      yaxis: { title: { text: 'template', font: AXIS_FONT }, autorange: 'reversed', automargin: true, gridcolor: '#f0f0f0' },
+      shapes: study.chance >= range[0] && study.chance <= range[1] ? [{ type: 'line', xref: 'x', yref: 'paper', x0: study.chance, x1: study.chance, y0: 0, y1: 1, line: { dash: 'dot', color: '#000', width: 1 } }] : [],
     }),
   };
   const s = study.scales;
@@ -178,35 +236,53 @@ function panels(keys: string[], traces: (key: string, xaxis: string, yaxis: stri
   return { data, layout };
 }
 
-/** CoOp's Figure 3: accuracy against shots per benchmark, CoOp and linear probe, zero-shot as a line. */
+/** CoOp's methods in a few-shot run, in legend order: its variants (the default first) that the run has. */
+export function coopVariantsOf(results: Results): string[] {
+  return ['coop', 'coop-middle', 'coop-end-csc', 'coop-middle-csc'].filter((m) => results.rows.some((r) => r.method === m));
+}
+
+/**
+ * CoOp's Figure 3: accuracy against shots per benchmark for CoOp's variants and the linear probe,
+ * zero-shot CLIP as a dashed line and chance as a dotted one.
+ */
 export function fewshotFigure(results: Results): NamedFigure {
   const keys = [...datasetsOf(results), 'average'];
   const shots = [...new Set(results.rows.map((r) => Number(r.metric.split('@')[1])).filter((k) => k > 0))].sort((a, b) => a - b);
+  const variants = coopVariantsOf(results);
+  // with one variant it is just "CoOp"; with several each is named by its context and class-token position
+  const VARIANT_LABEL: Record<string, string> = { coop: 'CoOp (unified context, class token at the end)', 'coop-middle': 'CoOp (unified, middle)', 'coop-end-csc': 'CoOp (class-specific, end)', 'coop-middle-csc': 'CoOp (class-specific, middle)' };
+  const DASH: Record<string, string | undefined> = { coop: undefined, 'coop-middle': 'dash', 'coop-end-csc': undefined, 'coop-middle-csc': 'dash' };
   let first = true;
   const { data, layout } = panels(keys, (d, xaxis, yaxis) => {
-    const line = (method: string, dash?: string) => {
+    const line = (method: string, name: string, dash?: string) => {
       const rows = shots.map((k) => find(results.summary, method, d, 'test', `accuracy@${k}`));
       return {
-        type: 'scatter', mode: 'lines+markers', name: methodLabel(method), legendgroup: method, showlegend: first,
+        type: 'scatter', mode: 'lines+markers', name, legendgroup: method, showlegend: first,
         x: shots, y: rows.map((r) => (r ? r.mean : null)), xaxis, yaxis,
         line: { color: methodColor(method), ...(dash ? { dash } : {}) },
-        error_y: { type: 'data', array: rows.map((r) => (r && r.n > 1 ? r.std : 0)), visible: rows.some((r) => r !== undefined && r.n > 1) },
+        error_y: { type: 'data', array: rows.map((r) => (r && r.n > 1 ? r.std : 0)), visible: rows.some((r) => r !== undefined && r.n > 1), thickness: 1 },
       };
     };
+    const flat = (name: string, group: string, y: number | undefined, color: string, dash: string) => ({
+      type: 'scatter', mode: 'lines', name, legendgroup: group, showlegend: first, x: [shots[0], shots[shots.length - 1]], y: [y ?? null, y ?? null], xaxis, yaxis, line: { color, dash, width: 1.5 },
+      hovertemplate: `${name}: %{y:.1f}<extra></extra>`,
+    });
     const zs = find(results.summary, 'zeroshot', d, 'test', 'accuracy@0');
+    const chance = chanceOf(results, d, 'test');
     const out = [
-      line('coop'),
-      line('linear-probe'),
-      { type: 'scatter', mode: 'lines', name: `${methodLabel('zeroshot')} (no shots)`, legendgroup: 'zeroshot', showlegend: first, x: [shots[0], shots[shots.length - 1]], y: [zs?.mean ?? null, zs?.mean ?? null], xaxis, yaxis, line: { color: methodColor('zeroshot'), dash: 'dash' } },
+      ...variants.map((m) => line(m, variants.length > 1 ? VARIANT_LABEL[m] : methodLabel(m), DASH[m])),
+      line('linear-probe', methodLabel('linear-probe'), 'dot'),
+      flat(`${methodLabel('zeroshot')} (no shots)`, 'zeroshot', zs?.mean, methodColor('zeroshot'), 'dash'),
+      ...(chance === undefined ? [] : [flat('chance (1 / classes)', 'chance', chance, '#000000', 'dot')]),
     ];
     first = false;
     return out;
   }, 'test accuracy (%)', 'shots per class', { xType: 'log', xTicks: shots });
-  const figure: PlotlyFigure = { data, layout: { ...baseLayout(`Few-shot learning on the world benchmarks (${runLabel(results)})`), ...layout } };
-  return { name: 'fewshot-curves', figure, width: Math.max(900, 260 * keys.length), height: 460 };
+  const figure: PlotlyFigure = { data, layout: { ...baseLayout(`Few-shot learning on the world benchmarks (${runLabel(results)})`), ...layout, legend: { orientation: 'h', y: -0.22 }, margin: { t: 80, b: variants.length > 1 ? 140 : 110, l: 70, r: 20 } } };
+  return { name: 'fewshot-curves', figure, width: Math.max(900, 260 * keys.length), height: variants.length > 1 ? 520 : 480 };
 }
 
-/** CoCoOp's base-to-new table as a figure: base and new accuracy and H per benchmark and method. */
+/** CoCoOp's base-to-new table as a figure: base and new accuracy and H per benchmark and method, chance marked. */
 export function base2newFigure(results: Results): NamedFigure {
   const ds = [...datasetsOf(results), 'average'];
   const methods = ['zeroshot', 'coop', 'cocoop'].filter((m) => results.rows.some((r) => r.method === m));
@@ -215,18 +291,74 @@ export function base2newFigure(results: Results): NamedFigure {
   const { data, layout } = panels(panelsSpec.map((p) => p[0]), (key, xaxis, yaxis) => {
     const [, split, metric] = panelsSpec.find((p) => p[0] === key)!;
     const out = methods.map((m) => bars(m, ds, ds.map((d) => find(results.summary, m, d, split, metric)), {
-      xaxis, yaxis, legendgroup: m, showlegend: first, textfont: { size: 9 },
+      xaxis, yaxis, legendgroup: m, showlegend: first,
       // new classes drawn hatched, so base and new stay apart in print too
       marker: { color: methodColor(m), ...(split === 'new' ? { pattern: { shape: '/', fillmode: 'overlay', fgcolor: '#ffffff', fgopacity: 0.6, size: 8, solidity: 0.35 } } : {}) },
     }));
+    // chance on base and new (H has none of its own)
+    if (split !== 'all') out.push(...chanceMarks(ds, ds.map((d) => chanceOf(results, d, split)), { xaxis, yaxis, showlegend: first, marker: { symbol: 'line-ew', size: 40, line: { width: 2, color: '#000000' } } }));
     first = false;
     return out;
   }, 'test accuracy / H (%)', 'benchmark');
   const figure: PlotlyFigure = {
     data,
-    layout: { ...baseLayout(`Base-to-new generalisation, 16 shots (${runLabel(results)}); new classes hatched`), barmode: 'group', ...layout, legend: { orientation: 'h', y: -0.32 }, margin: { t: 80, b: 140, l: 70, r: 20 } },
+    layout: { ...baseLayout(`Base-to-new generalisation, 16 shots (${runLabel(results)}); new classes hatched`), barmode: 'group', uniformtext: UNIFORM_TEXT, ...layout, legend: { orientation: 'h', y: -0.32 }, margin: { t: 80, b: 140, l: 70, r: 20 } },
   };
   return { name: 'base2new', figure, width: 1500, height: 540 };
+}
+
+/**
+ * CoCoOp's Δ row: a method's gain over another per benchmark, seed by seed (mean ± std of the
+ * paired differences; the average row's H is recomputed from the averaged base and new, as the
+ * papers do, before the difference). Undefined where either method lacks a seed.
+ */
+export function pairedDelta(results: Results, method: string, over: string, dataset: string, split: string, metric: string): SummaryRow | undefined {
+  const of = (m: string) => {
+    const own = results.rows.filter((r) => r.method === m && r.dataset === dataset && r.split === split && r.metric === metric);
+    if (own.length || dataset !== 'average') return new Map(own.map((r) => [r.seed, r.value]));
+    // no average rows of the run's own: per seed, the mean over the benchmarks (as summarise does)
+    const bySeed = new Map<number, number[]>();
+    for (const r of results.rows) if (r.method === m && r.split === split && r.metric === metric) bySeed.set(r.seed, [...(bySeed.get(r.seed) ?? []), r.value]);
+    return new Map([...bySeed].map(([seed, v]) => [seed, v.reduce((a, b) => a + b, 0) / v.length]));
+  };
+  const a = of(method);
+  const b = of(over);
+  const diffs = [...a.keys()].filter((seed) => b.has(seed)).map((seed) => a.get(seed)! - b.get(seed)!);
+  if (!diffs.length) return undefined;
+  const mean = diffs.reduce((x, y) => x + y, 0) / diffs.length;
+  const std = diffs.length > 1 ? Math.sqrt(diffs.reduce((x, y) => x + (y - mean) ** 2, 0) / (diffs.length - 1)) : 0;
+  return { method: `${method}-minus-${over}`, dataset, split, metric, mean, std, n: diffs.length };
+}
+
+/** CoCoOp − CoOp on base, new and H per benchmark, paired by seed, on an axis fitted to the differences. */
+export function base2newDeltaFigure(results: Results): NamedFigure | null {
+  if (!['coop', 'cocoop'].every((m) => results.rows.some((r) => r.method === m))) return null;
+  const ds = [...datasetsOf(results), 'average'];
+  const specs: [string, string, string, string][] = [['Δ base', 'base', 'accuracy', '#1f77b4'], ['Δ new', 'new', 'accuracy', '#ff7f0e'], ['Δ H', 'all', 'H', '#2ca02c']];
+  const deltas = specs.map(([, split, metric]) => ds.map((d) => pairedDelta(results, 'cocoop', 'coop', d, split, metric)));
+  const ends = deltas.flat().flatMap((r) => (r ? [r.mean - r.std, r.mean + r.std] : []));
+  const span = Math.max(1e-9, Math.max(0, ...ends) - Math.min(0, ...ends));
+  const data = specs.map(([name, split, , color], i) => {
+    const rows = deltas[i];
+    const std = rows.map((r) => (r && r.n > 1 ? r.std : 0));
+    return {
+      type: 'bar', name, x: ds, y: rows.map((r) => (r ? r.mean : null)),
+      marker: { color, ...(split === 'new' ? { pattern: { shape: '/', fillmode: 'overlay', fgcolor: '#ffffff', fgopacity: 0.6, size: 8, solidity: 0.35 } } : {}) },
+      error_y: { type: 'data', array: std, visible: std.some((x) => x > 0), color: '#222', thickness: 1.2, width: 3 },
+      ...barLabels(rows, span, (v) => `${v >= 0 ? '+' : ''}${v.toFixed(1)}`),
+      hovertemplate: `${name}, %{x}: %{y:+.1f} ± %{error_y.array:.1f}<extra></extra>`,
+    };
+  });
+  const figure: PlotlyFigure = {
+    data,
+    layout: baseLayout(`CoCoOp − CoOp on base, new and H (CoCoOp's Table 1 Δ), paired by seed, ± std<br><sup>${runLabel(results)}</sup>`, {
+      barmode: 'group',
+      uniformtext: UNIFORM_TEXT,
+      xaxis: { title: { text: 'benchmark', font: AXIS_FONT } },
+      yaxis: { title: { text: 'difference (points); above 0: CoCoOp better', font: AXIS_FONT }, zeroline: true, zerolinecolor: '#000', zerolinewidth: 1.5, gridcolor: '#e5e5e5' },
+    }),
+  };
+  return { name: 'base2new-delta', figure, width: 1000, height: 460 };
 }
 
 const TRANSFER_ROLE: Record<string, string> = { source: 'source', dg: 'domain shift', xd: 'other dataset' };
@@ -243,9 +375,13 @@ export function transferFigure(results: Results): NamedFigure {
   const methods = ['zeroshot', 'coop', 'cocoop'].filter((m) => results.rows.some((r) => r.method === m));
   const source = cols.find((c) => c.split === 'source')?.dataset ?? '?';
   const figure: PlotlyFigure = {
-    data: methods.map((m) => bars(m, cols.map((c) => c.label), cols.map((c) => find(results.summary, m, c.dataset, c.split, 'accuracy')), { textfont: { size: 10 } })),
+    data: [
+      ...methods.map((m) => bars(m, cols.map((c) => c.label), cols.map((c) => find(results.summary, m, c.dataset, c.split, 'accuracy')))),
+      ...chanceMarks(cols.map((c) => c.label), cols.map((c) => (c.dataset === 'average' ? averageChance(results, cols.filter((x) => x.split === 'xd' && x.dataset !== 'average').map((x) => x.dataset)) : chanceOf(results, c.dataset, 'test')))),
+    ],
     layout: baseLayout(`Trained on ${source}, tested elsewhere (${runLabel(results)})`, {
       barmode: 'group',
+      uniformtext: UNIFORM_TEXT,
       xaxis: { title: { text: 'test benchmark (its role)', font: AXIS_FONT }, tickangle: 0 },
       yaxis: yPercent('test accuracy (%)'),
       legend: { orientation: 'h', y: -0.3 },
@@ -288,7 +424,8 @@ export function comparisonFigure(all: Results[]): NamedFigure {
     cols.push({ label: 'unseen pairs,<br>closed world<br>(world-czsl)', pick: (m) => find(cz.summary, m, 'world-czsl', 'closed', 'unseen') });
     cols.push({ label: 'AUC, closed<br>world<br>(world-czsl)', pick: (m) => find(cz.summary, m, 'world-czsl', 'closed', 'auc') });
   }
-  const methods = Object.keys(METHOD_STYLE).filter((m) => cols.some((c) => c.pick(m)));
+  // CoOp's other variants stay in the few-shot figure: here CoOp is its default (unified, end)
+  const methods = Object.keys(METHOD_STYLE).filter((m) => !m.startsWith('coop-') && cols.some((c) => c.pick(m)));
   const model = all.length ? modelLabel(all[0]) : 'MiniCLIP';
   const quick = all.some((r) => r.config.quick);
   const cached = all.filter((r) => r.experiment !== 'zeroshot' && trainedOnCachedFeatures(r)).map((r) => r.experiment);
@@ -296,6 +433,7 @@ export function comparisonFigure(all: Results[]): NamedFigure {
     data: methods.map((m) => bars(m, cols.map((c) => c.label), cols.map((c) => c.pick(m)))),
     layout: baseLayout(`Every method so far, averaged over the world benchmarks (${model}${quick ? ', quick runs' : ''}${cached.length ? `; ${cached.join(', ')} on cached features` : ''})`, {
       barmode: 'group',
+      uniformtext: UNIFORM_TEXT,
       xaxis: { title: { text: x ? `protocol and split (domain shift and other datasets: the models trained on ${source})` : 'protocol and split', font: AXIS_FONT }, tickangle: 0, automargin: true },
       yaxis: yPercent('average test accuracy / H (%)'),
       legend: { orientation: 'h', y: -0.34 },
@@ -313,11 +451,11 @@ export function czslFigure(results: Results): NamedFigure {
   let first = true;
   const { data, layout } = panels(['closed world', 'open world'], (key, xaxis, yaxis) => {
     const split = key.startsWith('closed') ? 'closed' : 'open';
-    const out = methods.map((m) => bars(m, CZSL_METRICS.map((x) => x[1]), CZSL_METRICS.map(([metric]) => find(results.summary, m, 'world-czsl', split, metric)), { xaxis, yaxis, legendgroup: m, showlegend: first, textfont: { size: 10 } }));
+    const out = methods.map((m) => bars(m, CZSL_METRICS.map((x) => x[1]), CZSL_METRICS.map(([metric]) => find(results.summary, m, 'world-czsl', split, metric)), { xaxis, yaxis, legendgroup: m, showlegend: first }));
     first = false;
     return out;
   }, 'accuracy / HM / AUC (%)', 'metric (test split)');
-  const figure: PlotlyFigure = { data, layout: { ...baseLayout(`Compositional zero-shot learning on world-czsl (${runLabel(results)})`), barmode: 'group', ...layout, legend: { orientation: 'h', y: -0.25 } } };
+  const figure: PlotlyFigure = { data, layout: { ...baseLayout(`Compositional zero-shot learning on world-czsl (${runLabel(results)})`), barmode: 'group', uniformtext: UNIFORM_TEXT, ...layout, legend: { orientation: 'h', y: -0.25 } } };
   return { name: 'czsl', figure, width: 1200, height: 480 };
 }
 
@@ -327,8 +465,8 @@ export function figuresFor(results: Results): NamedFigure[] {
     case 'czsl': return [czslFigure(results)];
     case 'zeroshot': return [zeroshotFigure(results)];
     case 'fewshot': return [fewshotFigure(results)];
-    case 'base2new': return [base2newFigure(results)];
+    case 'base2new': return [base2newFigure(results), ...[base2newDeltaFigure(results)].filter((f): f is NamedFigure => f !== null)];
     case 'transfer': return [transferFigure(results)];
-    default: throw new Error(`no figures for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new, transfer)`);
+    default: throw new Error(`no figures for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new, transfer, czsl)`);
   }
 }

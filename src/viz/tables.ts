@@ -5,7 +5,7 @@ import { DataFrame, toCSV } from 'danfojs-node';
 import type { CspWalkthrough } from '../repro/csp-walkthrough';
 import type { Results, SummaryRow } from '../repro/record';
 import { escapeHtml } from './export';
-import { methodLabel, modelLabel, trainingLabel } from './figures';
+import { coopVariantsOf, methodLabel, modelLabel, pairedDelta, trainingLabel } from './figures';
 
 export interface Table {
   name: string;
@@ -24,18 +24,29 @@ export function summaryTable(results: Results, name = `${results.experiment}-sum
   return { name, title: `${results.experiment}: every summary number (${modelLabel(results)})`, frame: new DataFrame(rows) };
 }
 
-/** One row per dataset (average last), one column per (method, split, metric) as given. */
-export function pivotTable(results: Results, name: string, title: string, columns: { label: string; method: string; split: string; metric: string }[], splitOf?: (dataset: string) => string): Table {
-  // alphabetical, average last; with splitOf, in the order the run wrote them (source first), average last
-  const order = splitOf ? [...new Set(results.rows.map((r) => r.dataset))] : [];
-  const rank = (d: string) => (d === 'average' ? Infinity : order.indexOf(d));
-  const datasets = [...new Set(results.summary.map((s) => s.dataset))].sort((a, b) => (splitOf ? rank(a) - rank(b) : a === 'average' ? 1 : b === 'average' ? -1 : a.localeCompare(b)));
+/** A table column: a summary number (method, split, metric), or one computed per benchmark (`value`). */
+export interface TableColumn {
+  label: string;
+  method: string;
+  split: string;
+  metric: string;
+  value?: (dataset: string) => SummaryRow | undefined;
+}
+
+/**
+ * One row per dataset in the order the run wrote them (as the figures draw them; transfer: the
+ * source first), average last; one column per (method, split, metric) as given.
+ */
+export function pivotTable(results: Results, name: string, title: string, columns: TableColumn[], splitOf?: (dataset: string) => string): Table {
+  const order = [...new Set(results.rows.map((r) => r.dataset))];
+  const rank = (d: string) => (d === 'average' ? Infinity : order.includes(d) ? order.indexOf(d) : order.length);
+  const datasets = [...new Set(results.summary.map((s) => s.dataset))].sort((a, b) => rank(a) - rank(b));
   const rows = datasets.map((d) => {
     // splitOf: the split of each row's benchmark, for columns whose split is '*' (transfer's roles)
     const row: Record<string, string> = { benchmark: d, ...(splitOf ? { role: splitOf(d) } : {}) };
     for (const c of columns) {
       const split = c.split === '*' && splitOf ? splitOf(d) : c.split;
-      row[c.label] = cell(results.summary.find((s) => s.dataset === d && s.method === c.method && s.split === split && s.metric === c.metric));
+      row[c.label] = cell(c.value ? c.value(d) : results.summary.find((s) => s.dataset === d && s.method === c.method && s.split === split && s.metric === c.metric));
     }
     return row;
   });
@@ -52,16 +63,22 @@ export function tablesFor(results: Results): Table[] {
   }
   if (results.experiment === 'fewshot') {
     const shots = [...new Set(results.rows.map((r) => Number(r.metric.split('@')[1])).filter((k) => k > 0))].sort((a, b) => a - b);
-    const cols = [{ label: 'Zero-shot CLIP', method: 'zeroshot', split: 'test', metric: 'accuracy@0' }];
-    for (const m of ['linear-probe', 'coop']) for (const k of shots) cols.push({ label: `${methodLabel(m)} ${k}-shot`, method: m, split: 'test', metric: `accuracy@${k}` });
+    const cols: TableColumn[] = [{ label: 'Zero-shot CLIP', method: 'zeroshot', split: 'test', metric: 'accuracy@0' }];
+    for (const m of ['linear-probe', ...coopVariantsOf(results)]) for (const k of shots) cols.push({ label: `${methodLabel(m)} ${k}-shot`, method: m, split: 'test', metric: `accuracy@${k}` });
     return [pivotTable(results, 'fewshot-accuracy', `Few-shot test accuracy (%), ${model}`, cols)];
   }
   if (results.experiment === 'base2new') {
-    const cols = methods.flatMap((m) => [
+    const cols: TableColumn[] = methods.flatMap((m) => [
       { label: `${methodLabel(m)} base`, method: m, split: 'base', metric: 'accuracy' },
       { label: `${methodLabel(m)} new`, method: m, split: 'new', metric: 'accuracy' },
       { label: `${methodLabel(m)} H`, method: m, split: 'all', metric: 'H' },
     ]);
+    // CoCoOp's Table 1 Δ: CoCoOp − CoOp, paired by seed
+    if (methods.includes('coop') && methods.includes('cocoop')) {
+      for (const [label, split, metric] of [['base', 'base', 'accuracy'], ['new', 'new', 'accuracy'], ['H', 'all', 'H']]) {
+        cols.push({ label: `Δ ${label} (CoCoOp − CoOp)`, method: 'cocoop-minus-coop', split, metric, value: (d) => pairedDelta(results, 'cocoop', 'coop', d, split, metric) });
+      }
+    }
     return [pivotTable(results, 'base2new', `Base-to-new generalisation, 16 shots (%), ${model}`, cols)];
   }
   if (results.experiment === 'transfer') {

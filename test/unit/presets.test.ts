@@ -198,7 +198,7 @@ describe('prompt interpretation', () => {
     const rows = interpretPrompt(ctx, table, tok, { topk: 1 });
     assert.deepStrictEqual(rows.map((r) => [r.classIndex, r.position, r.words[0].word]), [[0, 0, 'hello'], [0, 1, 'a'], [1, 0, 'photo'], [1, 1, 'he']]);
     assert.match(formatInterpretation(rows, ['cat', 'dog']), /^cat 1: \['hello'\]/m);
-    assert.match(formatInterpretation(rows, ['cat', 'dog']), /^dog 2: \['he'\]/m);
+    assert.match(formatInterpretation(rows, ['cat', 'dog']), /^dog 2: \['he…'\]/m);
     ctx.dispose();
   });
 
@@ -208,5 +208,19 @@ describe('prompt interpretation', () => {
     const flat = tf.zeros([D]);
     assert.throws(() => interpretPrompt(flat, table, tok), /\[n_ctx, D\] or \[K, n_ctx, D\], got shape \[8\]/);
     tf.dispose([bad, flat]);
+  });
+});
+
+describe('readable tokens', () => {
+  it('writes whole words as themselves, word pieces with …, spaces as ␣ and partial characters as hex bytes', () => {
+    const { readableToken } = require('../../src/eval/interpret') as typeof import('../../src/eval/interpret');
+    const { BYTE_CHARS } = require('../../src/clip/tokenizer') as typeof import('../../src/clip/tokenizer');
+    assert.strictEqual(readableToken('photo</w>'), 'photo');
+    assert.strictEqual(readableToken('phot'), 'phot…');
+    assert.strictEqual(readableToken(`${BYTE_CHARS[0x20]}</w>`), '␣');
+    assert.strictEqual(readableToken(`${BYTE_CHARS[0xc3]}${BYTE_CHARS[0xa9]}</w>`), 'é');
+    assert.strictEqual(readableToken(BYTE_CHARS[0xe2]), '<e2>…');
+    assert.strictEqual(readableToken(`${BYTE_CHARS[0x0a]}</w>`), '<0a>');
+    assert.strictEqual(readableToken('<|startoftext|>'), '<|startoftext|>');
   });
 });

@@ -7,7 +7,7 @@ import * as path from 'path';
 import { getWorldDataset } from '../../src/data/world-benchmarks';
 import { contentSha256, loadManifest } from '../../src/data/manifest';
 import { loadMiniClip, MINICLIP_DIR } from '../../src/miniclip';
-import { defaultDatasets, reusable, runExperiment } from '../../src/repro/experiments';
+import { chanceLevels, defaultDatasets, reusable, runExperiment } from '../../src/repro/experiments';
 import { runFewshot } from '../../src/repro/fewshot';
 import { describeData, describeModel, environment, readResults, runProvenance, sha256File, type Results } from '../../src/repro/record';
 
@@ -59,10 +59,10 @@ describe('run records', () => {
     assert.deepStrictEqual(a.rows, b.rows);
     const { model, tokenizer } = loadMiniClip();
     try {
-      const opts = { quick: true, seeds: [2], datasets: ['world-patterns'], shots: [2] };
+      const opts = { quick: true, seeds: [2], datasets: ['world-patterns'], shots: [2], variants: ['end', 'middle-csc'] as const };
       const first = runFewshot(model, tokenizer, opts);
       const second = runFewshot(model, tokenizer, opts);
-      assert.deepStrictEqual(first.map((r) => `${r.method} ${r.metric}`), ['zeroshot accuracy@0', 'linear-probe accuracy@2', 'coop accuracy@2']);
+      assert.deepStrictEqual(first.map((r) => `${r.method} ${r.metric}`), ['zeroshot accuracy@0', 'linear-probe accuracy@2', 'coop accuracy@2', 'coop-middle-csc accuracy@2']);
       assert.deepStrictEqual(first, second);
     } finally {
       model.dispose();
@@ -94,6 +94,23 @@ describe('run records', () => {
     fs.writeFileSync(path.join(out, 'record.json'), JSON.stringify({ experiment: 'fewshot', config: trained.config, env: clean, data, model: m }));
     assert.ok(reusable(file, 'fewshot', { ...cfg, cachedFeatures: true }, r.data!, model, clean));
     assert.strictEqual(reusable(file, 'fewshot', cfg, r.data!, model, clean), null);
+    // a few-shot run with other CoOp variants is another run (a record without variants trained the default one)
+    assert.ok(reusable(file, 'fewshot', { ...cfg, cachedFeatures: true, variants: ['end'] }, r.data!, model, clean));
+    assert.strictEqual(reusable(file, 'fewshot', { ...cfg, cachedFeatures: true, variants: ['end', 'middle'] }, r.data!, model, clean), null);
+  });
+
+  it('chance levels: 100 / classes on the test split and on CoCoOp\'s base and new halves; none for czsl', () => {
+    assert.deepStrictEqual(chanceLevels('fewshot', ['world-patterns', 'world-positions'], true), {
+      'world-patterns': { test: 20, base: 100 / 3, new: 50 },
+      'world-positions': { test: 100 / 9, base: 20, new: 25 },
+    });
+    assert.strictEqual(chanceLevels('czsl', ['world-czsl'], true), undefined);
+  });
+
+  it('CoOp variants: an unknown one is refused before anything runs, naming the valid ones; only fewshot takes them', async () => {
+    await assert.rejects(runExperiment('fewshot', { quick: true, variants: ['end', 'front'], out: path.join(tmp, 'v') }), /unknown CoOp variant "front" \(valid: end, middle, end-csc, middle-csc\)/);
+    await assert.rejects(runExperiment('base2new', { quick: true, variants: ['end'], out: path.join(tmp, 'v') }), /--variants is a fewshot option/);
+    assert.ok(!fs.existsSync(path.join(tmp, 'v')));
   });
 
   it('quick training runs leave out the 80-class world-colors; quick zeroshot and full runs keep every benchmark', () => {

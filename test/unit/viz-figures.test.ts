@@ -2,7 +2,7 @@
 // axes and keeps base and new classes visibly apart; tables carry every number of the summary.
 import * as assert from 'assert';
 import { summarise, type Results, type ResultRow } from '../../src/repro/record';
-import { base2newFigure, comparisonFigure, fewshotFigure, figuresFor, promptStudyFigures, transferFigure, zeroshotFigure } from '../../src/viz/figures';
+import { base2newDeltaFigure, base2newFigure, chanceOf, comparisonFigure, fewshotFigure, figuresFor, promptStudyFigures, transferFigure, zeroshotFigure } from '../../src/viz/figures';
 import type { PlotlyFigure } from '../../src/viz/plotly';
 import { tableCsv, tableHtml, tableMarkdown, tablesFor } from '../../src/viz/tables';
 
@@ -100,9 +100,49 @@ describe('figures', () => {
     assert.deepStrictEqual((x.y as number[]).slice(5), [12.5, 27.5]);
   });
 
-  it('prompt study: a bar per template and the ensemble; the learned logit scale marked', () => {
+  it('few-shot with CoOp\'s four variants and chance: a line per variant named by its context and class position, chance dotted', () => {
+    const variants = ['coop', 'coop-middle', 'coop-end-csc', 'coop-middle-csc'];
+    const r = results('fewshot', [
+      ...rows('zeroshot', 'test', 'accuracy@0', (d) => 40 + d),
+      ...[1, 2].flatMap((k) => [...rows('linear-probe', 'test', `accuracy@${k}`, () => 30), ...variants.flatMap((m, i) => rows(m, 'test', `accuracy@${k}`, () => 50 + i))]),
+    ]);
+    r.config.chance = { 'world-shapes': { test: 10 }, 'world-patterns': { test: 20 } };
+    const { figure } = fewshotFigure(r);
+    const legend = figure.data.filter((t) => t.showlegend).map((t) => t.name);
+    assert.deepStrictEqual(legend, ['CoOp (unified context, class token at the end)', 'CoOp (unified, middle)', 'CoOp (class-specific, end)', 'CoOp (class-specific, middle)', 'Linear probe', 'Zero-shot CLIP (no shots)', 'chance (1 / classes)']);
+    assert.deepStrictEqual(figure.data.filter((t) => t.name === 'CoOp (class-specific, middle)').map((t) => t.y), [[53, 53], [53, 53], [53, 53]]);
+    // chance per panel; the average panel's is the mean of the benchmarks'
+    assert.deepStrictEqual(figure.data.filter((t) => t.name === 'chance (1 / classes)').map((t) => (t.y as number[])[0]), [10, 20, 15]);
+    assert.strictEqual(chanceOf(r, 'average', 'test'), 15);
+    // a run without recorded chance levels draws none
+    assert.ok(!fewshotFigure(fewshot).figure.data.some((t) => t.name === 'chance (1 / classes)'));
+  });
+
+  it('base-to-new: chance on base and new; CoCoOp − CoOp paired by seed on a fitted axis', () => {
+    const r = { ...base2new, config: { ...base2new.config, chance: { 'world-shapes': { test: 10, base: 20, new: 20 }, 'world-patterns': { test: 20, base: 100 / 3, new: 50 } } } };
+    const { figure } = base2newFigure(r);
+    const chance = figure.data.filter((t) => t.name === 'chance (1 / classes)');
+    assert.deepStrictEqual(chance.map((t) => t.xaxis), ['x', 'x2']);
+    assert.deepStrictEqual(chance[1].y, [20, 50, 35]);
+    const delta = base2newDeltaFigure(r)!;
+    assert.deepStrictEqual(delta.figure.data.map((t) => t.name), ['Δ base', 'Δ new', 'Δ H']);
+    // CoCoOp's base is CoOp's + 1, its new CoOp's - 1, their H equal, seed by seed
+    assert.deepStrictEqual(delta.figure.data.map((t) => t.y), [[1, 1, 1], [-1, -1, -1], [0, 0, 0]]);
+    assert.strictEqual((delta.figure.layout.yaxis as { range?: unknown }).range, undefined, 'fitted, not 0-100');
+    assert.deepStrictEqual(figuresFor(r).map((f) => f.name), ['base2new', 'base2new-delta']);
+    assert.strictEqual(base2newDeltaFigure(results('base2new', rows('coop', 'base', 'accuracy', () => 1))), null);
+  });
+
+  it('bar values sit inside the bars (never on the error bars), hidden when too small to read', () => {
+    const { figure } = zeroshotFigure(zeroshot);
+    assert.ok(figure.data.filter((t) => t.type === 'bar').every((t) => t.textposition === 'inside'));
+    assert.deepStrictEqual(figure.layout.uniformtext, { minsize: 9, mode: 'hide' });
+  });
+
+  it('prompt study: a dot per template and the ensemble on an axis fitted to their spread; the learned logit scale marked', () => {
     const study = {
       dataset: 'world-shapes',
+      chance: 10,
       templates: [{ template: 'a photo of a {}.', accuracy: 40 }, { template: 'a {}.', accuracy: 30 }, { template: 'ensemble of 2', accuracy: 41 }],
       scales: [1, 15, 100].map((scale) => ({ scale, learned: scale === 15, accuracy: 40, confidence: scale, nll: 1 / scale })),
     };
@@ -110,10 +150,15 @@ describe('figures', () => {
     assert.deepStrictEqual(templates.figure.data[0].y, ['a photo of a {}.', 'a {}.', 'ensemble of 2']);
     assert.match(text(scales.figure), /learned: 15\.0/);
     assert.match(text(templates.figure), /world-shapes, MiniCLIP/);
+    // 30..41 with 2.75 points of padding either side; chance (10) is outside it and not drawn
+    const xaxis = templates.figure.layout.xaxis as { range: number[]; title: { text: string } };
+    assert.deepStrictEqual(xaxis.range, [27.25, 43.75]);
+    assert.match(xaxis.title.text, /spans 27-44, not 0-100 \(chance: 10\.0\)/);
+    assert.deepStrictEqual(templates.figure.layout.shapes, []);
   });
 
   it('figuresFor refuses an experiment it has no figures for, naming the ones it has', () => {
-    assert.throws(() => figuresFor({ ...zeroshot, experiment: 'czsl' }), /no figures for experiment "czsl" \(have: zeroshot, fewshot, base2new, transfer\)/);
+    assert.throws(() => figuresFor({ ...zeroshot, experiment: 'dense' }), /no figures for experiment "dense" \(have: zeroshot, fewshot, base2new, transfer, czsl\)/);
   });
 });
 
@@ -123,12 +168,15 @@ describe('tables', () => {
     const md = tableMarkdown(t);
     const lines = md.trim().split('\n');
     assert.match(lines[0], /Base-to-new generalisation, 16 shots \(%\), MiniCLIP/);
-    assert.strictEqual(lines[2], '| benchmark | Zero-shot CLIP base | Zero-shot CLIP new | Zero-shot CLIP H | CoOp base | CoOp new | CoOp H | CoCoOp base | CoCoOp new | CoCoOp H |');
-    assert.match(lines[4], /^\| world-patterns \| 51\.5 ± 0\.7 \| 61\.5 ± 0\.7 \| 56\.5 ± 0\.7 \| 52\.5 ± 0\.7 /);
+    assert.strictEqual(lines[2], '| benchmark | Zero-shot CLIP base | Zero-shot CLIP new | Zero-shot CLIP H | CoOp base | CoOp new | CoOp H | CoCoOp base | CoCoOp new | CoCoOp H | Δ base (CoCoOp − CoOp) | Δ new (CoCoOp − CoOp) | Δ H (CoCoOp − CoOp) |');
+    // the run's order, as in the figures (world-shapes was run first), not alphabetical
+    assert.match(lines[4], /^\| world-shapes \| 51\.5 ± 0\.7 \| 61\.5 ± 0\.7 \| 56\.5 ± 0\.7 \| 52\.5 ± 0\.7 /);
+    assert.match(lines[4], /\| 1\.0 ± 0\.0 \| -1\.0 ± 0\.0 \| 0\.0 ± 0\.0 \|$/);
+    assert.match(lines[5], /^\| world-patterns \|/);
     assert.match(lines[lines.length - 1], /^\| average \|/);
     const csv = tableCsv(t).trim().split('\n');
     assert.strictEqual(csv.length, 4);
-    assert.strictEqual(csv[0].split(',').length, 10);
+    assert.strictEqual(csv[0].split(',').length, 13);
     assert.match(tableHtml(t), /<caption>Base-to-new generalisation/);
   });
 
