@@ -144,13 +144,13 @@ export class ClipModel {
     return tf.tidy(() => this.text.embed(tf.tensor2d(ids, [rows, length], 'int32')));
   }
 
-  /** The prompt hook: embeds [K, L, D] and each sequence's EOT position [K] -> text features [K, E]. */
   /** The prompt hook for prompts that share their first embeddings (see TextTower.encodeWithSharedPrefix). */
   encodeWithSharedPrefix(prefix: tf.Tensor3D, rest: tf.Tensor3D, eotIndex: ArrayLike<number>): tf.Tensor2D {
     this.live();
     return this.text.encodeWithSharedPrefix(prefix, rest, eotIndex);
   }
 
+  /** The prompt hook: embeds [K, L, D] and each sequence's EOT position [K] -> text features [K, E]. */
   encodeTokenEmbeddings(embeds: tf.Tensor3D, eotIndex: ArrayLike<number>): tf.Tensor2D {
     this.live();
     return this.text.encodeTokenEmbeddings(embeds, eotIndex);

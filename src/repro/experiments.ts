@@ -2,6 +2,7 @@
 // the notebooks. Each run loads the model, runs the experiment's protocol, and writes its results
 // (DIR/results.json in the pinned format, one record per seed) with the environment and the
 // checksums of the data and model it used.
+import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from '../backend';
 import type { ClassificationDataset } from '../data/dataset';
@@ -12,7 +13,7 @@ import { loadMiniClip, MINICLIP_DIR } from '../miniclip';
 import type { ProgressCallback } from '../train/progress';
 import { base2newConfig, runBase2New } from './base2new';
 import { checkVariants, defaultVariants, fewshotConfig, runFewshot, type CoOpVariant } from './fewshot';
-import { describeData, describeModel, environment, readResults, Results, shownPath, trainedOnCachedFeatures, writeResults, type DataRecord, type Environment, type ModelRecord } from './record';
+import { describeData, describeModel, environment, readResults, REPO_ROOT, Results, shownPath, trainedOnCachedFeatures, writeResults, type DataRecord, type Environment, type ModelRecord } from './record';
 import { runTransfer, TRANSFER_DATASETS, transferConfig, transferRoles } from './transfer';
 import { czslConfig, runCzsl } from './czsl';
 import { runZeroshot } from './zeroshot';
@@ -80,6 +81,25 @@ export function defaultDatasets(experiment: ExperimentName, quick: boolean): rea
   if (experiment === 'czsl') return ['world-czsl'];
   const all = experiment === 'transfer' ? TRANSFER_DATASETS : WORLD_CLASSIFICATION;
   return quick && experiment !== 'zeroshot' ? all.filter((d) => d !== 'world-colors') : all;
+}
+
+/** Where the committed full-protocol results live: results/<experiment>/full in the repository. */
+export function committedResultsDir(experiment: ExperimentName): string {
+  return path.join(REPO_ROOT, 'results', experiment, 'full');
+}
+
+/**
+ * The committed full-protocol results of an experiment (every benchmark, seeds 1-3, made once on
+ * the shipped MiniCLIP; results/README.md says how), as the notebooks show them beside their quick
+ * runs without running anything.
+ */
+export function committedResults(experiment: string): Results {
+  if (!isExperiment(experiment)) throw new Error(`unknown experiment "${experiment}" (available: ${EXPERIMENTS.join(', ')})`);
+  const dir = committedResultsDir(experiment);
+  if (!fs.existsSync(path.join(dir, 'results.json'))) {
+    throw new Error(`no committed results for ${experiment} in ${shownPath(dir)}: run \`promptlab repro ${experiment} --out ${shownPath(dir)}\` (hours on a CPU) to make them`);
+  }
+  return readResults(dir);
 }
 
 export function defaultOut(experiment: ExperimentName, quick: boolean): string {

@@ -9,7 +9,7 @@ import { backendInfo } from '../backend';
 import { commandOutput } from '../backend/system';
 import { contentSha256, loadManifest, sameHeader, WORLD_MANIFEST_DIR, type DescribedDataset } from '../data/manifest';
 
-const REPO_ROOT = path.resolve(__dirname, '..', '..');
+export const REPO_ROOT = path.resolve(__dirname, '..', '..');
 
 export interface ResultRow {
   method: string;

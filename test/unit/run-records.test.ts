@@ -7,7 +7,7 @@ import * as path from 'path';
 import { getWorldDataset } from '../../src/data/world-benchmarks';
 import { contentSha256, loadManifest } from '../../src/data/manifest';
 import { loadMiniClip, MINICLIP_DIR } from '../../src/miniclip';
-import { chanceLevels, defaultDatasets, reusable, runExperiment } from '../../src/repro/experiments';
+import { chanceLevels, committedResults, defaultDatasets, reusable, runExperiment } from '../../src/repro/experiments';
 import { runFewshot } from '../../src/repro/fewshot';
 import { describeData, describeModel, environment, readResults, runProvenance, sha256File, type Results } from '../../src/repro/record';
 
@@ -111,6 +111,20 @@ describe('run records', () => {
     await assert.rejects(runExperiment('fewshot', { quick: true, variants: ['end', 'front'], out: path.join(tmp, 'v') }), /unknown CoOp variant "front" \(valid: end, middle, end-csc, middle-csc\)/);
     await assert.rejects(runExperiment('base2new', { quick: true, variants: ['end'], out: path.join(tmp, 'v') }), /--variants is a fewshot option/);
     assert.ok(!fs.existsSync(path.join(tmp, 'v')));
+  });
+
+  it('the committed full results load by experiment name, wherever the process runs; an unknown name is refused', () => {
+    const cwd = process.cwd();
+    process.chdir(os.tmpdir());
+    try {
+      const r = committedResults('zeroshot');
+      assert.strictEqual(r.experiment, 'zeroshot');
+      assert.strictEqual(r.config.quick, false);
+      assert.ok(r.summary.some((s) => s.dataset === 'average'));
+    } finally {
+      process.chdir(cwd);
+    }
+    assert.throws(() => committedResults('dense'), /unknown experiment "dense" \(available: zeroshot, fewshot, base2new, transfer, czsl\)/);
   });
 
   it('quick training runs leave out the 80-class world-colors; quick zeroshot and full runs keep every benchmark', () => {
