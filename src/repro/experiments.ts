@@ -13,7 +13,7 @@ import { loadMiniClip, MINICLIP_DIR } from '../miniclip';
 import type { ProgressCallback } from '../train/progress';
 import { base2newConfig, runBase2New } from './base2new';
 import { checkVariants, defaultVariants, fewshotConfig, runFewshot, type CoOpVariant } from './fewshot';
-import { describeData, describeModel, environment, readResults, REPO_ROOT, Results, shownPath, trainedOnCachedFeatures, writeResults, type DataRecord, type Environment, type ModelRecord } from './record';
+import { describeData, describeModel, environment, readResults, recordedPath, REPO_ROOT, Results, shownPath, trainedOnCachedFeatures, writeResults, type DataRecord, type Environment, type ModelRecord } from './record';
 import { runTransfer, TRANSFER_DATASETS, transferConfig, transferRoles } from './transfer';
 import { czslConfig, runCzsl } from './czsl';
 import { runZeroshot } from './zeroshot';
@@ -185,7 +185,7 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
     const configs = { zeroshot: () => ({}), fewshot: fewshotConfig, base2new: base2newConfig, transfer: transferConfig, czsl: czslConfig };
     const extra = configs[experiment](quick, { cachedFeatures, datasets, variants });
     const chance = chanceLevels(experiment, datasets, quick);
-    const config = { model: modelDir, quick, seeds, datasets: [...datasets], ...extra, ...(chance ? { chance } : {}), seconds: Math.round((Date.now() - started) / 1000) };
+    const config = { model: recordedPath(modelDir), quick, seeds, datasets: [...datasets], ...extra, ...(chance ? { chance } : {}), seconds: Math.round((Date.now() - started) / 1000) };
     const results = writeResults(out, experiment, config, rows, { data, model: modelRecord }, env);
     log(`${experiment}: wrote ${shownPath(path.join(out, 'results.json'))} (${config.seconds} s)`);
     return results;

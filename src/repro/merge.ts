@@ -8,8 +8,13 @@ import { WORLD_CLASSIFICATION } from '../data/world-benchmarks';
 import { base2newAverageRows } from './base2new';
 import { readResults, writeResults, type DataRecord, type ResultRow, type Results } from './record';
 
-/** The configuration keys a part may differ in. */
-const PART_KEYS = new Set(['datasets', 'seeds', 'seconds', 'parts']);
+/**
+ * The configuration keys a part may differ in: its datasets and seeds; the maps keyed by dataset
+ * (augmentation, chance), merged; and few-shot's CoOp variants (a part may train fewer of them,
+ * e.g. the 80-class benchmark only the default one), merged and listed per part.
+ */
+const PART_KEYS = new Set(['datasets', 'seeds', 'seconds', 'parts', 'augmentation', 'chance', 'variants']);
+const PER_DATASET_KEYS = ['augmentation', 'chance'] as const;
 
 function sameConfig(a: Record<string, unknown>): string {
   return JSON.stringify(Object.fromEntries(Object.entries(a).filter(([k]) => !PART_KEYS.has(k))));
@@ -62,12 +67,34 @@ export function mergeResults(dirs: readonly string[], out: string): Results {
   }
   const order = (d: string) => (WORLD_CLASSIFICATION as readonly string[]).indexOf(d);
   const union = <T>(pick: (r: Results) => T[] | undefined) => [...new Set(parts.flatMap((p) => pick(p.results) ?? []))];
+  // maps keyed by dataset: the union, refused where two parts say different things of one dataset
+  const merged: Record<string, unknown> = {};
+  for (const key of PER_DATASET_KEYS) {
+    const maps = parts.map((p) => p.results.config[key]).filter((m) => m !== undefined);
+    if (!maps.length) continue;
+    if (maps.some((m) => typeof m !== 'object' || m === null)) {
+      if (new Set(maps.map((m) => JSON.stringify(m))).size > 1) throw new Error(`merge-results: the parts differ in configuration (${key}: ${maps.map((m) => JSON.stringify(m)).join(' vs ')})`);
+      merged[key] = maps[0];
+      continue;
+    }
+    const out: Record<string, unknown> = {};
+    for (const m of maps as Record<string, unknown>[]) {
+      for (const [d, v] of Object.entries(m)) {
+        if (d in out && JSON.stringify(out[d]) !== JSON.stringify(v)) throw new Error(`merge-results: the parts differ in configuration (${key} of ${d})`);
+        out[d] = v;
+      }
+    }
+    merged[key] = out;
+  }
+  const variants = parts.map((p) => p.results.config.variants as Record<string, unknown> | undefined);
+  if (variants.some((v) => v !== undefined)) merged.variants = Object.assign({}, ...variants.filter((v) => v !== undefined));
   const config = {
     ...f.config,
+    ...merged,
     datasets: union((r) => r.config.datasets as string[]).sort((a, b) => order(a) - order(b)),
     seeds: union((r) => r.config.seeds as number[]).sort((a, b) => a - b),
     seconds: parts.reduce((s, p) => s + Number(p.results.config.seconds ?? 0), 0),
-    parts: parts.map(({ dir, results: r }) => ({ dir: path.relative(path.resolve(out), path.resolve(dir)), datasets: r.config.datasets, seeds: r.config.seeds, seconds: r.config.seconds, commit: r.env.git.commit, dirty: r.env.git.dirty })),
+    parts: parts.map(({ dir, results: r }) => ({ dir: path.relative(path.resolve(out), path.resolve(dir)), datasets: r.config.datasets, seeds: r.config.seeds, seconds: r.config.seconds, ...(r.config.variants ? { variants: Object.keys(r.config.variants as object) } : {}), commit: r.env.git.commit, dirty: r.env.git.dirty })),
   };
   // env: the first part's (where the runs computed); every part's commit is in config.parts
   return writeResults(out, f.experiment, config, rows, { data: [...data.values()], model: f.model }, f.env);

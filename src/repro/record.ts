@@ -219,6 +219,12 @@ export function trainedOnCachedFeatures(results: Pick<Results, 'experiment' | 'c
 }
 
 /** A path as logs and notebook outputs show it: relative to the working directory when inside it (no machine's absolute paths in committed outputs). */
+/** A path as a run record keeps it: relative to the repository when inside it (no machine's directory in committed results), else absolute. */
+export function recordedPath(p: string): string {
+  const rel = path.relative(REPO_ROOT, path.resolve(p));
+  return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : path.resolve(p);
+}
+
 export function shownPath(p: string): string {
   const rel = path.relative(process.cwd(), p);
   return rel && !rel.startsWith('..') && !path.isAbsolute(rel) ? rel : p;

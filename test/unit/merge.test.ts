@@ -52,6 +52,19 @@ describe('merge-results', () => {
     assert.deepStrictEqual(readResults(out).rows, m.rows);
   });
 
+  it('merges the per-dataset maps (augmentation, chance) and the CoOp variants of parts that trained fewer', () => {
+    const cfg = (d: string, variants: string[], chance = 10) => ({ ...config([d], [1]), augmentation: { [d]: 'random_flip' }, chance: { [d]: { test: chance } }, variants: Object.fromEntries(variants.map((v) => [v, { csc: v.includes('csc') }])) });
+    const a = part('va', 'fewshot', ['world-shapes'], [1], [row('coop', 'world-shapes', 'test', 1, 50), row('coop-end-csc', 'world-shapes', 'test', 1, 52)], cfg('world-shapes', ['coop', 'coop-end-csc']));
+    const b = part('vb', 'fewshot', ['world-colors'], [1], [row('coop', 'world-colors', 'test', 1, 30)], cfg('world-colors', ['coop'], 1.25));
+    const m = mergeResults([a, b], path.join(tmp, 'vmerged'));
+    assert.deepStrictEqual(m.config.augmentation, { 'world-shapes': 'random_flip', 'world-colors': 'random_flip' });
+    assert.deepStrictEqual(m.config.chance, { 'world-shapes': { test: 10 }, 'world-colors': { test: 1.25 } });
+    assert.deepStrictEqual(Object.keys(m.config.variants as object), ['coop', 'coop-end-csc']);
+    assert.deepStrictEqual((m.config.parts as { variants: string[] }[]).map((p) => p.variants), [['coop', 'coop-end-csc'], ['coop']]);
+    const clash = part('vc', 'fewshot', ['world-shapes'], [2], [row('coop', 'world-shapes', 'test', 2, 50)], { ...cfg('world-shapes', ['coop'], 20), seeds: [2] });
+    assert.throws(() => mergeResults([a, clash], path.join(tmp, 'vx')), /differ in configuration \(chance of world-shapes\)/);
+  });
+
   it('writes the figures and tables of a results folder beside it', async function () {
     this.timeout(60000);
     const dir = part('plot', 'transfer', ['world-shapes', 'world-patterns'], [1], [row('coop', 'world-shapes', 'source', 1, 60), row('coop', 'world-patterns', 'xd', 1, 40)]);
