@@ -47,8 +47,9 @@ function git(args: string[]): string | null {
 }
 
 export function environment(): Environment {
-  // results/ holds the committed outputs of runs: writing there does not make the code dirty
-  const status = git(['status', '--porcelain', '--', '.', ':(exclude)results']);
+  // results/ and the executed notebooks hold the committed outputs of runs (notebooks call the
+  // library, they define none of it): writing them does not make the code dirty
+  const status = git(['status', '--porcelain', '--', '.', ':(exclude)results', ':(exclude,glob)notebooks/*.ipynb']);
   const backend = backendInfo()?.name ?? null;
   return {
     node: process.versions.node,
