@@ -93,17 +93,7 @@ function fitMatrix(x: Matrix, y: Int32Array, opts: LogisticOptions): LogisticMod
   const l2 = 1 / C;       // the objective divided by C, as scikit-learn minimises it
   const raw = new Float64Array(n * k);
   const objective = (w: Float64Array, g: Float64Array): number => {
-    // raw = X W^T + b
-    for (let i = 0; i < n; i++) {
-      const xi = i * dim;
-      for (let c = 0; c < k; c++) {
-        const wc = c * stride;
-        let s = w[wc + dim];
-        for (let j = 0; j < dim; j++) s += X[xi + j] * w[wc + j];
-        raw[i * k + c] = s;
-      }
-    }
-    g.fill(0);
+    forwardRaw(X, n, dim, w, k, stride, raw);                       // raw = X W^T + b   [n, k]
     let loss = 0;
     for (let i = 0; i < n; i++) {
       const r = i * k;
@@ -123,17 +113,7 @@ function fitMatrix(x: Matrix, y: Int32Array, opts: LogisticOptions): LogisticMod
         for (let c = 0; c < k; c++) raw[r + c] = Math.exp(raw[r + c] - lse) - (c === yi[i] ? 1 : 0);
       }
     }
-    // gradient: (P - Y)^T X, intercept: sum (P - Y)
-    for (let i = 0; i < n; i++) {
-      const xi = i * dim;
-      for (let c = 0; c < k; c++) {
-        const e = raw[i * k + c];
-        if (e === 0) continue;
-        const wc = c * stride;
-        for (let j = 0; j < dim; j++) g[wc + j] += e * X[xi + j];
-        g[wc + dim] += e;
-      }
-    }
+    backwardGrad(X, n, dim, raw, k, stride, g);                     // g = (P - Y)^T [X 1]
     let norm = 0;
     for (let c = 0; c < k; c++) {
       const wc = c * stride;
@@ -152,6 +132,59 @@ function fitMatrix(x: Matrix, y: Int32Array, opts: LogisticOptions): LogisticMod
     intercept[c] = r.x[c * stride + dim];
   }
   return { classes, coef, intercept, dim, iterations: r.iterations, converged: r.converged };
+}
+
+// The two products of the objective, in float64: each row of X is read once for four classes at a
+// time (four independent sums), which doubles the speed of the plain triple loop in V8. The sums
+// run over j in the same order as the plain loop, so the results are bit-identical to it.
+
+/** raw[i, c] = b_c + sum_j X[i, j] w[c, j], for w laid out per class as [dim weights, intercept]. */
+function forwardRaw(X: Float64Array, n: number, dim: number, w: Float64Array, k: number, stride: number, raw: Float64Array): void {
+  for (let i = 0; i < n; i++) {
+    const xi = i * dim;
+    const ri = i * k;
+    let c = 0;
+    for (; c + 4 <= k; c += 4) {
+      const w0 = c * stride, w1 = w0 + stride, w2 = w1 + stride, w3 = w2 + stride;
+      let s0 = w[w0 + dim], s1 = w[w1 + dim], s2 = w[w2 + dim], s3 = w[w3 + dim];
+      for (let j = 0; j < dim; j++) {
+        const v = X[xi + j];
+        s0 += v * w[w0 + j]; s1 += v * w[w1 + j]; s2 += v * w[w2 + j]; s3 += v * w[w3 + j];
+      }
+      raw[ri + c] = s0; raw[ri + c + 1] = s1; raw[ri + c + 2] = s2; raw[ri + c + 3] = s3;
+    }
+    for (; c < k; c++) {
+      const wc = c * stride;
+      let s = w[wc + dim];
+      for (let j = 0; j < dim; j++) s += X[xi + j] * w[wc + j];
+      raw[ri + c] = s;
+    }
+  }
+}
+
+/** g[c, j] = sum_i e[i, c] X[i, j] and g[c, dim] = sum_i e[i, c], accumulated over i in order. */
+function backwardGrad(X: Float64Array, n: number, dim: number, e: Float64Array, k: number, stride: number, g: Float64Array): void {
+  g.fill(0);
+  for (let i = 0; i < n; i++) {
+    const xi = i * dim;
+    const ei = i * k;
+    let c = 0;
+    for (; c + 4 <= k; c += 4) {
+      const e0 = e[ei + c], e1 = e[ei + c + 1], e2 = e[ei + c + 2], e3 = e[ei + c + 3];
+      const g0 = c * stride, g1 = g0 + stride, g2 = g1 + stride, g3 = g2 + stride;
+      for (let j = 0; j < dim; j++) {
+        const v = X[xi + j];
+        g[g0 + j] += e0 * v; g[g1 + j] += e1 * v; g[g2 + j] += e2 * v; g[g3 + j] += e3 * v;
+      }
+      g[g0 + dim] += e0; g[g1 + dim] += e1; g[g2 + dim] += e2; g[g3 + dim] += e3;
+    }
+    for (; c < k; c++) {
+      const ec = e[ei + c];
+      const gc = c * stride;
+      for (let j = 0; j < dim; j++) g[gc + j] += ec * X[xi + j];
+      g[gc + dim] += ec;
+    }
+  }
 }
 
 function predictMatrix(m: LogisticModel, x: Matrix): Int32Array {
