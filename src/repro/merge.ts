@@ -6,7 +6,7 @@
 import * as path from 'path';
 import { WORLD_CLASSIFICATION } from '../data/world-benchmarks';
 import { base2newAverageRows } from './base2new';
-import { readResults, writeResults, type DataRecord, type ResultRow, type Results } from './record';
+import { readResults, summarise, writeResults, type DataRecord, type ResultRow, type Results } from './record';
 
 /**
  * The configuration keys a part may differ in: its datasets and seeds; the maps keyed by dataset
@@ -26,6 +26,27 @@ function firstDifference(a: Record<string, unknown>, b: Record<string, unknown>)
   return k === undefined ? '' : `${k}: ${JSON.stringify(a[k])} there, ${JSON.stringify(b[k])} here`;
 }
 
+/**
+ * A part as its run wrote it: rows of whole-number seeds that its config.seeds lists, of datasets its
+ * config.datasets lists, with finite values, and a summary that is the summary of its rows (a value
+ * edited by hand breaks that).
+ */
+function checkPart(dir: string, r: Results): void {
+  const bad = (what: string) => new Error(`merge-results: ${dir}: ${what}`);
+  const seeds = r.config.seeds;
+  const datasets = r.config.datasets;
+  if (!Array.isArray(seeds) || seeds.length === 0) throw bad('config.seeds lists no seeds');
+  if (!Array.isArray(datasets) || datasets.length === 0) throw bad('config.datasets lists no datasets');
+  for (const row of r.rows) {
+    const name = `row ${row.method} / ${row.dataset} / ${row.split} / ${row.metric}`;
+    if (typeof row.seed !== 'number' || !Number.isSafeInteger(row.seed) || row.seed < 0) throw bad(`${name} has seed ${JSON.stringify(row.seed)}, not a whole number`);
+    if (!seeds.includes(row.seed)) throw bad(`${name} has seed ${row.seed}, which config.seeds (${seeds.join(', ')}) does not list`);
+    if (row.dataset !== 'average' && !datasets.includes(row.dataset)) throw bad(`${name}: config.datasets (${datasets.join(', ')}) does not list ${row.dataset}`);
+    if (typeof row.value !== 'number' || !Number.isFinite(row.value)) throw bad(`${name}, seed ${row.seed} has value ${JSON.stringify(row.value)}`);
+  }
+  if (JSON.stringify(summarise(r.rows)) !== JSON.stringify(r.summary)) throw bad('its summary is not the summary of its rows (edited by hand?); rerun the part');
+}
+
 /** Merges the results in `dirs` and writes them to `out` (results.json and run records); returns them. */
 export function mergeResults(dirs: readonly string[], out: string): Results {
   if (dirs.length < 2) throw new Error(`merge-results: give at least two results folders (got ${dirs.length})`);
@@ -36,6 +57,7 @@ export function mergeResults(dirs: readonly string[], out: string): Results {
       throw new Error(`merge-results: ${dir} holds no readable results.json (${(e as Error).message})`);
     }
   });
+  for (const { dir, results } of parts) checkPart(dir, results);
   const [first] = parts;
   const f = first.results;
   for (const { dir, results: r } of parts.slice(1)) {

@@ -1,5 +1,6 @@
 // Results and run records in the pinned format: DIR/results.json with the experiment, its config,
 // the environment, one row per measurement and a summary (mean, std, n) per method/dataset/split.
+import { confinedPath, readJsonFile, removeStaleTemporaries, writeFileAtomic } from '../io/files';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
@@ -176,25 +177,31 @@ export interface Results {
  * results with the data and model records attached.
  */
 export function writeResults(dir: string, experiment: string, config: Record<string, unknown>, rows: ResultRow[], used: { data?: DataRecord[]; model?: ModelRecord } = {}, env: Environment = environment()): Results {
+  const seeds = [...new Set(rows.map((r) => r.seed))];
+  for (const seed of seeds) {
+    // a seed names a folder (seed<k>): only whole numbers, so no row can write outside dir
+    if (typeof seed !== 'number' || !Number.isSafeInteger(seed) || seed < 0) throw new Error(`writeResults: a row's seed is ${JSON.stringify(seed)}; seeds are whole numbers >= 0`);
+  }
   const pinned = { experiment, config, env, rows, summary: summarise(rows) };
   fs.mkdirSync(dir, { recursive: true });
-  fs.writeFileSync(path.join(dir, 'results.json'), JSON.stringify(pinned, null, 2) + '\n');
-  fs.writeFileSync(path.join(dir, 'record.json'), JSON.stringify({ experiment, config, env, ...used }, null, 2) + '\n');
-  for (const seed of [...new Set(rows.map((r) => r.seed))]) {
-    const seedDir = path.join(dir, `seed${seed}`);
-    fs.mkdirSync(seedDir, { recursive: true });
+  removeStaleTemporaries(dir);
+  writeFileAtomic(path.join(dir, 'results.json'), JSON.stringify(pinned, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, 'record.json'), JSON.stringify({ experiment, config, env, ...used }, null, 2) + '\n');
+  for (const seed of seeds) {
+    const seedDir = confinedPath(dir, `seed${seed}`, 'writeResults');
     const record = { experiment, seed, config, env, rows: rows.filter((r) => r.seed === seed), ...used };
-    fs.writeFileSync(path.join(seedDir, 'record.json'), JSON.stringify(record, null, 2) + '\n');
+    writeFileAtomic(path.join(seedDir, 'record.json'), JSON.stringify(record, null, 2) + '\n');
   }
   return { ...pinned, ...used };
 }
 
 /** DIR/results.json with the data and model records of DIR/record.json attached (when there is one). */
 export function readResults(dir: string): Results {
-  const results = JSON.parse(fs.readFileSync(path.join(dir, 'results.json'), 'utf8')) as Results;
+  const results = readJsonFile<Results>(path.join(dir, 'results.json'), 'results file');
+  if (results === null || typeof results !== 'object' || !Array.isArray(results.rows)) throw new Error(`results file ${path.join(dir, 'results.json')} has no rows: not a promptlab results.json`);
   const recordFile = path.join(dir, 'record.json');
   if (fs.existsSync(recordFile)) {
-    const record = JSON.parse(fs.readFileSync(recordFile, 'utf8')) as { data?: DataRecord[]; model?: ModelRecord };
+    const record = readJsonFile<{ data?: DataRecord[]; model?: ModelRecord }>(recordFile, 'run record');
     return { ...results, data: record.data, model: record.model };
   }
   return results;

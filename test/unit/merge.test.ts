@@ -85,4 +85,34 @@ describe('merge-results', () => {
     assert.throws(() => mergeResults([a, path.join(tmp, 'nothing')], path.join(tmp, 'x')), /nothing holds no readable results\.json/);
     assert.ok(!fs.existsSync(path.join(tmp, 'x')), 'nothing written');
   });
+  it('refuses a part whose rows name seeds or datasets its config does not list, hold no number, or disagree with its summary', () => {
+    const a = part('g', 'fewshot', ['world-shapes'], [1], [row('coop', 'world-shapes', 'test', 1, 50)]);
+    const tamper = (name: string, edit: (r: { config: Record<string, unknown>; rows: ResultRow[]; summary: unknown }) => void) => {
+      const dir = part(name, 'fewshot', ['world-colors'], [2], [row('coop', 'world-colors', 'test', 2, 60)]);
+      const file = path.join(dir, 'results.json');
+      const r = JSON.parse(fs.readFileSync(file, 'utf8'));
+      edit(r);
+      fs.writeFileSync(file, JSON.stringify(r));
+      return dir;
+    };
+    const out = path.join(tmp, 'y');
+    assert.throws(() => mergeResults([a, tamper('h1', (r) => { r.rows[0].seed = 7; r.summary = summarise(r.rows); })], out), /h1: row coop \/ world-colors \/ test \/ accuracy has seed 7, which config\.seeds \(2\) does not list/);
+    assert.throws(() => mergeResults([a, tamper('h2', (r) => { (r.rows[0] as unknown as { seed: string }).seed = '2/../../../x'; })], out), /h2: .* has seed "2\/\.\.\/\.\.\/\.\.\/x", not a whole number/);
+    assert.throws(() => mergeResults([a, tamper('h3', (r) => { r.rows[0].dataset = 'world-shapes'; r.summary = summarise(r.rows); })], out), /h3: .*config\.datasets \(world-colors\) does not list world-shapes/);
+    assert.throws(() => mergeResults([a, tamper('h4', (r) => { delete r.config.datasets; })], out), /h4: config\.datasets lists no datasets/);
+    assert.throws(() => mergeResults([a, tamper('h5', (r) => { r.rows[0].value = 99; })], out), /h5: its summary is not the summary of its rows/);
+    assert.throws(() => mergeResults([a, tamper('h6', (r) => { (r.rows[0] as unknown as { value: null }).value = null; })], out), /h6: .* has value null/);
+    assert.ok(!fs.existsSync(out), 'nothing written');
+    assert.ok(!fs.existsSync(path.join(tmp, 'x', 'record.json')) && !fs.existsSync(path.resolve(tmp, '..', 'x')), 'nothing written outside');
+  });
+
+  it('writeResults refuses a seed that is not a whole number (it names a folder), and leaves no temporary files', () => {
+    const dir = path.join(tmp, 'w');
+    assert.throws(() => writeResults(dir, 'fewshot', config(['world-shapes'], [1]), [{ ...row('coop', 'world-shapes', 'test', 1, 50), seed: '1/../../x' as unknown as number }], {}, env), /a row's seed is "1\/\.\.\/\.\.\/x"; seeds are whole numbers/);
+    assert.ok(!fs.existsSync(dir));
+    fs.mkdirSync(dir);
+    fs.writeFileSync(path.join(dir, 'results.json.tmp-999999999'), 'half'); // left by a killed process
+    writeResults(dir, 'fewshot', config(['world-shapes'], [1]), [row('coop', 'world-shapes', 'test', 1, 50)], {}, env);
+    assert.deepStrictEqual(fs.readdirSync(dir).sort(), ['record.json', 'results.json', 'seed1']);
+  });
 });
