@@ -19,6 +19,7 @@ Commands:
   pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S] [--checkpoint-every N] [--export DIR] [--stop-at N]
            [--workers W] [--bn-group G]
       pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors; --stop-at ends a sitting early;
+      exports to --export (default DIR/model; the shipped models/miniclip, every command's default, only when --export names it);
       --workers splits every batch over W threads, --bn-group sets the images per BatchNorm group, which W must share evenly)
   repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b] [--cached-features] [--variants a,b]
       run a paper experiment end to end and write DIR/results.json, its figures and tables (experiments: zeroshot, fewshot, base2new, transfer,

@@ -1,11 +1,13 @@
 // promptlab pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S]
 //                    [--checkpoint-every N] [--export DIR] [--stop-at N] [--workers W] [--bn-group G]
 // Pretrains MiniCLIP on the world; resumes from DIR/checkpoint.safetensors when it exists, and
-// exports the final weights, config, vocabulary and training log to --export.
+// exports the final weights, config, vocabulary and training log to --export (default DIR/model: the
+// shipped models/miniclip is replaced only when --export names it).
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from '../backend';
 import { writeSafetensors, TensorToWrite } from '../clip/safetensors';
+import { writeFileAtomic } from '../io/files';
 import { ClipTokenizer } from '../clip/tokenizer';
 import { learnWorldVocabulary, MINICLIP_DIR, miniClipConfig } from '../miniclip';
 import { pretrainWorld } from '../miniclip/pretrain';
@@ -45,7 +47,7 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
   const stopAt = values['stop-at'] === undefined ? undefined : positiveInt('pretrain', 'stop-at', values['stop-at'] as string, train.steps);
   if (stopAt !== undefined && stopAt > train.steps) throw new UsageError(`promptlab pretrain: --stop-at ${stopAt} is past --steps ${train.steps}`);
   const out = path.resolve((values.out as string | undefined) ?? path.join('runs', 'pretrain', 'miniclip'));
-  const exportDir = path.resolve((values.export as string | undefined) ?? MINICLIP_DIR);
+  const exportDir = path.resolve((values.export as string | undefined) ?? path.join(out, 'model'));
   const info = await initBackend();
   log(`backend: ${info.name}; run folder ${out}`);
   fs.mkdirSync(out, { recursive: true });
@@ -77,7 +79,7 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
   writeSafetensors(path.join(exportDir, 'model.safetensors'), tensors, { format: 'openai-clip-state-dict', producer: 'promptlab pretrain' });
   fs.copyFileSync(vocabFile, path.join(exportDir, 'bpe.txt'));
   fs.copyFileSync(path.join(out, 'log.jsonl'), path.join(exportDir, 'pretrain-log.jsonl'));
-  fs.writeFileSync(path.join(exportDir, 'config.json'), JSON.stringify({
+  writeFileAtomic(path.join(exportDir, 'config.json'), JSON.stringify({
     embed_dim: model.embedDim, image_resolution: model.imageResolution, vision_layers: model.visionLayers, vision_width: model.visionWidth,
     vision_patch_size: model.visionPatchSize, context_length: model.contextLength, vocab_size: model.vocabSize,
     transformer_width: model.transformerWidth, transformer_heads: model.transformerHeads, transformer_layers: model.transformerLayers,
@@ -88,5 +90,5 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
       sittings: fs.readFileSync(sittingsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)),
     },
   }, null, 2));
-  log(`exported MiniCLIP to ${exportDir}`);
+  log(`exported MiniCLIP to ${exportDir}${exportDir === path.resolve(MINICLIP_DIR) ? ' (the model every command uses by default)' : `; use it with --model ${path.relative(process.cwd(), exportDir) || '.'}, or export to ${path.relative(process.cwd(), MINICLIP_DIR)} to make it the default`}`);
 }

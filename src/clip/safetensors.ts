@@ -8,6 +8,7 @@
 // sizes are checked before anything is allocated from them, and nothing is read out of range.
 // Float dtypes decode to Float32Array, integer and bool dtypes to Int32Array. F32 and I32 tensors
 // at aligned offsets are zero-copy views over the input bytes (so they share its memory).
+import { writeFileAtomic } from '../io/files';
 import * as fs from 'fs';
 import * as os from 'os';
 
@@ -532,15 +533,7 @@ export function serializeSafetensors(tensors: Record<string, TensorToWrite>, met
 
 /** Writes a safetensors file atomically (a temporary file beside it, then a rename). */
 export function writeSafetensors(file: string, tensors: Record<string, TensorToWrite>, metadata?: Record<string, string>): void {
-  const bytes = serializeSafetensors(tensors, metadata);
-  const tmp = `${file}.tmp-${process.pid}`;
-  try {
-    fs.writeFileSync(tmp, bytes);
-    fs.renameSync(tmp, file);
-  } catch (e) {
-    fs.rmSync(tmp, { force: true });
-    throw e;
-  }
+  writeFileAtomic(file, serializeSafetensors(tensors, metadata));
 }
 
 // ---------------------------------------------------------------------------------------------

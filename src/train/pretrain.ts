@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs';
 import { ClipConfig } from '../clip/config';
 import { ClipModel } from '../clip/model';
 import { clipInitStateDict, clipShapes } from '../clip/random';
+import { removeStaleTemporaries, writeFileAtomic } from '../io/files';
 import { readSafetensors, readSafetensorsHeader, TensorToWrite, writeSafetensors } from '../clip/safetensors';
 import type { StateDict } from '../clip/weights';
 import type { TokenizedBatch } from '../clip/tokenizer';
@@ -92,7 +93,34 @@ export function checkpointStep(dir: string, run: Pick<PretrainRun, 'model' | 'tr
   if (!fs.existsSync(file)) return 0;
   const meta = readSafetensorsHeader(file).metadata;
   checkMetadata(file, meta, run);
-  return Number(meta.step);
+  return stepOf(file, meta);
+}
+
+function stepOf(file: string, meta: Record<string, string>): number {
+  const step = Number(meta.step);
+  if (typeof meta.step !== 'string' || !/^\d+$/.test(meta.step) || !Number.isSafeInteger(step)) throw new Error(`${file}: its step is ${JSON.stringify(meta.step)}, not a whole number; the checkpoint is damaged (delete it, or use another --out to start afresh)`);
+  return step;
+}
+
+/**
+ * Keeps the rows of a training log up to `step` (the checkpoint resumed from): the rows a killed
+ * sitting wrote after its last checkpoint are run again, and would otherwise appear twice.
+ */
+export function trimLog(file: string, step: number): void {
+  if (!fs.existsSync(file)) return;
+  const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
+  const kept: string[] = [];
+  for (const line of lines) {
+    let row: { step?: unknown };
+    try {
+      row = JSON.parse(line) as { step?: unknown };
+    } catch {
+      continue; // a line cut by the kill
+    }
+    if (typeof row.step === 'number' && row.step <= step) kept.push(line);
+  }
+  if (kept.length === lines.length) return;
+  writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
 }
 
 function checkMetadata(file: string, meta: Record<string, string>, run: Pick<PretrainRun, 'model' | 'train'>): void {
@@ -117,7 +145,7 @@ function loadCheckpoint(file: string, run: PretrainRun): { sd: StateDict; m: Flo
     if (mm) (mm[1] === 'm' ? m : v)[Number(mm[2])] = t.data as Float32Array;
     else sd.set(name, { shape: t.shape, data: t.data as Float32Array });
   }
-  return { sd, m, v, step: Number(meta.step) };
+  return { sd, m, v, step: stepOf(file, meta) };
 }
 
 /** The pairs [from, to) of each step's batch that `rank` of `size` computes, and its BatchNorm group size. */
@@ -196,6 +224,10 @@ export function pretrain(run: PretrainRun, collective: Collective = SOLO): { mod
   const replicated = params.map((p) => p.key === 'logit_scale');
   const history: StepRecord[] = [];
   const logFile = path.join(run.dir, 'log.jsonl');
+  if (lead) {
+    removeStaleTemporaries(run.dir); // checkpoint.safetensors.tmp-<pid> of a killed sitting
+    trimLog(logFile, opt.step);
+  }
   const stop = Math.min(run.stopAt ?? train.steps, train.steps);
   const t0 = Date.now();
   for (let step = opt.step; step < stop; step++) {

@@ -8,7 +8,7 @@ import * as path from 'path';
 import { ClipTokenizer } from '../../src/clip/tokenizer';
 import { cleanText } from '../../src/clip/text-clean';
 import { clipInitStateDict } from '../../src/clip/random';
-import { writeSafetensors, readSafetensors, TensorToWrite } from '../../src/clip/safetensors';
+import { writeSafetensors, readSafetensors, readSafetensorsHeader, TensorToWrite } from '../../src/clip/safetensors';
 import { learnWorldVocabulary, miniClipConfig } from '../../src/miniclip';
 import { pretrainPair } from '../../src/world';
 
@@ -54,6 +54,11 @@ describe('MiniCLIP', () => {
       child.on('exit', () => {
         clearInterval(timer);
         try {
+          // the debris a kill can leave: a row logged after the last checkpoint (run again on resume),
+          // a line cut mid-write, and a half-written checkpoint under its temporary name
+          const ck = Number(readSafetensorsHeader(path.join(killedDir, 'checkpoint.safetensors')).metadata.step);
+          fs.appendFileSync(logFile, JSON.stringify({ step: ck + 1, loss: 9 }) + '\n{"step": 3, "lo');
+          fs.writeFileSync(path.join(killedDir, 'checkpoint.safetensors.tmp-999999999'), 'half');
           const resumed = spawnSync(process.execPath, args(killedDir), { encoding: 'utf8' });
           assert.strictEqual(resumed.status, 0, resumed.stderr);
           assert.match(resumed.stderr, /resumed from .* at step [1-4]/);
@@ -61,7 +66,8 @@ describe('MiniCLIP', () => {
           const b = readSafetensors(path.join(killedDir, 'export', 'model.safetensors')).tensors;
           for (const [k, t] of a) assert.deepStrictEqual(Array.from(b.get(k)!.data), Array.from(t.data), k);
           const steps = fs.readFileSync(logFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l).step as number);
-          assert.strictEqual(steps[steps.length - 1], 4);
+          assert.deepStrictEqual(steps, [1, 2, 3, 4], 'one row per step, none repeated');
+          assert.deepStrictEqual(fs.readdirSync(killedDir).filter((f) => f.includes('.tmp-')), [], 'the temporary file of the killed sitting is removed');
           resolve();
         } catch (e) {
           reject(e);
@@ -88,6 +94,29 @@ describe('MiniCLIP', () => {
     for (const [k, t] of a) assert.deepStrictEqual(Array.from(c.get(k)!.data), Array.from(t.data), k);
     const sittings = fs.readFileSync(path.join(dir, 'sittings.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l).fromStep as number);
     assert.deepStrictEqual(sittings, [0, 2], "the refused sitting is not recorded");
+  });
+
+  it('promptlab pretrain without --export writes the model into its run folder, never over the shipped MiniCLIP; a damaged checkpoint step is refused', function () {
+    this.timeout(240000);
+    const shipped = path.join(__dirname, '..', '..', 'models', 'miniclip', 'model.safetensors');
+    const before = fs.statSync(shipped).mtimeMs;
+    const dir = path.join(tmp, 'noexport');
+    const r = spawnSync(process.execPath, [BIN, 'pretrain', '--steps', '1', '--batch-size', '4', '--warmup', '1', '--out', dir], { encoding: 'utf8' });
+    assert.strictEqual(r.status, 0, r.stderr);
+    assert.ok(fs.existsSync(path.join(dir, 'model', 'model.safetensors')));
+    assert.match(r.stderr, /exported MiniCLIP to .*noexport\/model; use it with --model/);
+    assert.strictEqual(fs.statSync(shipped).mtimeMs, before, 'models/miniclip untouched');
+    // a checkpoint whose step is not a number: refused, nothing exported
+    const ckpt = path.join(dir, 'checkpoint.safetensors');
+    const f = readSafetensors(ckpt);
+    const tensors: Record<string, TensorToWrite> = {};
+    for (const [k, t] of f.tensors) tensors[k] = { dtype: 'F32', shape: t.shape, data: t.data as Float32Array };
+    writeSafetensors(ckpt, tensors, { ...f.metadata, step: 'abc' });
+    fs.rmSync(path.join(dir, 'model'), { recursive: true });
+    const bad = spawnSync(process.execPath, [BIN, 'pretrain', '--steps', '2', '--batch-size', '4', '--warmup', '1', '--out', dir], { encoding: 'utf8' });
+    assert.strictEqual(bad.status, 1);
+    assert.match(bad.stderr, /checkpoint\.safetensors: its step is "abc", not a whole number/);
+    assert.ok(!fs.existsSync(path.join(dir, 'model')));
   });
 
   it('promptlab repro zeroshot --quick writes results.json in the pinned format', function () {
