@@ -103,13 +103,14 @@ function stepOf(file: string, meta: Record<string, string>): number {
 }
 
 /**
- * Keeps the rows of a training log up to `step` (the checkpoint resumed from): the rows a killed
- * sitting wrote after its last checkpoint are run again, and would otherwise appear twice.
+ * Keeps one row per step of a training log, up to `step` (the checkpoint resumed from): the rows a
+ * killed sitting wrote after its last checkpoint are run again, and would otherwise appear twice
+ * (where a log already repeats a step, the later row is kept: it is the run that continued).
  */
 export function trimLog(file: string, step: number): void {
   if (!fs.existsSync(file)) return;
   const lines = fs.readFileSync(file, 'utf8').split('\n').filter((l) => l.trim() !== '');
-  const kept: string[] = [];
+  const byStep = new Map<number, string>();
   for (const line of lines) {
     let row: { step?: unknown };
     try {
@@ -117,9 +118,10 @@ export function trimLog(file: string, step: number): void {
     } catch {
       continue; // a line cut by the kill
     }
-    if (typeof row.step === 'number' && row.step <= step) kept.push(line);
+    if (typeof row.step === 'number' && row.step <= step) byStep.set(row.step, line);
   }
-  if (kept.length === lines.length) return;
+  const kept = [...byStep.entries()].sort((a, b) => a[0] - b[0]).map(([, l]) => l);
+  if (kept.length === lines.length && kept.every((l, i) => l === lines[i])) return;
   writeFileAtomic(file, kept.map((l) => l + '\n').join(''));
 }
 
