@@ -18,6 +18,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as zlib from 'zlib';
+import { readFileLimited } from '../io/files';
 import { cleanText, SPLIT_RE, STRIP_CLASS } from './text-clean';
 
 export interface TokenizeOptions {
@@ -127,23 +128,35 @@ function parseMerges(text: string, source: string, limit: number): Merge[] {
   return merges;
 }
 
+/** The largest tokenizer file read, and the most a gzipped one may expand to (CLIP's is 1.4 MB). */
+export const TOKENIZER_MAX_BYTES = 64 * 1024 * 1024;
+/** Ids are int32 row indices into an embedding table; a vocabulary this large is not a text model's. */
+export const MAX_TOKEN_ID = 2 ** 24 - 1;
+/** The longest context tokenize() makes (CLIP's is 77); beyond it a batch is gigabytes of ids. */
+export const MAX_CONTEXT_LENGTH = 8192;
+
 function readText(file: string, what: string): string {
   let data: Buffer;
-  try {
-    data = fs.readFileSync(file);
-  } catch (e) {
-    const code = (e as NodeJS.ErrnoException).code;
-    if (code === 'ENOENT') throw new Error(`${what} not found: ${file}`);
-    throw new Error(`${what} could not be read: ${file}: ${(e as Error).message}`);
-  }
+  if (!fs.existsSync(file)) throw new Error(`${what} not found: ${file}`);
+  data = readFileLimited(file, TOKENIZER_MAX_BYTES, what);
   if (data.length >= 2 && data[0] === 0x1f && data[1] === 0x8b) {
     try {
-      data = zlib.gunzipSync(data);
+      data = zlib.gunzipSync(data, { maxOutputLength: TOKENIZER_MAX_BYTES });
     } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ERR_BUFFER_TOO_LARGE' || e instanceof RangeError) {
+        throw new Error(`${what} ${file} decompresses to more than ${TOKENIZER_MAX_BYTES / 1024 / 1024} MiB: not a tokenizer file`);
+      }
       throw new Error(`${what} is not a valid gzip file: ${file}: ${(e as Error).message}`);
     }
   }
   return data.toString('utf8');
+}
+
+function checkId(id: unknown, file: string, what: string): number {
+  if (typeof id !== 'number' || !Number.isInteger(id) || id < 0 || id > MAX_TOKEN_ID) {
+    throw new Error(`${file}: the id of ${what} is ${JSON.stringify(id)}; ids are whole numbers from 0 to ${MAX_TOKEN_ID}`);
+  }
+  return id;
 }
 
 function readJson(file: string, what: string): unknown {
@@ -271,9 +284,10 @@ export class ClipTokenizer {
     const { encoder, decoder } = ClipTokenizer.vocabMaps(model.vocab, file);
     const added = isRecord(json) && Array.isArray(json.added_tokens) ? json.added_tokens : [];
     for (const t of added) {
-      if (isRecord(t) && typeof t.content === 'string' && typeof t.id === 'number') {
-        encoder.set(t.content, t.id);
-        decoder.set(t.id, t.content);
+      if (isRecord(t) && typeof t.content === 'string') {
+        const id = checkId(t.id, file, `added token ${JSON.stringify(t.content)}`);
+        encoder.set(t.content, id);
+        decoder.set(id, t.content);
       }
     }
     // All of the file's merges are used, as Hugging Face's BPE does (no 48894 cap here).
@@ -302,10 +316,8 @@ export class ClipTokenizer {
   private static vocabMaps(vocab: Record<string, unknown>, file: string) {
     const encoder = new Map<string, number>();
     const decoder = new Map<number, string>();
-    for (const [tok, id] of Object.entries(vocab)) {
-      if (typeof id !== 'number' || !Number.isInteger(id) || id < 0) {
-        throw new Error(`${file}: the id of ${JSON.stringify(tok)} should be a non-negative integer`);
-      }
+    for (const [tok, raw] of Object.entries(vocab)) {
+      const id = checkId(raw, file, JSON.stringify(tok));
       encoder.set(tok, id);
       decoder.set(id, tok);
     }
@@ -431,8 +443,8 @@ export class ClipTokenizer {
   tokenize(texts: string | readonly string[], opts: TokenizeOptions = {}): TokenizedBatch {
     const list = typeof texts === 'string' ? [texts] : texts;
     const ctx = opts.contextLength ?? 77;
-    if (!Number.isInteger(ctx) || ctx < 1) {
-      throw new Error(`tokenize: contextLength should be a positive integer, got ${ctx}`);
+    if (!Number.isInteger(ctx) || ctx < 1 || ctx > MAX_CONTEXT_LENGTH) {
+      throw new Error(`tokenize: contextLength should be a whole number from 1 to ${MAX_CONTEXT_LENGTH}, got ${ctx}`);
     }
     const n = list.length;
     const ids = new Int32Array(n * ctx);
@@ -454,8 +466,8 @@ export class ClipTokenizer {
       for (let k = 0; k < m; k++) ids[row + 1 + k] = body[k];
       const last = Math.min(total, ctx) - 1;
       ids[row + last] = this.eotToken;
-      let e = 0;
-      while (ids[row + e] !== this.eotToken) e++;
+      let e = 0; // the first EOT (a text may hold one), as the reference's argmax finds it
+      while (e < last && ids[row + e] !== this.eotToken) e++;
       eotIndex[i] = e;
     }
     return { ids, shape: [n, ctx], eotIndex };

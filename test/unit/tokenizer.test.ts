@@ -354,6 +354,31 @@ describe('ClipTokenizer (unit)', () => {
       }
     });
 
+    it('refuses ids a tokenizer file cannot mean (beyond int32, fractional, negative), which hung or leaked before, naming the token', () => {
+      const base = hfTokenizerJson(tok, mergeLines(TINY_MERGES)) as { added_tokens: { id: number; content: string }[]; model: { vocab: Record<string, number> } };
+      const cases: [string, (j: typeof base) => void, RegExp][] = [
+        ['eot 3e9', (j) => { j.added_tokens[1].id = 3e9; }, /the id of added token "<\|endoftext\|>" is 3000000000; ids are whole numbers from 0 to 16777215/],
+        ['eot 2^53+2', (j) => { j.added_tokens[1].id = 2 ** 53 + 2; }, /added token "<\|endoftext\|>" is 9007199254740994/],
+        ['fractional', (j) => { j.added_tokens[0].id = 520.5; }, /added token "<\|startoftext\|>" is 520\.5/],
+        ['negative vocab id', (j) => { j.model.vocab.a = -3; }, /the id of "a" is -3/],
+      ];
+      for (const [name, edit, message] of cases) {
+        const j = JSON.parse(JSON.stringify(base));
+        edit(j);
+        const file = path.join(newDir(), 'tokenizer.json');
+        fs.writeFileSync(file, JSON.stringify(j));
+        assert.throws(() => ClipTokenizer.fromHuggingFace(file), message, name);
+      }
+    });
+
+    it('refuses a gzip bomb and a huge context length before allocating them', () => {
+      const file = path.join(newDir(), 'bomb.txt.gz');
+      fs.writeFileSync(file, zlib.gzipSync(Buffer.alloc(80 * 1024 * 1024))); // 80 MiB of zeros in about 80 KB
+      assert.throws(() => ClipTokenizer.fromMergesFile(file), /bomb\.txt\.gz decompresses to more than 64 MiB: not a tokenizer file/);
+      assert.throws(() => tok.tokenize('a photo', { contextLength: 1e8 }), /contextLength should be a whole number from 1 to 8192, got 100000000/);
+      assert.throws(() => ClipTokenizer.fromMergesFile('/dev/zero'), /is not a regular file \(a device\)/);
+    });
+
     it('loads a tokenizer.json (its folder or its path), with the same ids', () => {
       const d = newDir();
       const file = path.join(d, 'tokenizer.json');
