@@ -12,6 +12,8 @@ const ENCODE_USAGE = 'promptlab encode --weights PATH --inputs FILE --out FILE';
 const USAGE = `promptlab <command> [options]
 
 Commands:
+  --version
+      the package's version
   ${ENCODE_USAGE}
       run a CLIP checkpoint (safetensors file or Hugging Face folder) on pixel_values / input_ids
   tokenize [--vocab FILE] [--context-length N] [--truncate] TEXT...
@@ -56,6 +58,12 @@ async function bench(argv: string[]): Promise<void> {
   const r = await runBench(name, repeats, err);
   err(`${r.case} on ${r.backend}: median ${r.median_s.toFixed(3)} s, ${r.unit_per_s.toFixed(2)} ${BENCH_CASES[name].unit}/s`);
   if (values.json) out(JSON.stringify(r));
+}
+
+/** The version in the package.json beside src/. */
+function packageVersion(): string {
+  const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'package.json'), 'utf8')) as { version?: string };
+  return pkg.version ?? 'unknown';
 }
 
 export async function main(argv: string[]): Promise<number> {
@@ -123,6 +131,10 @@ export async function main(argv: string[]): Promise<number> {
         return 0;
       case 'bench':
         await bench(rest);
+        return 0;
+      case '--version':
+      case 'version':
+        out(`promptlab ${packageVersion()}`);
         return 0;
       case undefined:
       case 'help':

@@ -10,7 +10,23 @@ export function parse(command: string, argv: string[], options: OptionSpec): { v
     return parseArgs({ args: argv, options, allowPositionals: true, strict: true }) as never;
   } catch (e) {
     const valid = Object.keys(options).map((o) => `--${o}`).join(', ');
-    throw new UsageError(`promptlab ${command}: ${(e as Error).message} (valid options: ${valid})`);
+    throw new UsageError(`promptlab ${command}: ${parseArgsMessage(e as Error & { code?: string }, options)} (valid options: ${valid})`);
+  }
+}
+
+/** Node's parseArgs errors, said in a sentence (its own text suggests '--' tricks, not what is valid). */
+function parseArgsMessage(e: Error & { code?: string }, options: OptionSpec): string {
+  const flag = /'(-{1,2}[^'\s]+)/.exec(e.message)?.[1];
+  switch (e.code) {
+    case 'ERR_PARSE_ARGS_UNKNOWN_OPTION':
+      return `unknown option ${flag ?? ''}`.trim();
+    case 'ERR_PARSE_ARGS_INVALID_OPTION_VALUE': {
+      const name = flag?.replace(/^-+/, '').replace(/\s.*$/, '');
+      const spec = name === undefined ? undefined : options[name];
+      return spec?.type === 'boolean' ? `--${name} takes no value` : `option ${flag ?? ''} needs a value`.replace('  ', ' ');
+    }
+    default:
+      return e.message;
   }
 }
 

@@ -21,9 +21,9 @@ export async function reproCommand(argv: string[], log: (s: string) => void): Pr
     'cached-features': { type: 'boolean' }, variants: { type: 'string' },
   });
   const experiment = positionals[0];
-  if (!experiment || !isExperiment(experiment)) {
-    throw new UsageError(`promptlab repro: name an experiment (available now: ${EXPERIMENTS.join(', ')}; dense and video follow with their issues)`);
-  }
+  if (!experiment) throw new UsageError(`promptlab repro: name an experiment (available now: ${EXPERIMENTS.join(', ')}; dense and video follow with their issues)`);
+  if (!isExperiment(experiment)) throw new UsageError(`promptlab repro: unknown experiment '${experiment}' (available now: ${EXPERIMENTS.join(', ')}; dense and video follow with their issues)`);
+  if (positionals.length > 1) throw new UsageError(`promptlab repro: one experiment at a time; '${positionals.slice(1).join(' ')}' is not an option (options start with --)`);
   const quick = values.quick === true;
   const out = (values.out as string | undefined) ?? defaultOut(experiment, quick);
   const results = await runExperiment(experiment, {

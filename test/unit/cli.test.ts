@@ -49,6 +49,22 @@ describe('promptlab CLI', () => {
     assert.match(bad.stderr, /valid options: --weights, --inputs, --out/);
   });
 
+  it('usage errors name what is wrong and what is valid, before any backend starts; --version', () => {
+    const unknown = promptlab(['repro', 'nosuch']);
+    assert.strictEqual(unknown.code, 2);
+    assert.match(unknown.stderr, /^promptlab repro: unknown experiment 'nosuch' \(available now: zeroshot, fewshot, base2new, transfer, czsl/);
+    const flag = promptlab(['repro', 'zeroshot', '--bogus']);
+    assert.strictEqual(flag.code, 2);
+    assert.match(flag.stderr, /^promptlab repro: unknown option --bogus \(valid options: --quick, /);
+    assert.doesNotMatch(flag.stderr + flag.stdout, /positional argument|backend/);
+    assert.match(promptlab(['repro', 'zeroshot', '--out']).stderr, /option --out needs a value/);
+    assert.match(promptlab(['repro', 'zeroshot', '--quick=yes']).stderr, /--quick takes no value/);
+    const version = promptlab(['--version']);
+    assert.strictEqual(version.code, 0);
+    const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
+    assert.strictEqual(version.stdout.trim(), `promptlab ${pkg.version}`);
+  });
+
   it('merge-results and plot: what is missing is named, nothing is written', () => {
     const none = promptlab(['plot']);
     assert.strictEqual(none.code, 2);
