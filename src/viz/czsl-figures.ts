@@ -2,6 +2,7 @@
 // accuracy grids of zero-shot CLIP and CSP with the seen pairs marked, the seen-vs-unseen accuracy
 // curves over the calibration-bias sweep with their AUC, and unseen-pair test images with each
 // model's top predictions.
+import { pngDataUri } from './png';
 import type { CspWalkthrough } from '../repro/csp-walkthrough';
 import { methodLabel } from './figures';
 import type { NamedFigure, PlotlyFigure } from './plotly';
@@ -89,8 +90,8 @@ export function recombinationExamplesFigure(w: CspWalkthrough): NamedFigure {
   w.examples.forEach((ex, i) => {
     const ax = i === 0 ? '' : String(i + 1);
     const { width, height, channels, data: px } = ex.image;
-    const z = Array.from({ length: height }, (_, y) => Array.from({ length: width }, (_, x) => Array.from({ length: 3 }, (_, c) => px[(y * width + x) * channels + Math.min(c, channels - 1)])));
-    data.push({ type: 'image', z, xaxis: `x${ax}`, yaxis: `y${ax}`, hoverinfo: 'skip' });
+    // the pixels as a PNG data URI: a few KB where a JSON array of every value is 70 KB
+    data.push({ type: 'image', source: pngDataUri(width, height, channels, px), xaxis: `x${ax}`, yaxis: `y${ax}`, hoverinfo: 'skip' });
     layout[`xaxis${ax}`] = { visible: false };
     layout[`yaxis${ax}`] = { visible: false, scaleanchor: `x${ax}` };
     const mark = (p: { pair: string; probability: number }) => `${p.pair === ex.truth ? '<b>' : ''}${p.pair} ${p.probability.toFixed(0)}%${p.pair === ex.truth ? '</b>' : ''}`;

@@ -1,0 +1,59 @@
+// A minimal PNG encoder (8-bit RGB, no filtering, zlib-deflated), so a figure can carry a small
+// image as a data URI (plotly's image trace `source`) instead of every pixel as JSON numbers.
+import * as zlib from 'zlib';
+
+const CRC_TABLE = (() => {
+  const t = new Uint32Array(256);
+  for (let n = 0; n < 256; n++) {
+    let c = n;
+    for (let k = 0; k < 8; k++) c = c & 1 ? 0xedb88320 ^ (c >>> 1) : c >>> 1;
+    t[n] = c >>> 0;
+  }
+  return t;
+})();
+
+function crc32(bytes: Uint8Array): number {
+  let c = 0xffffffff;
+  for (let i = 0; i < bytes.length; i++) c = CRC_TABLE[(c ^ bytes[i]) & 0xff] ^ (c >>> 8);
+  return (c ^ 0xffffffff) >>> 0;
+}
+
+function chunk(type: string, data: Uint8Array): Buffer {
+  const out = Buffer.alloc(12 + data.length);
+  out.writeUInt32BE(data.length, 0);
+  out.write(type, 4, 'ascii');
+  Buffer.from(data).copy(out, 8);
+  out.writeUInt32BE(crc32(out.subarray(4, 8 + data.length)), 8 + data.length);
+  return out;
+}
+
+/**
+ * PNG bytes of an image given as height x width pixels of `channels` values (0-255; 1 channel is
+ * grey, 3 or more are read as RGB).
+ */
+export function encodePng(width: number, height: number, channels: number, data: ArrayLike<number>): Buffer {
+  if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new Error(`encodePng: bad size ${width} x ${height}`);
+  if (data.length < width * height * channels) throw new Error(`encodePng: ${data.length} values for ${width} x ${height} x ${channels}`);
+  const raw = Buffer.alloc(height * (1 + width * 3));
+  for (let y = 0; y < height; y++) {
+    const row = y * (1 + width * 3); // filter byte 0 (none), then RGB
+    for (let x = 0; x < width; x++) {
+      for (let c = 0; c < 3; c++) {
+        const v = data[(y * width + x) * channels + Math.min(c, channels - 1)];
+        raw[row + 1 + x * 3 + c] = Math.max(0, Math.min(255, Math.round(v)));
+      }
+    }
+  }
+  const header = Buffer.alloc(13);
+  header.writeUInt32BE(width, 0);
+  header.writeUInt32BE(height, 4);
+  header[8] = 8; // bit depth
+  header[9] = 2; // colour type: RGB
+  const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', zlib.deflateSync(raw, { level: 9 })), chunk('IEND', new Uint8Array(0))]);
+}
+
+/** The image as a `data:image/png;base64,...` URI. */
+export function pngDataUri(width: number, height: number, channels: number, data: ArrayLike<number>): string {
+  return `data:image/png;base64,${encodePng(width, height, channels, data).toString('base64')}`;
+}
