@@ -9,9 +9,9 @@ import type { NamedFigure, PlotlyFigure } from './plotly';
 
 const FONT = { family: 'Helvetica, Arial, sans-serif', size: 12 };
 
-/** Two heatmaps, zero-shot and CSP: rows attributes, columns objects; "seen" pairs outlined in the text. */
+/** Two heatmaps, zero-shot and CSP: rows attributes, columns objects; unseen pairs marked U in the cells. */
 export function recombinationGridFigure(w: CspWalkthrough, model = 'MiniCLIP'): NamedFigure {
-  const text = (acc: (number | null)[][]) => acc.map((row, a) => row.map((v, o) => (v === null ? '' : `${v.toFixed(0)}${w.seen[a][o] ? '<br>seen' : '<br><b>unseen</b>'}`)));
+  const text = (acc: (number | null)[][]) => acc.map((row, a) => row.map((v, o) => (v === null ? '' : `${v.toFixed(0)}${w.seen[a][o] ? '' : '<br><b>U</b>'}`)));
   const trace = (key: 'zeroshot' | 'csp', i: number) => ({
     type: 'heatmap',
     z: w.accuracy[key],
@@ -33,7 +33,7 @@ export function recombinationGridFigure(w: CspWalkthrough, model = 'MiniCLIP'): 
   const figure: PlotlyFigure = {
     data: [trace('zeroshot', 0), trace('csp', 1)],
     layout: {
-      title: { text: `Which attribute-object pairs each model gets right (world-czsl test split, closed world, at each model's best-HM bias; ${model})`, font: { size: 15 } },
+      title: { text: `Which attribute-object pairs each model gets right (<b>U</b>: a pair unseen in training)<br><sup>world-czsl test split, closed world, at each model's best-HM bias; ${model}</sup>`, font: { size: 15 } },
       font: FONT,
       grid: { rows: 1, columns: 2, pattern: 'independent', xgap: 0.12 },
       xaxis: axis('object'), yaxis: { title: { text: 'attribute' }, autorange: 'reversed' },
