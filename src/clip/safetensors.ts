@@ -8,7 +8,7 @@
 // sizes are checked before anything is allocated from them, and nothing is read out of range.
 // Float dtypes decode to Float32Array, integer and bool dtypes to Int32Array. F32 and I32 tensors
 // at aligned offsets are zero-copy views over the input bytes (so they share its memory).
-import { writeFileAtomic } from '../io/files';
+import { checkRegularFile, READ_LIMITS, readFileLimited, writeFileAtomic } from '../io/files';
 import * as fs from 'fs';
 import * as os from 'os';
 
@@ -67,6 +67,8 @@ const DTYPE_SIZE: Record<SafetensorsDType, number> = {
 
 /** Same cap as the reference implementation: a header this large is not a real checkpoint. */
 const MAX_HEADER_BYTES = 100_000_000;
+/** More tensors than any checkpoint holds (CLIP ViT-L/14: about 400); refused before the header is parsed. */
+const MAX_TENSORS = 100_000;
 const METADATA_KEY = '__metadata__';
 const DEFAULT_LABEL = '<buffer>';
 
@@ -120,6 +122,11 @@ function readHeaderLength(prefix: Uint8Array, fileSize: number, file: string): n
   const view = new DataView(prefix.buffer, prefix.byteOffset, 8);
   const n = view.getBigUint64(0, true);
   if (n === 0n) throw new WeightsFormatError(file, 'header length is 0');
+  if (n > BigInt(fileSize - 8) && prefix.subarray(0, 8).every((b) => (b >= 0x20 && b < 0x7f) || b === 0x09 || b === 0x0a || b === 0x0d)) {
+    // a header length that is really text: a JSON, a config, a README given as weights
+    const start = JSON.stringify(new TextDecoder().decode(prefix.subarray(0, 8)));
+    throw new WeightsFormatError(file, `not a safetensors file: it begins with the text ${start} where an 8-byte header length belongs`);
+  }
   if (n > BigInt(MAX_HEADER_BYTES)) {
     throw new WeightsFormatError(file, `header length ${n} exceeds the ${MAX_HEADER_BYTES}-byte limit`);
   }
@@ -141,6 +148,10 @@ function decodeHeaderJson(bytes: Uint8Array, file: string): Record<string, unkno
     text = new TextDecoder('utf-8', { fatal: true }).decode(bytes);
   } catch {
     throw new WeightsFormatError(file, 'header is not valid UTF-8');
+  }
+  let count = 0;
+  for (let at = text.indexOf('"data_offsets"'); at !== -1; at = text.indexOf('"data_offsets"', at + 14)) {
+    if (++count > MAX_TENSORS) throw new WeightsFormatError(file, `header lists more than ${MAX_TENSORS} tensors: not a model checkpoint`);
   }
   let json: unknown;
   try {
@@ -407,7 +418,7 @@ export function parseSafetensors(bytes: Uint8Array, file: string = DEFAULT_LABEL
 
 /** Reads and parses a safetensors file. */
 export function readSafetensors(file: string): SafetensorsFile {
-  return parseSafetensors(fs.readFileSync(file), file);
+  return parseSafetensors(readFileLimited(file, READ_LIMITS.weights, 'weights file'), file);
 }
 
 /** Reads `length` bytes at `position`; fails if the file gives fewer (it changed under us). */
@@ -427,6 +438,7 @@ function readExactly(fd: number, length: number, position: number, file: string)
  * Entry byteOffsets are absolute file positions: [8 + N + begin, 8 + N + end].
  */
 export function readSafetensorsHeader(file: string): SafetensorsHeader {
+  checkRegularFile(file, READ_LIMITS.weights, 'weights file');
   const fd = fs.openSync(file, 'r');
   try {
     const size = fs.fstatSync(fd).size;

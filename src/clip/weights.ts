@@ -1,6 +1,7 @@
 // Loading CLIP weights into one layout: OpenAI state-dict key names, float32 data.
 // Sources: a safetensors file with OpenAI keys, a Hugging Face CLIPModel folder (config.json +
 // model.safetensors, possibly sharded), or either layout's safetensors with a config.json beside it.
+import { confinedPath, readJsonFile } from '../io/files';
 import * as fs from 'fs';
 import * as path from 'path';
 import { readSafetensors, WeightsFormatError } from './safetensors';
@@ -136,11 +137,15 @@ function readFolder(dir: string): { sd: StateDict; file: string } {
   if (fs.existsSync(single)) return { sd: readSafetensorsStateDict(single), file: single };
   const index = path.join(dir, 'model.safetensors.index.json');
   if (fs.existsSync(index)) {
-    const map = (JSON.parse(fs.readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> }).weight_map;
-    if (!map) throw new WeightsFormatError(index, 'no weight_map');
+    const json = readJsonFile<{ weight_map?: unknown }>(index, 'shard index');
+    const map = json !== null && typeof json === 'object' ? json.weight_map : undefined;
+    if (map === null || typeof map !== 'object' || Array.isArray(map)) throw new WeightsFormatError(index, 'no weight_map object (tensor name -> shard file)');
+    const shards = new Set(Object.values(map as Record<string, unknown>));
+    for (const shard of shards) if (typeof shard !== 'string') throw new WeightsFormatError(index, `weight_map names a shard ${JSON.stringify(shard)}, not a file name`);
     const sd: StateDict = new Map();
-    for (const shard of new Set(Object.values(map))) {
-      for (const [k, v] of readSafetensorsStateDict(path.join(dir, shard))) sd.set(k, v);
+    for (const shard of shards as Set<string>) {
+      // shard names come from the file: only files inside the model folder are read
+      for (const [k, v] of readSafetensorsStateDict(confinedPath(dir, shard, `${index}: weight_map shard`))) sd.set(k, v);
     }
     return { sd, file: index };
   }
@@ -149,11 +154,7 @@ function readFolder(dir: string): { sd: StateDict; file: string } {
 }
 
 function readJson(file: string): unknown {
-  try {
-    return JSON.parse(fs.readFileSync(file, 'utf8'));
-  } catch (e) {
-    throw new Error(`${file}: not valid JSON (${(e as Error).message})`);
-  }
+  return readJsonFile(file, 'config');
 }
 
 /**

@@ -10,6 +10,7 @@
 // attribute is 'NA', its set is 'NA' or its pair is in no split; train labels index the train pairs
 // in file order. The .t7 metadata is a torch pickle; until promptlab reads torch pickles, convert it
 // once to JSON beside it (METADATA_CONVERSION) and this loader reads the JSON.
+import { READ_LIMITS, readJsonFile } from '../io/files';
 import * as fs from 'fs';
 import * as path from 'path';
 import { loadImage, type RawImage } from '../clip/image';
@@ -71,7 +72,7 @@ export function loadCzslFolder(root: string, opts: { split?: string; name?: stri
       ? `${t7} is a torch pickle, which promptlab does not read yet; convert it once with:\n  ${metadataConversion(root, split)}`
       : `${json}: missing (the official layout has metadata_${split}.t7; convert it to JSON with: ${metadataConversion(root, split)})`);
   }
-  const meta = JSON.parse(fs.readFileSync(json, 'utf8')) as MetadataEntry[];
+  const meta = readJsonFile<MetadataEntry[]>(json, 'CZSL metadata', READ_LIMITS.text);
   if (!Array.isArray(meta)) throw new Error(`${json}: expected a list of {image, attr, obj, set}`);
   const attrIdx = new Map(attrs.map((a, i) => [a, i]));
   const objIdx = new Map(objs.map((o, i) => [o, i]));

@@ -2,6 +2,7 @@
 // data (generator version, seed, every parameter), what is in it (counts, class names, prompts) and a
 // checksum of every rendered item, so a run record names exactly the data it used and a change to the
 // generator cannot go unnoticed.
+import { readJsonFile } from '../io/files';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -142,7 +143,7 @@ export function loadManifest(name: string, dir = WORLD_MANIFEST_DIR): WorldManif
     const have = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)) : [];
     throw new Error(`${file}: no manifest named "${name}" (have: ${have.join(', ') || 'none'}); write them with \`${WRITE_WORLD_MANIFESTS_COMMAND}\``);
   }
-  return JSON.parse(fs.readFileSync(file, 'utf8')) as WorldManifest;
+  return readJsonFile<WorldManifest>(file, 'manifest');
 }
 
 /** Writes a manifest as `<dir>/<id>.json`; returns the path. */

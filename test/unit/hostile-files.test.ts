@@ -1,0 +1,58 @@
+// Hostile and careless inputs from the reliability issue, each reproduced: every one fails fast with
+// one line naming the file and what is wrong, and nothing outside the input's folder is read.
+import * as assert from 'assert';
+import { execFileSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../src/clip/safetensors';
+import { loadWeights } from '../../src/clip/weights';
+import { loadManifest } from '../../src/data/manifest';
+
+describe('hostile files', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-hostile-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('weights that are a device, a FIFO or a text file are refused by name, without reading or blocking', () => {
+    assert.throws(() => readSafetensors('/dev/zero'), /weights file \/dev\/zero is not a regular file \(a device\)/);
+    const fifo = path.join(tmp, 'fifo.safetensors');
+    execFileSync('mkfifo', [fifo]);
+    assert.throws(() => readSafetensorsHeader(fifo), /is not a regular file \(a FIFO\)/);
+    const text = path.join(tmp, 'README.safetensors');
+    fs.writeFileSync(text, '# a model card, not weights\n'.repeat(4));
+    assert.throws(() => readSafetensors(text), /README\.safetensors: not a safetensors file: it begins with the text "# a mode" where an 8-byte header length belongs/);
+  });
+
+  it('a header listing a million tensors is refused before it is parsed', function () {
+    this.timeout(20000);
+    const entries = Array.from({ length: 100_001 }, (_, i) => `"t${i}":{"dtype":"F32","shape":[0],"data_offsets":[0,0]}`).join(',');
+    const head = Buffer.from(`{${entries}}`);
+    const bytes = Buffer.alloc(8 + head.length);
+    bytes.writeBigUInt64LE(BigInt(head.length), 0);
+    head.copy(bytes, 8);
+    const file = path.join(tmp, 'many.safetensors');
+    fs.writeFileSync(file, bytes);
+    const t0 = Date.now();
+    assert.throws(() => readSafetensorsHeader(file), /header lists more than 100000 tensors: not a model checkpoint/);
+    assert.ok(Date.now() - t0 < 5000, `refused in ${Date.now() - t0} ms`);
+  });
+
+  it("a shard index's paths stay inside the model folder", () => {
+    const dir = path.join(tmp, 'sharded');
+    fs.mkdirSync(dir);
+    writeSafetensors(path.join(tmp, 'outside.safetensors'), { w: { dtype: 'F32', shape: [1], data: new Float32Array([1]) } });
+    for (const shard of ['/etc/passwd', '../outside.safetensors', '../../dev/zero']) {
+      fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { w: shard } }));
+      assert.throws(() => loadWeights(dir), /weight_map shard: .* (is absolute|leaves)/, shard);
+    }
+    fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), JSON.stringify({ weight_map: { w: 7 } }));
+    assert.throws(() => loadWeights(dir), /weight_map names a shard 7, not a file name/);
+    fs.writeFileSync(path.join(dir, 'model.safetensors.index.json'), '{"weight_map": ');
+    assert.throws(() => loadWeights(dir), /shard index .*model\.safetensors\.index\.json is not valid JSON/);
+  });
+
+  it('a broken manifest is named in the error', () => {
+    fs.writeFileSync(path.join(tmp, 'world-x.json'), '{"items": [1, 2');
+    assert.throws(() => loadManifest('world-x', tmp), /manifest .*world-x\.json is not valid JSON/);
+  });
+});
