@@ -110,34 +110,77 @@ export interface HfClipConfig {
   vision_config?: { hidden_size?: number; num_attention_heads?: number; num_hidden_layers?: number; image_size?: number; patch_size?: number; hidden_act?: string; layer_norm_eps?: number };
 }
 
-function act(name: string | undefined, where: string): Activation {
+function act(name: unknown, where: string): Activation {
   if (name === undefined || name === 'quick_gelu') return 'quick_gelu';
   if (name === 'gelu') return 'gelu';
-  throw new Error(`${where}: hidden_act '${name}' is not supported (valid: quick_gelu, gelu)`);
+  throw new Error(`${where}: hidden_act ${JSON.stringify(name)} is not supported (valid: quick_gelu, gelu)`);
 }
 
-/** Overrides the inferred config with a config file's values, checking they agree with the shapes. */
+/**
+ * Overrides the inferred config with a config file's values. Every architecture value the tensors
+ * determine must agree with them (a mismatch names both); the rest (heads, activation, LayerNorm
+ * eps) is checked for type and range.
+ */
 export function applyConfigFile(inferred: ClipConfig, raw: unknown, file: string): ClipConfig {
-  if (!raw || typeof raw !== 'object') throw new Error(`${file}: not a JSON object`);
+  if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new Error(`${file}: not a JSON object`);
   const c = { ...inferred };
   const r = raw as Record<string, unknown>;
+  const agree = (where: string, value: unknown, actual: unknown) => {
+    if (value === undefined || (value === null && actual === null)) return;
+    if (JSON.stringify(value) !== JSON.stringify(actual)) {
+      throw new Error(`${file}: ${where} is ${JSON.stringify(value)}, but the weights have ${JSON.stringify(actual)}`);
+    }
+  };
+  const heads = (where: string, value: unknown): number | undefined => {
+    if (value === undefined) return undefined;
+    if (typeof value !== 'number' || !Number.isInteger(value) || value < 1) throw new Error(`${file}: ${where} is ${JSON.stringify(value)}; expected a whole number >= 1`);
+    return value;
+  };
   if ('text_config' in r || r.model_type === 'clip') {
-    const hf = raw as HfClipConfig;
-    const t = hf.text_config ?? {};
-    const v = hf.vision_config ?? {};
-    if (t.num_attention_heads !== undefined) c.transformerHeads = t.num_attention_heads;
-    if (v.num_attention_heads !== undefined) c.visionHeads = v.num_attention_heads;
+    const t = section(r.text_config, `${file} text_config`);
+    const v = section(r.vision_config, `${file} vision_config`);
+    agree('projection_dim', r.projection_dim, c.embedDim);
+    agree('text_config.hidden_size', t.hidden_size, c.transformerWidth);
+    agree('text_config.num_hidden_layers', t.num_hidden_layers, c.transformerLayers);
+    agree('text_config.max_position_embeddings', t.max_position_embeddings, c.contextLength);
+    agree('text_config.vocab_size', t.vocab_size, c.vocabSize);
+    if (isVit(c)) {
+      agree('vision_config.hidden_size', v.hidden_size, c.visionWidth);
+      agree('vision_config.num_hidden_layers', v.num_hidden_layers, c.visionLayers);
+      agree('vision_config.image_size', v.image_size, c.imageResolution);
+      agree('vision_config.patch_size', v.patch_size, c.visionPatchSize);
+    }
+    c.transformerHeads = heads('text_config.num_attention_heads', t.num_attention_heads) ?? c.transformerHeads;
+    c.visionHeads = heads('vision_config.num_attention_heads', v.num_attention_heads) ?? c.visionHeads;
     c.textAct = act(t.hidden_act, `${file} text_config`);
     c.visionAct = act(v.hidden_act, `${file} vision_config`);
-    const eps = t.layer_norm_eps ?? v.layer_norm_eps;
+    for (const [where, eps] of [['text_config.layer_norm_eps', t.layer_norm_eps], ['vision_config.layer_norm_eps', v.layer_norm_eps]] as const) {
+      if (eps === undefined) continue;
+      if (typeof eps !== 'number' || !Number.isFinite(eps) || eps <= 0 || eps >= 1) throw new Error(`${file}: ${where} is ${JSON.stringify(eps)}; expected a small positive number such as 1e-5`);
+    }
+    const eps = (t.layer_norm_eps ?? v.layer_norm_eps) as number | undefined;
     if (eps !== undefined) c.layerNormEps = eps;
   } else {
-    const a = raw as OpenAIClipArgs;
-    if (a.transformer_heads !== undefined) c.transformerHeads = a.transformer_heads;
-    if (a.vision_heads !== undefined) c.visionHeads = a.vision_heads;
+    agree('embed_dim', r.embed_dim, c.embedDim);
+    agree('image_resolution', r.image_resolution, c.imageResolution);
+    agree('vision_layers', r.vision_layers, c.visionLayers);
+    agree('vision_width', r.vision_width, c.visionWidth);
+    agree('vision_patch_size', r.vision_patch_size, c.visionPatchSize);
+    agree('context_length', r.context_length, c.contextLength);
+    agree('vocab_size', r.vocab_size, c.vocabSize);
+    agree('transformer_width', r.transformer_width, c.transformerWidth);
+    agree('transformer_layers', r.transformer_layers, c.transformerLayers);
+    c.transformerHeads = heads('transformer_heads', r.transformer_heads) ?? c.transformerHeads;
+    c.visionHeads = heads('vision_heads', r.vision_heads) ?? c.visionHeads;
   }
   checkHeads(c, file);
   return c;
+}
+
+function section(v: unknown, where: string): Record<string, unknown> {
+  if (v === undefined) return {};
+  if (!v || typeof v !== 'object' || Array.isArray(v)) throw new Error(`${where}: not a JSON object`);
+  return v as Record<string, unknown>;
 }
 
 export function checkHeads(c: ClipConfig, file: string): void {

@@ -55,4 +55,32 @@ describe('hostile files', () => {
     fs.writeFileSync(path.join(tmp, 'world-x.json'), '{"items": [1, 2');
     assert.throws(() => loadManifest('world-x', tmp), /manifest .*world-x\.json is not valid JSON/);
   });
+  it('config.json is checked against the weights (each mismatch names both values) and for type and range', () => {
+    const fixture = path.join(__dirname, '..', 'fixtures', 'clip-parity', 'vit-tiny');
+    const withConfig = (name: string, base: 'openai' | 'hf', edit: (c: Record<string, any>) => void) => {
+      const dir = path.join(tmp, `cfg-${name}`);
+      const src = base === 'hf' ? path.join(fixture, 'hf') : fixture;
+      fs.mkdirSync(dir, { recursive: true });
+      fs.copyFileSync(path.join(src, 'model.safetensors'), path.join(dir, 'model.safetensors'));
+      const cfg = JSON.parse(fs.readFileSync(path.join(src, 'config.json'), 'utf8'));
+      edit(cfg);
+      fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify(cfg));
+      return dir;
+    };
+    assert.strictEqual(loadWeights(withConfig('same', 'openai', () => undefined)).config.transformerLayers, 2);
+    const cases: [string, 'openai' | 'hf', (c: Record<string, any>) => void, RegExp][] = [
+      ['layers', 'openai', (c) => { c.transformer_layers = 3; }, /transformer_layers is 3, but the weights have 2/],
+      ['width', 'openai', (c) => { c.transformer_width = 999; }, /transformer_width is 999, but the weights have 128/],
+      ['vision-layers', 'openai', (c) => { c.vision_layers = [1, 1]; }, /vision_layers is \[1,1\], but the weights have 2/],
+      ['heads-string', 'openai', (c) => { c.transformer_heads = '2'; }, /transformer_heads is "2"; expected a whole number >= 1/],
+      ['heads-half', 'hf', (c) => { c.text_config.num_attention_heads = 0.5; }, /text_config\.num_attention_heads is 0\.5; expected a whole number >= 1/],
+      ['heads-3', 'hf', (c) => { c.vision_config.num_attention_heads = 3; }, /vision width 128 is not divisible by 3 heads/],
+      ['eps', 'hf', (c) => { c.text_config.layer_norm_eps = -1; }, /text_config\.layer_norm_eps is -1; expected a small positive number/],
+      ['hf-hidden', 'hf', (c) => { c.text_config.hidden_size = 64; }, /text_config\.hidden_size is 64, but the weights have 128/],
+      ['hf-patch', 'hf', (c) => { c.vision_config.patch_size = 16; }, /vision_config\.patch_size is 16, but the weights have 8/],
+      ['act', 'hf', (c) => { c.text_config.hidden_act = 7; }, /hidden_act 7 is not supported \(valid: quick_gelu, gelu\)/],
+      ['section', 'hf', (c) => { c.vision_config = 'big'; }, /vision_config: not a JSON object/],
+    ];
+    for (const [name, base, edit, message] of cases) assert.throws(() => loadWeights(withConfig(name, base, edit)), message, name);
+  });
 });
