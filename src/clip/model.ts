@@ -24,14 +24,25 @@ export interface ClipLogits {
   textEmbeds: tf.Tensor2D;     // [M, E]
 }
 
-function readIds(input: TextInput): { ids: Int32Array; rows: number; length: number } {
+function readIds(input: TextInput, vocabSize: number): { ids: Int32Array; rows: number; length: number } {
+  let ids: Int32Array;
+  let rows: number;
+  let length: number;
   if (input instanceof tf.Tensor) {
     if (input.rank !== 2) throw new Error(`input_ids must be [M, L], got shape [${input.shape.join(', ')}]`);
-    return { ids: Int32Array.from(input.dataSync()), rows: input.shape[0], length: input.shape[1] };
+    [rows, length] = input.shape;
+    ids = Int32Array.from(input.dataSync());
+  } else {
+    [rows, length] = input.shape;
+    if (!Number.isSafeInteger(rows) || !Number.isSafeInteger(length) || rows < 0 || length < 0) throw new Error(`input_ids: shape [${input.shape.join(', ')}] is not two whole numbers`);
+    if (input.ids.length !== rows * length) throw new Error(`input_ids: ${input.ids.length} values for shape [${rows}, ${length}]`);
+    ids = input.ids;
   }
-  const [rows, length] = input.shape;
-  if (input.ids.length !== rows * length) throw new Error(`input_ids: ${input.ids.length} values for shape [${rows}, ${length}]`);
-  return { ids: input.ids, rows, length };
+  if (rows === 0 || length === 0) throw new Error(`input_ids has shape [${rows}, ${length}]: at least one row of at least one token is needed`);
+  for (let i = 0; i < ids.length; i++) {
+    if (ids[i] < 0 || ids[i] >= vocabSize) throw new Error(`input_ids: id ${ids[i]} at row ${Math.floor(i / length)}, position ${i % length} is outside the vocabulary (0..${vocabSize - 1})`);
+  }
+  return { ids, rows, length };
 }
 
 /** The position of each row's EOT token: the argmax of the ids (EOT is the largest id), first on ties. */
@@ -44,6 +55,9 @@ export function eotPositions(ids: Int32Array, rows: number, length: number): Int
   }
   return eot;
 }
+
+/** Prompts encoded at once by encodeText (rows are independent: chunking changes no value). */
+const TEXT_CHUNK_ROWS = 4096;
 
 export class ClipModel {
   readonly text: TextTower;
@@ -125,22 +139,33 @@ export class ClipModel {
   /** Token ids [M, L] -> text features [M, E], not normalised; computed up to the last EOT only. */
   encodeText(input: TextInput): tf.Tensor2D {
     this.live();
-    const { ids, rows, length } = readIds(input);
+    const { ids, rows, length } = readIds(input, this.config.vocabSize);
     if (length > this.config.contextLength) {
       throw new Error(`input_ids have length ${length}, the model's context length is ${this.config.contextLength}`);
     }
     const eot = eotPositions(ids, rows, length);
-    const used = Math.max(...Array.from(eot)) + 1;
-    return tf.tidy(() => {
-      const cut = tf.tensor2d(ids, [rows, length], 'int32').slice([0, 0], [rows, used]) as tf.Tensor2D;
-      return this.text.encodeTokenEmbeddings(this.text.embed(cut), eot);
-    });
+    // in chunks of rows: a batch of 200,000 prompts at once runs out of WASM memory
+    const parts: tf.Tensor2D[] = [];
+    for (let from = 0; from < rows; from += TEXT_CHUNK_ROWS) {
+      const to = Math.min(rows, from + TEXT_CHUNK_ROWS);
+      const chunkEot = eot.subarray(from, to);
+      let last = 0;
+      for (const e of chunkEot) if (e > last) last = e;
+      parts.push(tf.tidy(() => {
+        const cut = tf.tensor2d(ids.subarray(from * length, to * length), [to - from, length], 'int32').slice([0, 0], [to - from, last + 1]) as tf.Tensor2D;
+        return this.text.encodeTokenEmbeddings(this.text.embed(cut), chunkEot);
+      }));
+    }
+    if (parts.length === 1) return parts[0];
+    const out = tf.concat(parts, 0);
+    tf.dispose(parts);
+    return out;
   }
 
   /** Frozen token embeddings of ids [K, L] -> [K, L, D]: the pieces a method splices prompts from. */
   tokenEmbeddings(input: TextInput): tf.Tensor3D {
     this.live();
-    const { ids, rows, length } = readIds(input);
+    const { ids, rows, length } = readIds(input, this.config.vocabSize);
     return tf.tidy(() => this.text.embed(tf.tensor2d(ids, [rows, length], 'int32')));
   }
 
@@ -159,7 +184,7 @@ export class ClipModel {
   /** ln_final output at every position, [M, L, width]. */
   textTokens(input: TextInput): tf.Tensor3D {
     this.live();
-    const { ids, rows, length } = readIds(input);
+    const { ids, rows, length } = readIds(input, this.config.vocabSize);
     return tf.tidy(() => this.text.tokens(tf.tensor2d(ids, [rows, length], 'int32')));
   }
 

@@ -71,10 +71,7 @@ export class TextTower {
     const used = truncate ? last + 1 : length;
     return tf.tidy(() => {
       const x = this.run(used < length ? (embeds.slice([0, 0, 0], [k, used, d]) as tf.Tensor3D) : embeds);
-      // EOT pooling as a one-hot weighted sum: exact, and differentiable on every backend
-      // (the gather gradient is missing on WASM).
-      const onehot = tf.oneHot(tf.tensor1d(Array.from(eotIndex), 'int32'), used).reshape([k, used, 1]);
-      const pooled = tf.sum(tf.mul(x, onehot), 1);                    // [K, D]
+      const pooled = eotPool(x, Array.from(eotIndex));                 // [K, D]
       return matMul(layerNorm(pooled, this.lnFinal) as tf.Tensor2D, this.projection); // [K, E]
     });
   }
@@ -106,8 +103,7 @@ export class TextTower {
       for (const b of this.blocks) {
         [xp, xs] = tf.tidy(() => [residualBlock(xp, b, mask), residualBlockAfterPrefix(xp, xs, b)]);
       }
-      const onehot = tf.oneHot(tf.tensor1d(Array.from(eotIndex, (e) => e - lp), 'int32'), used).reshape([k, used, 1]);
-      const pooled = tf.sum(tf.mul(xs, onehot), 1);
+      const pooled = eotPool(xs, Array.from(eotIndex, (e) => e - lp));
       return matMul(layerNorm(pooled, this.lnFinal) as tf.Tensor2D, this.projection);
     });
   }
@@ -116,4 +112,16 @@ export class TextTower {
   tokens(ids: tf.Tensor2D): tf.Tensor3D {
     return tf.tidy(() => layerNorm(this.run(this.embed(ids)), this.lnFinal) as tf.Tensor3D);
   }
+}
+
+/**
+ * Each sequence's state at its EOT position: x [K, L, D], eot [K] -> [K, D]. A one-hot weighted sum:
+ * exact, and differentiable on every backend (the gather gradient is missing on WASM); a sequence of
+ * one position is its own EOT (tf.oneHot needs a depth of at least 2).
+ */
+function eotPool(x: tf.Tensor3D, eot: number[]): tf.Tensor2D {
+  const [k, used, d] = x.shape;
+  if (used === 1) return x.reshape([k, d]);
+  const onehot = tf.oneHot(tf.tensor1d(eot, 'int32'), used).reshape([k, used, 1]);
+  return tf.sum(tf.mul(x, onehot), 1) as tf.Tensor2D;
 }

@@ -5,6 +5,9 @@ import { execFileSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/backend';
+import { ClipModel } from '../../src/clip';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../src/clip/safetensors';
 import { loadWeights } from '../../src/clip/weights';
 import { loadManifest } from '../../src/data/manifest';
@@ -82,5 +85,36 @@ describe('hostile files', () => {
       ['section', 'hf', (c) => { c.vision_config = 'big'; }, /vision_config: not a JSON object/],
     ];
     for (const [name, base, edit, message] of cases) assert.throws(() => loadWeights(withConfig(name, base, edit)), message, name);
+  });
+  it('edge shapes of input_ids get a clear error or the right answer, never a tfjs internal', async () => {
+    await initBackend();
+    const m = ClipModel.load(path.join(__dirname, '..', 'fixtures', 'clip-parity', 'vit-tiny'));
+    try {
+      const V = m.config.vocabSize;
+      const before = tf.memory().numTensors;
+      // EOT at position 0 (tf.oneHot refused a depth of 1): the feature of the EOT itself
+      const a = m.encodeText({ ids: Int32Array.from([V - 1, 0, 0]), shape: [1, 3] });
+      const b = m.encodeText({ ids: Int32Array.from([V - 1]), shape: [1, 1] });
+      assert.deepStrictEqual(Array.from(a.dataSync()), Array.from(b.dataSync()));
+      tf.dispose([a, b]);
+      assert.throws(() => m.encodeText({ ids: new Int32Array(0), shape: [1, 0] }), /input_ids has shape \[1, 0\]: at least one row of at least one token/);
+      assert.throws(() => m.encodeText({ ids: new Int32Array(0), shape: [0, 4] }), /input_ids has shape \[0, 4\]/);
+      assert.throws(() => m.encodeText({ ids: Int32Array.from([5, -1]), shape: [1, 2] }), /id -1 at row 0, position 1 is outside the vocabulary \(0\.\.999\)/);
+      assert.throws(() => m.encodeText({ ids: Int32Array.from([5, V]), shape: [1, 2] }), /id 1000 at row 0, position 1 is outside the vocabulary/);
+      // more rows than one chunk (4096): the same features as the rows encoded on their own
+      const rows = 4100;
+      const ids = new Int32Array(rows * 2);
+      for (let r = 0; r < rows; r++) { ids[2 * r] = r % 900; ids[2 * r + 1] = V - 1; }
+      const all = m.encodeText({ ids, shape: [rows, 2] });
+      const tail = m.encodeText({ ids: ids.subarray(2 * 4090), shape: [rows - 4090, 2] });
+      const allData = all.dataSync();
+      const tailData = tail.dataSync();
+      const e = m.config.embedDim;
+      for (let i = 0; i < tailData.length; i++) assert.ok(Math.abs(allData[4090 * e + i] - tailData[i]) < 1e-5, `value ${i}`);
+      tf.dispose([all, tail]);
+      assert.strictEqual(tf.memory().numTensors, before, 'no tensor left behind');
+    } finally {
+      m.dispose();
+    }
   });
 });
