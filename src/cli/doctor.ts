@@ -4,7 +4,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { BACKEND_ORDER, backendHint, initBackend, packageAvailable } from '../backend';
 import { commandOutput } from '../backend/system';
-import { CHROMIUM_FIX, findChromium } from '../viz/chromium';
+import { CHROMIUM_FIX, chromiumMissingReason, findChromium } from '../viz/chromium';
 
 export interface Check {
   name: string;
@@ -84,7 +84,7 @@ export async function doctorChecks(): Promise<Check[]> {
     ok: !!chromiumVersion,
     detail: chromiumVersion
       ? `${chromiumVersion} (${chromium})`
-      : `${chromium ? `${chromium} does not run (--version failed)` : 'not found'}: figures are written as HTML and tables only, no PNG/SVG`,
+      : `${chromium ? `${chromium} does not run (--version failed)` : chromiumMissingReason()}: figures are written as HTML and tables only, no PNG/SVG`,
     fix: chromiumVersion ? undefined : CHROMIUM_FIX,
   });
   return checks;

@@ -35,19 +35,32 @@ export const CHROMIUM_ARGS = [
   '--disable-sync',
 ];
 
-/** PROMPTLAB_CHROMIUM when that file exists, else the first of CHROMIUM_PATHS that exists, else null. */
+function executable(file: string): boolean {
+  try {
+    fs.accessSync(file, fs.constants.X_OK);
+    const st = fs.statSync(file);
+    return st.isFile() && (st.mode & 0o111) !== 0;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * PROMPTLAB_CHROMIUM when it is set (and only it: a bad value is reported, not silently replaced by
+ * another browser), else the first of CHROMIUM_PATHS that exists, else null.
+ */
 export function findChromium(): string | null {
   const env = process.env.PROMPTLAB_CHROMIUM;
-  if (env && fs.existsSync(env)) return env;
-  for (const p of CHROMIUM_PATHS) if (fs.existsSync(p)) return p;
+  if (env) return executable(env) ? env : null;
+  for (const p of CHROMIUM_PATHS) if (executable(p)) return p;
   return null;
 }
 
 /** One line saying why no Chromium was found and how to get one. */
 export function chromiumMissingReason(): string {
   const env = process.env.PROMPTLAB_CHROMIUM;
-  const envPart = env ? `PROMPTLAB_CHROMIUM=${env} does not exist, ` : '';
-  return `no Chromium found (${envPart}looked at ${CHROMIUM_PATHS.join(', ')}): ${CHROMIUM_FIX}`;
+  if (env) return `PROMPTLAB_CHROMIUM=${env} is ${fs.existsSync(env) ? 'not an executable file' : 'missing'}: point it at a Chrome/Chromium binary, or unset it to use ${CHROMIUM_PATHS.join(', ')}`;
+  return `no Chromium found (looked at ${CHROMIUM_PATHS.join(', ')}): ${CHROMIUM_FIX}`;
 }
 
 /** A figure as plain JSON: typed arrays become arrays, so it survives JSON and structured cloning alike. */

@@ -74,6 +74,25 @@ describe('figure export (src/viz)', () => {
     }
   });
 
+  it('a PROMPTLAB_CHROMIUM that is missing or not executable is reported, not replaced by another browser', async () => {
+    const saved = process.env.PROMPTLAB_CHROMIUM;
+    try {
+      const plain = path.join(tmp, 'not-a-browser.txt');
+      fs.writeFileSync(plain, 'text');
+      fs.chmodSync(plain, 0o644);
+      for (const [value, said] of [['/nonexistent/chrome', 'missing'], [plain, 'not an executable file']] as const) {
+        process.env.PROMPTLAB_CHROMIUM = value;
+        assert.strictEqual(findChromium(), null);
+        const out = path.join(tmp, `no-chromium-${said.length}`);
+        const r = await exportFigures([{ name: 'b2n', figure: FIG }], out);
+        assert.match(r.staticSkipped ?? '', new RegExp(`PROMPTLAB_CHROMIUM=${value} is ${said}: point it at a Chrome/Chromium binary, or unset it`));
+      }
+    } finally {
+      if (saved === undefined) delete process.env.PROMPTLAB_CHROMIUM;
+      else process.env.PROMPTLAB_CHROMIUM = saved;
+    }
+  });
+
   describe('with Chromium', function () {
     let renderer: FigureRenderer | null = null;
     before(async function () {
