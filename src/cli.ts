@@ -2,7 +2,7 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from './backend';
-import { UsageError, parse } from './cli/args';
+import { UsageError, parse, requireModel } from './cli/args';
 import { BENCH_CASES, runBench } from './bench';
 
 // Commands load their modules on demand, so `promptlab doctor` works even where a command's
@@ -75,7 +75,6 @@ export async function main(argv: string[]): Promise<number> {
   try {
     switch (command) {
       case 'encode':
-        err(`backend: ${(await initBackend()).name}`);
         await (require('./cli/encode') as typeof import('./cli/encode')).encodeCommand(rest, err);
         return 0;
       case 'tokenize':
@@ -120,7 +119,7 @@ export async function main(argv: string[]): Promise<number> {
         const { values } = parse('figures', rest, { out: { type: 'string' }, full: { type: 'boolean' }, model: { type: 'string' } });
         const { regenerateFigures } = require('./repro/figures') as typeof import('./repro/figures');
         const { consoleProgress } = require('./train/progress') as typeof import('./train/progress');
-        await regenerateFigures({ out: values.out as string | undefined, full: values.full === true, model: values.model as string | undefined, log: err, onProgress: consoleProgress() });
+        await regenerateFigures({ out: values.out as string | undefined, full: values.full === true, model: requireModel('figures', '--model', values.model as string | undefined), log: err, onProgress: consoleProgress() });
         return 0;
       }
       case 'model-card':

@@ -1,4 +1,6 @@
 // Command-line parsing on Node's util.parseArgs, with errors that say what is valid.
+import * as fs from 'fs';
+import * as path from 'path';
 import { parseArgs } from 'util';
 
 export class UsageError extends Error {}
@@ -28,6 +30,26 @@ function parseArgsMessage(e: Error & { code?: string }, options: OptionSpec): st
     default:
       return e.message;
   }
+}
+
+/**
+ * A model given on the command line (--model, --weights): a folder holding model.safetensors (or its
+ * shard index), or a .safetensors file. Checked before any backend starts or any work is done.
+ */
+export function requireModel(command: string, flag: string, source: string | undefined): string | undefined {
+  if (source === undefined) return undefined;
+  const what = `promptlab ${command}: ${flag} ${source}`;
+  const valid = 'a folder with model.safetensors and config.json (like models/miniclip, or a Hugging Face CLIP folder), or a .safetensors file';
+  if (!fs.existsSync(source)) throw new UsageError(`${what} does not exist; expected ${valid}`);
+  const st = fs.statSync(source);
+  if (st.isDirectory()) {
+    if (!['model.safetensors', 'model.safetensors.index.json'].some((f) => fs.existsSync(path.join(source, f)))) {
+      throw new UsageError(`${what} holds no model.safetensors (found: ${fs.readdirSync(source).slice(0, 8).join(', ') || 'nothing'}); expected ${valid}`);
+    }
+  } else if (!st.isFile()) {
+    throw new UsageError(`${what} is not a regular file or folder; expected ${valid}`);
+  }
+  return source;
 }
 
 export function requireString(command: string, values: Record<string, unknown>, name: string): string {

@@ -1,9 +1,10 @@
 // promptlab encode --weights PATH --inputs FILE --out FILE
 // Runs a checkpoint on `pixel_values` and/or `input_ids` and writes every output as safetensors.
+import { initBackend } from '../backend';
 import * as tf from '@tensorflow/tfjs';
 import { ClipModel } from '../clip/model';
 import { readSafetensors, TensorToWrite, writeSafetensors } from '../clip/safetensors';
-import { parse, requireString, UsageError } from './args';
+import { parse, requireModel, requireString, UsageError } from './args';
 
 async function toWrite(t: tf.Tensor): Promise<TensorToWrite> {
   return { dtype: 'F32', shape: t.shape, data: (await t.data()) as Float32Array };
@@ -14,7 +15,8 @@ export async function encodeCommand(argv: string[], log: (s: string) => void): P
   const weights = requireString('encode', values, 'weights');
   const inputsFile = requireString('encode', values, 'inputs');
   const outFile = requireString('encode', values, 'out');
-  const inputs = readSafetensors(inputsFile);
+  requireModel('encode', '--weights', weights);
+  const inputs = readSafetensors(inputsFile, 'inputs file');
   const px = inputs.tensors.get('pixel_values');
   const ids = inputs.tensors.get('input_ids');
   if (!px && !ids) {
@@ -26,6 +28,7 @@ export async function encodeCommand(argv: string[], log: (s: string) => void): P
   if (ids && (ids.shape.length !== 2 || !(ids.data instanceof Int32Array))) {
     throw new UsageError(`${inputsFile}: 'input_ids' must be an integer tensor [M, L], got ${ids.dtype} [${ids.shape.join(', ')}]`);
   }
+  log(`backend: ${(await initBackend()).name}`);
   const model = ClipModel.load(weights);
   log(`${weights}: ${model.kind === 'vit' ? 'ViT' : 'ModifiedResNet'} CLIP, embed ${model.config.embedDim}, context ${model.config.contextLength}`);
   const out: Record<string, TensorToWrite> = {};

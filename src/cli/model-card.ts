@@ -5,11 +5,11 @@ import { initBackend } from '../backend';
 import { loadMiniClip, MINICLIP_DIR } from '../miniclip';
 import { measureKnowledge, writeModelCard } from '../miniclip/card';
 import { measureNextMethods } from '../miniclip/next-methods';
-import { parse } from './args';
+import { parse, requireModel } from './args';
 
 export async function modelCardCommand(argv: string[], log: (s: string) => void): Promise<void> {
   const { values } = parse('model-card', argv, { model: { type: 'string' }, quick: { type: 'boolean' } });
-  const dir = path.resolve((values.model as string | undefined) ?? MINICLIP_DIR);
+  const dir = path.resolve(requireModel('model-card', '--model', values.model as string | undefined) ?? MINICLIP_DIR);
   log(`backend: ${(await initBackend()).name}; model ${dir}`);
   const { model, tokenizer } = loadMiniClip(dir);
   try {

@@ -5,7 +5,7 @@ import { defaultOut, EXPERIMENTS, isExperiment, runExperiment } from '../repro/e
 import { writeResultOutputs } from '../repro/figures';
 import type { Results } from '../repro/record';
 import { consoleProgress } from '../train/progress';
-import { parse, UsageError } from './args';
+import { parse, requireModel, UsageError } from './args';
 
 function parseSeeds(raw: string): number[] {
   const seeds = raw.split(',').map((s) => Number(s.trim()));
@@ -30,7 +30,7 @@ export async function reproCommand(argv: string[], log: (s: string) => void): Pr
     quick,
     seeds: values.seeds === undefined ? undefined : parseSeeds(values.seeds as string),
     out,
-    model: values.model as string | undefined,
+    model: requireModel('repro', '--model', values.model as string | undefined),
     datasets: values.datasets === undefined ? undefined : (values.datasets as string).split(',').map((d) => d.trim()),
     cachedFeatures: values['cached-features'] === true,
     variants: values.variants === undefined ? undefined : (values.variants as string).split(',').map((v) => v.trim()),

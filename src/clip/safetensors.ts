@@ -417,8 +417,8 @@ export function parseSafetensors(bytes: Uint8Array, file: string = DEFAULT_LABEL
 }
 
 /** Reads and parses a safetensors file. */
-export function readSafetensors(file: string): SafetensorsFile {
-  return parseSafetensors(readFileLimited(file, READ_LIMITS.weights, 'weights file'), file);
+export function readSafetensors(file: string, what = 'weights file'): SafetensorsFile {
+  return parseSafetensors(readFileLimited(file, READ_LIMITS.weights, what), file);
 }
 
 /** Reads `length` bytes at `position`; fails if the file gives fewer (it changed under us). */

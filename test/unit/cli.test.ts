@@ -40,8 +40,8 @@ describe('promptlab CLI', () => {
 
   it('encode errors name the file and what is valid', () => {
     const r = promptlab(['encode', '--weights', path.join(tmp, 'none.safetensors'), '--inputs', path.join(fixtures, 'vit-tiny', 'inputs.safetensors'), '--out', path.join(tmp, 'x')]);
-    assert.strictEqual(r.code, 1);
-    assert.match(r.stderr, /none\.safetensors: no such file/);
+    assert.strictEqual(r.code, 2);
+    assert.match(r.stderr, /--weights .*none\.safetensors does not exist; expected a folder with model\.safetensors/);
     const u = promptlab(['encode', '--weights', 'w']);
     assert.strictEqual(u.code, 2);
     assert.match(u.stderr, /--inputs is required/);
@@ -59,6 +59,12 @@ describe('promptlab CLI', () => {
     assert.doesNotMatch(flag.stderr + flag.stdout, /positional argument|backend/);
     assert.match(promptlab(['repro', 'zeroshot', '--out']).stderr, /option --out needs a value/);
     assert.match(promptlab(['repro', 'zeroshot', '--quick=yes']).stderr, /--quick takes no value/);
+    for (const args of [['repro', 'zeroshot', '--quick', '--model', '/nonexistent'], ['figures', '--model', '/nonexistent'], ['encode', '--weights', '/nonexistent', '--inputs', 'x', '--out', 'y']]) {
+      const r = promptlab(args);
+      assert.strictEqual(r.code, 2, args.join(' '));
+      assert.match(r.stderr, /^promptlab \w+: --(model|weights) \/nonexistent does not exist; expected a folder with model\.safetensors/);
+      assert.doesNotMatch(r.stderr, /backend|ENOENT/);
+    }
     const version = promptlab(['--version']);
     assert.strictEqual(version.code, 0);
     const pkg = JSON.parse(fs.readFileSync(path.join(__dirname, '..', '..', 'package.json'), 'utf8'));
@@ -130,10 +136,12 @@ describe('promptlab CLI', () => {
     const cpu = promptlab(['doctor', '--json'], { PROMPTLAB_BACKEND: 'cpu' });
     const b = (JSON.parse(cpu.stdout) as { name: string; detail: string }[]).find((c) => c.name === 'backend');
     assert.match(b!.detail, /^cpu .*forced by PROMPTLAB_BACKEND/);
-    const gpu = promptlab(['encode', '--weights', 'x', '--inputs', 'y', '--out', 'z'], { PROMPTLAB_BACKEND: 'node-gpu' });
+    // valid arguments, so that the backend is what fails (arguments are checked before it starts)
+    const args = ['encode', '--weights', path.join(fixtures, 'vit-tiny'), '--inputs', path.join(fixtures, 'vit-tiny', 'inputs.safetensors'), '--out', path.join(tmp, 'forced.safetensors')];
+    const gpu = promptlab(args, { PROMPTLAB_BACKEND: 'node-gpu' });
     assert.strictEqual(gpu.code, 1);
     assert.match(gpu.stderr, /PROMPTLAB_BACKEND=node-gpu is not available here: .*To get it: npm install @tensorflow\/tfjs-node-gpu/);
-    const bad = promptlab(['encode', '--weights', 'x', '--inputs', 'y', '--out', 'z'], { PROMPTLAB_BACKEND: 'tpu' });
+    const bad = promptlab(args, { PROMPTLAB_BACKEND: 'tpu' });
     assert.match(bad.stderr, /PROMPTLAB_BACKEND='tpu' is not a backend; valid values: node-gpu, node, wasm, cpu/);
   });
 });
