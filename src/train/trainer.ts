@@ -15,6 +15,7 @@
 // configuration in its folder resumes from it, with the same result as an uninterrupted run (the data
 // order and the augmentation of each epoch depend only on (seed, epoch)). A loss that is not finite
 // stops the run with an Error naming the step and the last good checkpoint.
+import { removeStaleTemporaries } from '../io/files';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
@@ -258,9 +259,19 @@ function loadCheckpoint(file: string, vars: tf.Variable[], meta: Record<string, 
     if (t && t.data.length !== v.size) throw new Error(`${file}: optimizer buffer ${i} has the wrong size`);
     return t ? (t.data as Float32Array) : null;
   });
-  const epoch = Number(m.epoch);
-  if (!Number.isInteger(epoch) || epoch < 0) throw new Error(`${file}: invalid epoch '${m.epoch}'`);
-  return { epoch, variables, buffers, optimizerStep: Number(m.optimizer_step), history: JSON.parse(m.history ?? '[]') as EpochRecord[] };
+  const whole = (key: string) => {
+    const v = m[key];
+    if (typeof v !== 'string' || !/^\d+$/.test(v) || !Number.isSafeInteger(Number(v))) throw new Error(`${file}: its ${key} is ${JSON.stringify(v)}, not a whole number; the checkpoint is damaged (delete it, or use another checkpoint folder)`);
+    return Number(v);
+  };
+  let history: EpochRecord[];
+  try {
+    history = JSON.parse(m.history ?? '[]') as EpochRecord[];
+  } catch (e) {
+    throw new Error(`${file}: its history is not valid JSON (${(e as Error).message}); the checkpoint is damaged`);
+  }
+  if (!Array.isArray(history)) throw new Error(`${file}: its history is not a list; the checkpoint is damaged`);
+  return { epoch: whole('epoch'), variables, buffers, optimizerStep: whole('optimizer_step'), history };
 }
 
 function checkConfig(c: PromptTrainConfig): void {
@@ -314,7 +325,10 @@ export function trainPrompt(opts: TrainPromptOptions): TrainPromptResult {
     seed: String(config.seed),
   };
   const ckpt = opts.checkpointDir ? path.join(opts.checkpointDir, CHECKPOINT_FILE) : null;
-  if (opts.checkpointDir) fs.mkdirSync(opts.checkpointDir, { recursive: true });
+  if (opts.checkpointDir) {
+    fs.mkdirSync(opts.checkpointDir, { recursive: true });
+    removeStaleTemporaries(opts.checkpointDir); // a checkpoint a killed run left half-written
+  }
 
   const opt = makeOptimizer(vars, config);
   const accumulate = config.gradAccumulation ?? 1;

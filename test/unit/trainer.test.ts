@@ -13,7 +13,7 @@ import { ClipModel } from '../../src/clip/model';
 import { resize, toClipInput } from '../../src/clip/preprocess';
 import { randomStateDict } from '../../src/clip/random';
 import { uniform } from '../../src/random';
-import { readSafetensors } from '../../src/clip/safetensors';
+import { readSafetensors, TensorToWrite, writeSafetensors } from '../../src/clip/safetensors';
 import { ClipTokenizer } from '../../src/clip/tokenizer';
 import { CoCoOp } from '../../src/methods/cocoop';
 import { CoOp } from '../../src/methods/coop';
@@ -328,6 +328,18 @@ describe('trainPrompt on a fake linear method', () => {
 
     // Another configuration in the same folder is refused rather than silently mixed.
     assert.throws(() => trainPrompt({ method: second, train: set, config: { ...cfg, lr: 0.01 }, imageSize: SIZE, checkpointDir: dir }), /another config/);
+    // A damaged checkpoint is refused naming the file and what is wrong; a killed run's temporary file is removed.
+    const f = readSafetensors(path.join(dir, CHECKPOINT_FILE));
+    const tensors: Record<string, TensorToWrite> = {};
+    for (const [k, t] of f.tensors) tensors[k] = { dtype: 'F32', shape: t.shape, data: t.data as Float32Array };
+    for (const [key, value, message] of [['epoch', 'abc', /its epoch is "abc", not a whole number/], ['optimizer_step', '-1', /its optimizer_step is "-1"/], ['history', '[{', /its history is not valid JSON/]] as const) {
+      writeSafetensors(path.join(dir, CHECKPOINT_FILE), tensors, { ...f.metadata, [key]: value });
+      assert.throws(() => trainPrompt({ method: second, train: set, config: cfg, imageSize: SIZE, checkpointDir: dir }), message, key);
+    }
+    fs.writeFileSync(path.join(dir, `${CHECKPOINT_FILE}.tmp-999999999`), 'half');
+    writeSafetensors(path.join(dir, CHECKPOINT_FILE), tensors, f.metadata);
+    trainPrompt({ method: second, train: set, config: cfg, imageSize: SIZE, checkpointDir: dir });
+    assert.deepStrictEqual(fs.readdirSync(dir), [CHECKPOINT_FILE]);
     straight.dispose();
     second.dispose();
   });
