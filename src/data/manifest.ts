@@ -143,7 +143,16 @@ export function loadManifest(name: string, dir = WORLD_MANIFEST_DIR): WorldManif
     const have = fs.existsSync(dir) ? fs.readdirSync(dir).filter((f) => f.endsWith('.json')).map((f) => f.slice(0, -5)) : [];
     throw new Error(`${file}: no manifest named "${name}" (have: ${have.join(', ') || 'none'}); write them with \`${WRITE_WORLD_MANIFESTS_COMMAND}\``);
   }
-  return readJsonFile<WorldManifest>(file, 'manifest');
+  const m = readJsonFile<WorldManifest>(file, 'manifest');
+  const bad = (what: string) => new Error(`manifest ${file}: ${what}; restore it (git checkout) or rewrite the manifests with \`${WRITE_WORLD_MANIFESTS_COMMAND}\``);
+  if (typeof m !== 'object' || m === null || Array.isArray(m)) throw bad('not a JSON object');
+  if (m.id !== name) throw bad(`its id is ${JSON.stringify(m.id)}, not "${name}"`);
+  if (typeof m.contentSha256 !== 'string' || !/^[0-9a-f]{64}$/.test(m.contentSha256)) throw bad(`its contentSha256 is ${JSON.stringify(m.contentSha256)}, not 64 hex digits`);
+  for (const key of ['seed', 'generatorVersion', 'benchmarkVersion'] as const) {
+    if (!Number.isSafeInteger(m[key]) || m[key] < 0) throw bad(`its ${key} is ${JSON.stringify(m[key])}, not a whole number`);
+  }
+  if (typeof m.counts !== 'object' || m.counts === null || !(['train', 'val', 'test'] as const).every((k) => Number.isSafeInteger(m.counts[k]) && m.counts[k] >= 0)) throw bad('its counts are not whole numbers for train, val and test');
+  return m;
 }
 
 /** Writes a manifest as `<dir>/<id>.json`; returns the path. */

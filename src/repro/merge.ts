@@ -23,13 +23,14 @@ function sameConfig(a: Record<string, unknown>): string {
 function firstDifference(a: Record<string, unknown>, b: Record<string, unknown>): string {
   const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !PART_KEYS.has(k));
   const k = keys.find((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
-  return k === undefined ? '' : `${k}: ${JSON.stringify(a[k])} there, ${JSON.stringify(b[k])} here`;
+  const show = (v: unknown) => (v === undefined ? 'missing' : JSON.stringify(v));
+  return k === undefined ? '' : `${k}: ${show(a[k])} there, ${show(b[k])} here`;
 }
 
 /**
- * A part as its run wrote it: rows of whole-number seeds that its config.seeds lists, of datasets its
- * config.datasets lists, with finite values, and a summary that is the summary of its rows (a value
- * edited by hand breaks that).
+ * A part as its run wrote it (readResults has checked the structure: whole-number seeds, numeric
+ * values): rows of seeds its config.seeds lists and of datasets its config.datasets lists, and a
+ * summary that is the summary of its rows (a value edited by hand breaks that).
  */
 function checkPart(dir: string, r: Results): void {
   const bad = (what: string) => new Error(`merge-results: ${dir}: ${what}`);
@@ -39,10 +40,8 @@ function checkPart(dir: string, r: Results): void {
   if (!Array.isArray(datasets) || datasets.length === 0) throw bad('config.datasets lists no datasets');
   for (const row of r.rows) {
     const name = `row ${row.method} / ${row.dataset} / ${row.split} / ${row.metric}`;
-    if (typeof row.seed !== 'number' || !Number.isSafeInteger(row.seed) || row.seed < 0) throw bad(`${name} has seed ${JSON.stringify(row.seed)}, not a whole number`);
     if (!seeds.includes(row.seed)) throw bad(`${name} has seed ${row.seed}, which config.seeds (${seeds.join(', ')}) does not list`);
     if (row.dataset !== 'average' && !datasets.includes(row.dataset)) throw bad(`${name}: config.datasets (${datasets.join(', ')}) does not list ${row.dataset}`);
-    if (typeof row.value !== 'number' || !Number.isFinite(row.value)) throw bad(`${name}, seed ${row.seed} has value ${JSON.stringify(row.value)}`);
   }
   if (JSON.stringify(summarise(r.rows)) !== JSON.stringify(r.summary)) throw bad('its summary is not the summary of its rows (edited by hand?); rerun the part');
 }

@@ -195,10 +195,35 @@ export function writeResults(dir: string, experiment: string, config: Record<str
   return { ...pinned, ...used };
 }
 
+/**
+ * The pinned format's structure (the values are checked where they are used): an object with the
+ * experiment's name, config and env objects, rows of {method, dataset, split, metric: strings,
+ * seed: a whole number, value: a number} and a summary list. Throws naming the file and the field.
+ */
+export function checkResults(r: unknown, file: string): asserts r is Results {
+  const bad = (what: string) => new Error(`results file ${file}: ${what}; not a promptlab results.json (rerun the experiment, or restore the file)`);
+  const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+  if (!isObject(r)) throw bad('not a JSON object');
+  if (typeof r.experiment !== 'string') throw bad('"experiment" is not a string');
+  for (const key of ['config', 'env'] as const) if (!isObject(r[key])) throw bad(`"${key}" is not an object`);
+  const env = r.env as Record<string, unknown>;
+  if (env.backend !== null && typeof env.backend !== 'string') throw bad('"env.backend" is not a string');
+  if (!isObject(env.git)) throw bad('"env.git" is not an object');
+  if (!Array.isArray(r.rows)) throw bad('"rows" is not a list');
+  if (!Array.isArray(r.summary)) throw bad('"summary" is not a list');
+  r.rows.forEach((row: unknown, i: number) => {
+    if (!isObject(row)) throw bad(`rows[${i}] is not an object`);
+    for (const key of ['method', 'dataset', 'split', 'metric']) if (typeof row[key] !== 'string') throw bad(`rows[${i}].${key} is ${JSON.stringify(row[key]) ?? 'missing'}, not a string`);
+    if (typeof row.seed !== 'number' || !Number.isSafeInteger(row.seed) || row.seed < 0) throw bad(`rows[${i}].seed is ${JSON.stringify(row.seed) ?? 'missing'}, not a whole number`);
+    if (typeof row.value !== 'number') throw bad(`rows[${i}].value is ${JSON.stringify(row.value) ?? 'missing'}, not a number`);
+  });
+}
+
 /** DIR/results.json with the data and model records of DIR/record.json attached (when there is one). */
 export function readResults(dir: string): Results {
-  const results = readJsonFile<Results>(path.join(dir, 'results.json'), 'results file');
-  if (results === null || typeof results !== 'object' || !Array.isArray(results.rows)) throw new Error(`results file ${path.join(dir, 'results.json')} has no rows: not a promptlab results.json`);
+  const file = path.join(dir, 'results.json');
+  const results = readJsonFile<Results>(file, 'results file');
+  checkResults(results, file);
   const recordFile = path.join(dir, 'record.json');
   if (fs.existsSync(recordFile)) {
     const record = readJsonFile<{ data?: DataRecord[]; model?: ModelRecord }>(recordFile, 'run record');
