@@ -2,6 +2,7 @@
 // kernel: each page is the notebook through Jupyter's nbconvert, its figures interactive again (the
 // committed notebooks carry each figure as plotly JSON and a PNG: here the JSON is drawn with plotly.js,
 // the PNG showing until it is), one shared plotly.min.js for every page, and an index.
+import { writeFileAtomic } from '../io/files';
 import { spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -87,7 +88,7 @@ export function writeBook(notebooks: string[], out: string, log: (s: string) => 
       if (r.status !== 0) throw new Error(`nbconvert failed on ${file}: ${(r.stderr || r.error?.message || '').trim().split('\n').slice(-3).join(' ')}`);
       // plotly.js first in <head>: before any require.js of the template, so it sets window.Plotly
       const html = fs.readFileSync(path.join(tmp, `${base}.html`), 'utf8').replace(/<head>/i, `<head>\n<script src="${PLOTLY_FILE}"></script>`);
-      fs.writeFileSync(path.join(out, `${base}.html`), html);
+      writeFileAtomic(path.join(out, `${base}.html`), html);
       const title = notebookTitle(nb, file);
       pages.push({ file: `${base}.html`, title, figures });
       log(`book: ${base}.html (${figures} figure${figures === 1 ? '' : 's'}): ${title}`);
@@ -96,7 +97,7 @@ export function writeBook(notebooks: string[], out: string, log: (s: string) => 
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   const items = pages.map((p) => `<li><a href="${p.file}">${escape(p.title)}</a> <span class="n">(${p.figures} figure${p.figures === 1 ? '' : 's'})</span></li>`).join('\n');
-  fs.writeFileSync(path.join(out, 'index.html'), `<!DOCTYPE html>
+  writeFileAtomic(path.join(out, 'index.html'), `<!DOCTYPE html>
 <html lang="en"><head><meta charset="utf-8"><title>promptlab notebooks</title>
 <style>body { font-family: Helvetica, Arial, sans-serif; max-width: 820px; margin: 40px auto; line-height: 1.5 } .n { color: #777 }</style>
 </head><body>

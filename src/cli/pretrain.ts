@@ -54,7 +54,7 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
   const vocabFile = path.join(out, 'bpe.txt');
   if (!fs.existsSync(vocabFile)) {
     log('learning the BPE vocabulary from 20,000 world captions...');
-    fs.writeFileSync(vocabFile, learnWorldVocabulary(train.seed));
+    writeFileAtomic(vocabFile, learnWorldVocabulary(train.seed));
   }
   const tokenizer = ClipTokenizer.fromMergesFile(vocabFile);
   const model = miniClipConfig(tokenizer.vocabSize);
@@ -77,8 +77,8 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
   const tensors: Record<string, TensorToWrite> = {};
   for (const [k, t] of sd) tensors[k] = { dtype: 'F32', shape: t.shape, data: t.data };
   writeSafetensors(path.join(exportDir, 'model.safetensors'), tensors, { format: 'openai-clip-state-dict', producer: 'promptlab pretrain' });
-  fs.copyFileSync(vocabFile, path.join(exportDir, 'bpe.txt'));
-  fs.copyFileSync(path.join(out, 'log.jsonl'), path.join(exportDir, 'pretrain-log.jsonl'));
+  writeFileAtomic(path.join(exportDir, 'bpe.txt'), fs.readFileSync(vocabFile));
+  writeFileAtomic(path.join(exportDir, 'pretrain-log.jsonl'), fs.readFileSync(path.join(out, 'log.jsonl')));
   writeFileAtomic(path.join(exportDir, 'config.json'), JSON.stringify({
     embed_dim: model.embedDim, image_resolution: model.imageResolution, vision_layers: model.visionLayers, vision_width: model.visionWidth,
     vision_patch_size: model.visionPatchSize, context_length: model.contextLength, vocab_size: model.vocabSize,

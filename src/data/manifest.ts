@@ -2,6 +2,7 @@
 // data (generator version, seed, every parameter), what is in it (counts, class names, prompts) and a
 // checksum of every rendered item, so a run record names exactly the data it used and a change to the
 // generator cannot go unnoticed.
+import { writeFileAtomic } from '../io/files';
 import { readJsonFile } from '../io/files';
 import { createHash } from 'crypto';
 import * as fs from 'fs';
@@ -159,6 +160,6 @@ export function loadManifest(name: string, dir = WORLD_MANIFEST_DIR): WorldManif
 export function writeManifest(manifest: WorldManifest, dir = WORLD_MANIFEST_DIR): string {
   fs.mkdirSync(dir, { recursive: true });
   const file = path.join(dir, `${manifest.id}.json`);
-  fs.writeFileSync(file, formatJson(manifest) + '\n');
+  writeFileAtomic(file, formatJson(manifest) + '\n');
   return file;
 }

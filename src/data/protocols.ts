@@ -2,6 +2,7 @@
 // (Dassl's generate_fewshot_dataset), the base-to-new class split (subsample_classes), the harmonic
 // mean H, and the source/target pairs of cross-dataset transfer and domain generalisation on the
 // world benchmarks. methods.md 1.4, 1.5, 2.4.
+import { writeFileAtomic } from '../io/files';
 import * as fs from 'fs';
 import * as path from 'path';
 import { uniform } from '../random';
@@ -112,7 +113,7 @@ export function saveFewShot(split: FewShotSplit, file: string): string {
     val: split.val.map(item),
   };
   fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true });
-  fs.writeFileSync(file, formatJson(json) + '\n');
+  writeFileAtomic(file, formatJson(json) + '\n');
   return file;
 }
 

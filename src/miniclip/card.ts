@@ -1,6 +1,7 @@
 // MiniCLIP's model card: architecture and size, pretraining data and schedule, wall time and
 // backend, and what the frozen model knows about each world benchmark (zero-shot with the
 // hand-crafted template and the ensemble, and CoOp's linear probe on the frozen image features).
+import { writeFileAtomic } from '../io/files';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
@@ -126,7 +127,7 @@ ${rows.join('\n')}
 ${next ? nextMethodsSection(next) : ''}Regenerate this card with \`promptlab model-card\`.
 `;
   const file = path.join(dir, 'MODEL_CARD.md');
-  fs.writeFileSync(file, text);
+  writeFileAtomic(file, text);
   return file;
 }
 

@@ -4,6 +4,7 @@
 // experiment's results.json under DIR/results/. Experiments run where `promptlab repro` puts them
 // (runs/<experiment>/<quick|full>/, with their run records) and results made there by the same
 // configuration, model, data and clean commit (e.g. by the notebooks) are reused.
+import { writeFileAtomic } from '../io/files';
 import * as fs from 'fs';
 import * as path from 'path';
 import { initBackend } from '../backend';
@@ -107,7 +108,7 @@ export async function writeOutputs(dir: string, { figures, tables }: Outputs, op
   for (const t of tables) {
     for (const [ext, text] of [['csv', tableCsv(t)], ['md', tableMarkdown(t)]] as const) {
       const file = path.join(dir, `${t.name}.${ext}`);
-      fs.writeFileSync(file, text);
+      writeFileAtomic(file, text);
       files.push(file);
     }
   }
@@ -147,7 +148,7 @@ export async function regenerateFigures(opts: FiguresOptions = {}): Promise<Figu
       if (!cache.has(name)) {
         cache.set(name, runExperiment(name, { quick, model: opts.model, reuse: true, log: (l) => log(`  ${l}`), onProgress: opts.onProgress }).then((r) => {
           fs.mkdirSync(path.join(out, 'results'), { recursive: true });
-          fs.writeFileSync(path.join(out, 'results', `${name}.json`), JSON.stringify(r, null, 2) + '\n');
+          writeFileAtomic(path.join(out, 'results', `${name}.json`), JSON.stringify(r, null, 2) + '\n');
           return r;
         }));
       }

@@ -2,6 +2,7 @@
 // is available (see chromium.ts). Without Chromium the HTML is still written and the caller is
 // told, in one line, what was skipped and how to get it.
 
+import { writeFileAtomic } from '../io/files';
 import * as fs from 'fs';
 import * as path from 'path';
 import { shownPath } from '../repro/record';
@@ -115,7 +116,7 @@ export const PLOTLY_FILE = 'plotly.min.js';
 export function writePlotlyBeside(dir: string): string {
   const file = path.join(dir, PLOTLY_FILE);
   const source = plotlyBundle().source;
-  if (!fs.existsSync(file) || fs.statSync(file).size !== Buffer.byteLength(source) || fs.readFileSync(file, 'utf8') !== source) fs.writeFileSync(file, source);
+  if (!fs.existsSync(file) || fs.statSync(file).size !== Buffer.byteLength(source) || fs.readFileSync(file, 'utf8') !== source) writeFileAtomic(file, source);
   return file;
 }
 
@@ -168,14 +169,14 @@ export async function exportFigures(figs: NamedFigure[], outDir: string, opts: E
     for (const f of figs) {
       const base = path.join(outDir, f.name);
       const written: string[] = [];
-      fs.writeFileSync(`${base}.html`, standaloneHtml(f.figure, f.name, shared ? { plotlySrc: PLOTLY_FILE } : {}));
+      writeFileAtomic(`${base}.html`, standaloneHtml(f.figure, f.name, shared ? { plotlySrc: PLOTLY_FILE } : {}));
       written.push(`${base}.html`);
       if (renderer) {
         const w = f.width ?? DEFAULT_FIGURE_WIDTH;
         const h = f.height ?? DEFAULT_FIGURE_HEIGHT;
-        fs.writeFileSync(`${base}.png`, await renderer.toPng(f.figure, w, h));
+        writeFileAtomic(`${base}.png`, await renderer.toPng(f.figure, w, h));
         written.push(`${base}.png`);
-        fs.writeFileSync(`${base}.svg`, deterministicSvg(await renderer.toSvg(f.figure, w, h), f.name));
+        writeFileAtomic(`${base}.svg`, deterministicSvg(await renderer.toSvg(f.figure, w, h), f.name));
         written.push(`${base}.svg`);
       }
       files.push(...written);
