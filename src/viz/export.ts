@@ -126,6 +126,12 @@ export function writePlotlyBeside(dir: string): string {
  * same figure always writes the same SVG.
  */
 export function deterministicSvg(svg: string, name: string): string {
+  // the root element's attributes in a fixed order (plotly sets `style` before or after `viewBox`,
+  // depending on timing)
+  svg = svg.replace(/^<svg\b([^>]*)>/, (_, attrs: string) => {
+    const list = attrs.match(/[\w:-]+="[^"]*"/g) ?? [];
+    return `<svg ${[...list].sort().join(' ')}>`;
+  });
   const m = /id="defs-([0-9a-f]{6})"/.exec(svg);
   if (!m) return svg;
   let h = 0x811c9dc5;
