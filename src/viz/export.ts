@@ -2,7 +2,7 @@
 // is available (see chromium.ts). Without Chromium the HTML is still written and the caller is
 // told, in one line, what was skipped and how to get it.
 
-import { writeFileAtomic } from '../io/files';
+import { removeStaleTemporaries, writeFileAtomic } from '../io/files';
 import * as fs from 'fs';
 import * as path from 'path';
 import { shownPath } from '../repro/record';
@@ -153,6 +153,7 @@ export async function exportFigures(figs: NamedFigure[], outDir: string, opts: E
     if (!NAME_RE.test(f.name)) throw new Error(`figure name '${f.name}' is not a plain file name (letters, digits, '.', '_', '-')`);
   }
   fs.mkdirSync(outDir, { recursive: true });
+  removeStaleTemporaries(outDir); // figures a killed export left half-written
   const files: string[] = [];
   if (shared && figs.length > 0) files.push(writePlotlyBeside(outDir));
   let renderer: FigureRenderer | null = null;

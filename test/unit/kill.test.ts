@@ -1,0 +1,67 @@
+// Kills (SIGKILL) at arbitrary moments of `repro` and of figure export: nothing half-written is ever
+// left under a real name, and the next run completes with the same numbers.
+import * as assert from 'assert';
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { decodeImage } from '../../src/clip/image';
+import { readResults } from '../../src/repro/record';
+
+const BIN = path.resolve(__dirname, '..', '..', 'bin', 'promptlab.js');
+
+/** Runs promptlab and kills it after `ms`; resolves once it is gone. */
+function killAfter(args: string[], ms: number): Promise<void> {
+  return new Promise((resolve) => {
+    const child = spawn(process.execPath, [BIN, ...args], { stdio: 'ignore' });
+    const timer = setTimeout(() => child.kill('SIGKILL'), ms);
+    child.on('exit', () => { clearTimeout(timer); resolve(); });
+  });
+}
+
+function run(args: string[]) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { encoding: 'utf8', timeout: 240000 });
+  assert.strictEqual(r.status, 0, r.stderr);
+}
+
+const metrics = (dir: string) => readResults(dir).rows.map((r) => [r.method, r.dataset, r.split, r.metric, r.seed, r.value]);
+const temporaries = (dir: string): string[] => (fs.existsSync(dir) ? fs.readdirSync(dir, { recursive: true }) as string[] : []).filter((f) => f.includes('.tmp-'));
+
+describe('kills during repro and figure export', function () {
+  this.timeout(600000);
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-kill-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const repro = (out: string) => ['repro', 'zeroshot', '--quick', '--seeds', '0', '--datasets', 'world-shapes,world-patterns', '--out', out];
+
+  it('repro: a run killed at any moment leaves no results or whole ones, and the rerun gives the same numbers', async () => {
+    const straight = path.join(tmp, 'straight');
+    run(repro(straight));
+    const reference = metrics(straight);
+    for (const ms of [800, 2500, 4500, 7000]) {
+      const out = path.join(tmp, `killed-${ms}`);
+      await killAfter(repro(out), ms);
+      // what is there is whole: results.json and the records parse, or are absent
+      if (fs.existsSync(path.join(out, 'results.json'))) assert.deepStrictEqual(metrics(out), reference, `after a kill at ${ms} ms`);
+      run(repro(out));
+      assert.deepStrictEqual(metrics(out), reference, `rerun after a kill at ${ms} ms`);
+      assert.deepStrictEqual(temporaries(out), [], 'no temporary file left');
+    }
+  });
+
+  it('plot: figures killed mid-export are whole or absent; the rerun writes them all', async () => {
+    const dir = path.join(tmp, 'straight');
+    for (const ms of [1500, 3000]) {
+      for (const f of fs.readdirSync(dir)) if (/\.(svg|png|html)$/.test(f)) fs.rmSync(path.join(dir, f));
+      await killAfter(['plot', dir], ms);
+      for (const f of fs.readdirSync(dir)) {
+        const file = path.join(dir, f);
+        if (f.endsWith('.svg')) assert.match(fs.readFileSync(file, 'utf8'), /<\/svg>\s*$/, `${f} whole after a kill at ${ms} ms`);
+        if (f.endsWith('.png')) decodeImage(fs.readFileSync(file), file);
+        if (f.endsWith('.html')) assert.match(fs.readFileSync(file, 'utf8'), /<\/html>\s*$/, `${f} whole after a kill at ${ms} ms`);
+      }
+      run(['plot', dir]);
+      assert.ok(fs.readdirSync(dir).some((f) => f.endsWith('.html')));
+      assert.deepStrictEqual(temporaries(dir), [], 'no temporary file left');
+    }
+  });
+});
