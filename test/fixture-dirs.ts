@@ -1,5 +1,5 @@
 // Where the parity suites find their cases (pinned in architecture.md):
-// PROMPTLAB_PARITY_DIR / PROMPTLAB_COOP_DIR / PROMPTLAB_LINEAR_PROBE_DIR / PROMPTLAB_CZSL_DIR / PROMPTLAB_CSP_DIR when set (must exist and hold cases), else the shared
+// PROMPTLAB_PARITY_DIR / PROMPTLAB_COOP_DIR / PROMPTLAB_LINEAR_PROBE_DIR / PROMPTLAB_CZSL_DIR / PROMPTLAB_CSP_DIR / PROMPTLAB_DENSECLIP_DIR when set (must exist and hold cases), else the shared
 // fixtures beside the checkout (CI), else the copies under test/fixtures (a user's clone).
 import * as fs from 'fs';
 import * as path from 'path';
@@ -40,6 +40,10 @@ export function czslDir(): FixtureDir {
 
 export function cspDir(): FixtureDir {
   return resolveDir('PROMPTLAB_CSP_DIR', '../shared/fixtures/csp-official', 'test/fixtures/csp-official');
+}
+
+export function denseclipDir(): FixtureDir {
+  return resolveDir('PROMPTLAB_DENSECLIP_DIR', '../shared/fixtures/denseclip-official', 'test/fixtures/denseclip-official');
 }
 
 /** CLIP's BPE merges file: beside the parity cases, or in the shared fixtures; never in the repo. */

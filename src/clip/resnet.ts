@@ -172,14 +172,32 @@ export class ModifiedResNet {
 
   /** pixels NCHW [N, 3, H, W] -> layer4 map NHWC [N, H/32, W/32, 32*width]. */
   private trunk(pixels: tf.Tensor4D): tf.Tensor4D {
+    const out = this.stageOutputs(pixels);
+    return out[out.length - 1];
+  }
+
+  /**
+   * pixels NCHW [N, 3, H, W] -> the four stages' outputs NHWC, at strides 4, 8, 16 and 32 with
+   * 4, 8, 16 and 32 times the width in channels (DenseCLIP's c1..c4).
+   */
+  stageOutputs(pixels: tf.Tensor4D): tf.Tensor4D[] {
     if (pixels.shape[1] !== 3) throw new Error(`encodeImage: pixel_values have shape [${pixels.shape.join(', ')}], expected [N, 3, H, W]`);
     let x = tf.transpose(pixels, [0, 2, 3, 1]) as tf.Tensor4D;
     x = tf.relu(this.convBn(x, this.stem[0], 2, false)) as tf.Tensor4D; // pixels need no gradient
     x = tf.relu(this.convBn(x, this.stem[1])) as tf.Tensor4D;
     x = tf.relu(this.convBn(x, this.stem[2])) as tf.Tensor4D;
     x = avgPool(x, 2);
-    for (const stage of this.stages) for (const b of stage) x = tf.tidy(() => this.bottleneck(x, b));
-    return x;
+    const outputs: tf.Tensor4D[] = [];
+    for (const stage of this.stages) {
+      for (const b of stage) x = tf.tidy(() => this.bottleneck(x, b));
+      outputs.push(x);
+    }
+    return outputs;
+  }
+
+  /** The attention pool's projections and its positional embedding [1 + s^2, C] (s = R / 32). */
+  get attentionPool(): { attention: Attention; positional: tf.Tensor2D; grid: number } {
+    return { attention: this.pool, positional: this.poolPositional, grid: this.spacial };
   }
 
   /** The attention pool's positional embedding for an h x w map (bilinear resize, as DenseCLIP). */

@@ -1,0 +1,96 @@
+// DenseCLIP's method checks on the tiny CLIP of its fixtures (test/fixtures/denseclip-official, in
+// every clone): output shapes, fresh weights named and shaped as the official state dict, only its own
+// variables train (CLIP stays as loaded), the auxiliary loss falls on a fixed batch, no tensor is left
+// behind across a training step and an evaluation, and bad inputs get clear errors.
+import * as assert from 'assert';
+import * as fs from 'fs';
+import * as path from 'path';
+import * as tf from '@tensorflow/tfjs';
+import { initBackend } from '../../src/backend';
+import { applyConfigFile } from '../../src/clip/config';
+import { ClipModel } from '../../src/clip/model';
+import { readSafetensors } from '../../src/clip/safetensors';
+import { loadWeights } from '../../src/clip/weights';
+import { DENSECLIP_RN50, DenseCLIP, denseClipInitialWeights, segmentationLoss, type DenseClipConfig } from '../../src/methods/denseclip/denseclip';
+import { bilinearMatrix } from '../../src/methods/denseclip/resize';
+import { Adam } from '../../src/train/adam';
+
+const DIR = path.resolve(__dirname, '..', 'fixtures', 'denseclip-official');
+const spec = JSON.parse(fs.readFileSync(path.join(DIR, 'cases.json'), 'utf8'));
+const CONFIG: DenseClipConfig = { ...DENSECLIP_RN50, inputResolution: 128, decoder: { width: 32, heads: 4, layers: 3, dropout: 0.1 } };
+
+describe('DenseCLIP (method checks on a tiny CLIP)', () => {
+  let clip: ClipModel;
+  let pixels: tf.Tensor4D;
+  let labels: { data: Int32Array; shape: [number, number, number] };
+  let classTokens: { ids: Int32Array; shape: [number, number] };
+  before(async () => {
+    await initBackend();
+    const w = loadWeights(path.join(DIR, 'model.safetensors'));
+    clip = new ClipModel(applyConfigFile(w.config, spec.clip_config, 'cases.json'), w.stateDict, w.source);
+    const inputs = readSafetensors(path.join(DIR, 'inputs.safetensors'));
+    const px = inputs.tensors.get('pixel_values')!;
+    pixels = tf.tensor4d(px.data as Float32Array, px.shape as [number, number, number, number]);
+    const lab = inputs.tensors.get('labels')!;
+    labels = { data: lab.data as Int32Array, shape: lab.shape as [number, number, number] };
+    const texts = readSafetensors(path.join(DIR, 'text-context.safetensors')).tensors.get('texts')!;
+    classTokens = { ids: Int32Array.from(texts.data), shape: [texts.shape[0], texts.shape[1]] };
+  });
+  after(() => {
+    clip?.dispose();
+    pixels?.dispose();
+  });
+
+  it('fresh weights carry the official names and shapes; gamma starts at 1e-4', () => {
+    const official = readSafetensors(path.join(DIR, 'denseclip.safetensors')).tensors;
+    const fresh = denseClipInitialWeights(clip, CONFIG, 1);
+    assert.deepStrictEqual([...fresh.keys()].sort(), [...official.keys()].sort());
+    for (const [k, t] of official) assert.deepStrictEqual(fresh.get(k)!.shape, t.shape, k);
+    assert.ok(Array.from(fresh.get('gamma')!.data).every((g) => Math.abs(g - 1e-4) < 1e-9));
+    assert.ok(Array.from(fresh.get('contexts')!.data).every((c) => Math.abs(c) <= 2));
+  });
+
+  it('output shapes; only its own variables train; the auxiliary loss falls; no tensor left behind', () => {
+    const m = new DenseCLIP(clip, classTokens, CONFIG, denseClipInitialWeights(clip, CONFIG, 1));
+    const clipBefore = clip.stateDict();
+    const out = m.forward(pixels);
+    const [b, , hh, ww] = pixels.shape;
+    const k = classTokens.shape[0];
+    assert.deepStrictEqual(out.scoreMap.shape, [b, k, hh / 32, ww / 32]);
+    assert.deepStrictEqual(out.neckInputs.map((t) => t.shape[1]), [64, 128, 256, 512 + k]);
+    assert.deepStrictEqual(out.textRefined.shape, [b, k, clip.config.embedDim]);
+    tf.dispose(Object.values(out).flat() as tf.Tensor[]);
+
+    const vars = m.trainableVariables();
+    assert.strictEqual(vars.length, 2 + 6 + 4 + 3 * (2 * 5 + 6 + 4) + 4, 'contexts, gamma and every decoder tensor (memory and text projections, 3 layers, output projection)');
+    const opt = new Adam(vars);
+    const losses: number[] = [];
+    const start = tf.memory().numTensors;
+    for (let step = 0; step < 6; step++) {
+      const { value, grads } = tf.variableGrads(() => m.auxLoss(m.forward(pixels).scoreMap, labels), vars);
+      losses.push(value.dataSync()[0]);
+      opt.apply(vars.map((v) => grads[v.name]), 1e-2);
+      tf.dispose([value, ...Object.values(grads)]);
+      const ev = m.forward(pixels);
+      tf.dispose(Object.values(ev).flat() as tf.Tensor[]);
+      if (step === 0) assert.strictEqual(tf.memory().numTensors, start, 'no tensor left behind by a step and an evaluation');
+    }
+    assert.ok(losses[5] < losses[0], `the loss falls: ${losses.map((l) => l.toFixed(4)).join(' -> ')}`);
+    for (const [key, t] of clip.stateDict()) assert.deepStrictEqual(t.data, clipBefore.get(key)!.data, `${key} stays as loaded`);
+    opt.dispose();
+    m.dispose();
+  });
+
+  it('refuses class tokens of the wrong length and labels outside the classes, naming them', () => {
+    assert.throws(() => new DenseCLIP(clip, { ids: new Int32Array(12), shape: [2, 6] }, CONFIG, denseClipInitialWeights(clip, CONFIG, 1)), /class tokens have length 6, expected 5/);
+    const logits = tf.zeros([1, 3, 2, 2]) as tf.Tensor4D;
+    assert.throws(() => segmentationLoss(logits, { data: Int32Array.from([0, 1, 7, 255]), shape: [1, 2, 2] }, 255), /label 7 at pixel 2 is neither a class \(0\.\.2\) nor the ignore index 255/);
+    logits.dispose();
+  });
+
+  it('bilinear interpolation matrices are PyTorch\'s (align_corners=False): 2 -> 4 and 4 -> 2', () => {
+    // F.interpolate(torch.eye(2)[None, None], size=(4, 1)) rows: [1, 0], [0.75, 0.25], [0.25, 0.75], [0, 1]
+    assert.deepStrictEqual(Array.from(bilinearMatrix(4, 2)), [1, 0, 0.75, 0.25, 0.25, 0.75, 0, 1]);
+    assert.deepStrictEqual(Array.from(bilinearMatrix(2, 4)), [0.5, 0.5, 0, 0, 0, 0, 0.5, 0.5]);
+  });
+});
