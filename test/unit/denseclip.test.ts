@@ -94,3 +94,38 @@ describe('DenseCLIP (method checks on a tiny CLIP)', () => {
     assert.deepStrictEqual(Array.from(bilinearMatrix(2, 4)), [0.5, 0.5, 0, 0, 0, 0, 0.5, 0.5]);
   });
 });
+
+describe('DenseCLIP segmentation decoder (FPN neck + Semantic FPN head)', () => {
+  it('logits at stride 4 for odd and even maps, every weight gets a gradient, the loss falls, no tensor left behind', async () => {
+    await initBackend();
+    const { SemanticFpn, fpnInitialWeights } = await import('../../src/methods/denseclip/fpn');
+    const config = { inChannels: [8, 16, 32, 64 + 3], channels: 16, numClasses: 3, dropout: 0.1 };
+    const fpn = new SemanticFpn(config, fpnInitialWeights(config, 1));
+    const feats = (h: number, w: number) => config.inChannels.map((c, i) => tf.randomNormal([2, c, Math.ceil(h / 2 ** i), Math.ceil(w / 2 ** i)], 0, 1, 'float32', 7 + i) as tf.Tensor4D);
+    for (const [h, w] of [[8, 12], [7, 9]]) {
+      const f = feats(h, w);
+      const y = fpn.forward(f);
+      assert.deepStrictEqual(y.shape, [2, 3, h, w]);
+      tf.dispose([y, ...f]);
+    }
+    const f = feats(8, 8);
+    const labels = { data: Int32Array.from({ length: 2 * 32 * 32 }, (_, i) => (i % 32 < 16 ? 0 : i % 7 === 0 ? 255 : 2)), shape: [2, 32, 32] as [number, number, number] };
+    const vars = fpn.trainableVariables();
+    const opt = new Adam(vars);
+    fpn.training = true;
+    const before = tf.memory().numTensors;
+    const losses: number[] = [];
+    for (let step = 0; step < 8; step++) {
+      const { value, grads } = tf.variableGrads(() => segmentationLoss(fpn.forward(f), labels, 255), vars);
+      if (step === 0) for (const v of vars) assert.ok(tf.tidy(() => tf.max(tf.abs(grads[v.name])).dataSync()[0]) > 0, `${v.name} gets a gradient`);
+      losses.push(value.dataSync()[0]);
+      opt.apply(vars.map((v) => grads[v.name]), 1e-2);
+      tf.dispose([value, ...Object.values(grads)]);
+      if (step === 0) assert.strictEqual(tf.memory().numTensors, before, 'no tensor left behind by a step');
+    }
+    assert.ok(losses[7] < losses[0] * 0.8, `the loss falls: ${losses.map((l) => l.toFixed(3)).join(' -> ')}`);
+    tf.dispose(f);
+    opt.dispose();
+    fpn.dispose();
+  });
+});

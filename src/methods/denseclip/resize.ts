@@ -23,13 +23,29 @@ export function bilinearMatrix(out: number, inSize: number): Float32Array {
   return m;
 }
 
+/** The [out, in] selection matrix of PyTorch's mode='nearest': output i takes input floor(i * in / out). */
+export function nearestMatrix(out: number, inSize: number): Float32Array {
+  const m = new Float32Array(out * inSize);
+  for (let i = 0; i < out; i++) m[i * inSize + Math.min(Math.floor(i * (inSize / out)), inSize - 1)] = 1;
+  return m;
+}
+
 /** x NCHW [N, C, h, w] -> [N, C, H, W], bilinear with align_corners=False, differentiable. */
 export function resizeBilinearNCHW(x: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
+  return resizeNCHW(x, height, width, bilinearMatrix);
+}
+
+/** x NCHW [N, C, h, w] -> [N, C, H, W], PyTorch's mode='nearest', differentiable. */
+export function resizeNearestNCHW(x: tf.Tensor4D, height: number, width: number): tf.Tensor4D {
+  return resizeNCHW(x, height, width, nearestMatrix);
+}
+
+function resizeNCHW(x: tf.Tensor4D, height: number, width: number, matrix: (out: number, inSize: number) => Float32Array): tf.Tensor4D {
   const [n, c, h, w] = x.shape;
   if (h === height && w === width) return x.clone();
   return tf.tidy(() => {
-    const aw = tf.tensor2d(bilinearMatrix(width, w), [width, w]).transpose() as tf.Tensor2D;   // [w, W]
-    const ah = tf.tensor2d(bilinearMatrix(height, h), [height, h]).transpose() as tf.Tensor2D; // [h, H]
+    const aw = tf.tensor2d(matrix(width, w), [width, w]).transpose() as tf.Tensor2D;   // [w, W]
+    const ah = tf.tensor2d(matrix(height, h), [height, h]).transpose() as tf.Tensor2D; // [h, H]
     const alongW = tf.matMul(x.reshape([n * c * h, w]) as tf.Tensor2D, aw);                // [N*C*h, W]
     const t = alongW.reshape([n * c, h, width]).transpose([0, 2, 1]).reshape([n * c * width, h]) as tf.Tensor2D;
     const alongH = tf.matMul(t, ah);                                                        // [N*C*W, H]
