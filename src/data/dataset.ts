@@ -3,13 +3,14 @@
 // pixels come from.
 import type { RawImage } from '../clip/image';
 import type { FolderManifest } from './czsl-folder';
+import type { SegmentationFolderManifest } from './ade20k';
 import type { WorldManifest } from './manifest';
 
 export type SplitName = 'train' | 'val' | 'test';
 export const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];
 
 /** What a dataset's run records cite: a world manifest, or a folder dataset's description. */
-export type DatasetManifest = WorldManifest | FolderManifest;
+export type DatasetManifest = WorldManifest | FolderManifest | SegmentationFolderManifest;
 
 /** One image of a classification dataset. `index` is its position in its split's list. */
 export interface ImageItem {
@@ -79,16 +80,18 @@ export interface SegmentationItem {
 
 export interface SegmentationExample {
   image: RawImage;
-  /** H x W class indices into `classNames` (0 = background). */
+  /** H x W class indices into `classNames`, or the dataset's ignoreIndex for unlabelled pixels. */
   labels: Uint8Array;
 }
 
 export interface SegmentationDataset extends DatasetBase<SegmentationItem> {
   kind: 'segmentation';
-  /** Background first (class 0), then the object classes. */
+  /** In label order (the world: background first, then the object classes). */
   classNames: string[];
-  /** Images are imageSize x imageSize. */
+  /** Images are imageSize x imageSize (0 where sizes vary, as in ADE20K). */
   imageSize: number;
+  /** The label of unlabelled pixels, which metrics and losses ignore (255), where there are any. */
+  ignoreIndex?: number;
   example(item: SegmentationItem, split: SplitName): SegmentationExample;
 }
 

@@ -29,18 +29,20 @@ function chunk(type: string, data: Uint8Array): Buffer {
 
 /**
  * PNG bytes of an image given as height x width pixels of `channels` values (0-255; 1 channel is
- * grey, 3 or more are read as RGB).
+ * grey, 3 or more are read as RGB). Written as 8-bit RGB, or with `grey` as 8-bit greyscale (colour
+ * type 0) of the first channel: a label map, as ADE20K's annotations are stored.
  */
-export function encodePng(width: number, height: number, channels: number, data: ArrayLike<number>): Buffer {
+export function encodePng(width: number, height: number, channels: number, data: ArrayLike<number>, opts: { grey?: boolean } = {}): Buffer {
   if (!Number.isInteger(width) || !Number.isInteger(height) || width < 1 || height < 1) throw new Error(`encodePng: bad size ${width} x ${height}`);
   if (data.length < width * height * channels) throw new Error(`encodePng: ${data.length} values for ${width} x ${height} x ${channels}`);
-  const raw = Buffer.alloc(height * (1 + width * 3));
+  const out = opts.grey ? 1 : 3;
+  const raw = Buffer.alloc(height * (1 + width * out));
   for (let y = 0; y < height; y++) {
-    const row = y * (1 + width * 3); // filter byte 0 (none), then RGB
+    const row = y * (1 + width * out); // filter byte 0 (none), then the samples
     for (let x = 0; x < width; x++) {
-      for (let c = 0; c < 3; c++) {
+      for (let c = 0; c < out; c++) {
         const v = data[(y * width + x) * channels + Math.min(c, channels - 1)];
-        raw[row + 1 + x * 3 + c] = Math.max(0, Math.min(255, Math.round(v)));
+        raw[row + 1 + x * out + c] = Math.max(0, Math.min(255, Math.round(v)));
       }
     }
   }
@@ -48,7 +50,7 @@ export function encodePng(width: number, height: number, channels: number, data:
   header.writeUInt32BE(width, 0);
   header.writeUInt32BE(height, 4);
   header[8] = 8; // bit depth
-  header[9] = 2; // colour type: RGB
+  header[9] = opts.grey ? 0 : 2; // colour type: greyscale or RGB
   const signature = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
   return Buffer.concat([signature, chunk('IHDR', header), chunk('IDAT', zlib.deflateSync(raw, { level: 9 })), chunk('IEND', new Uint8Array(0))]);
 }
