@@ -65,6 +65,7 @@ describe(`DenseCLIP parity with the official code: ${dir} (${source})`, () => {
 
   const file = (name: string) => readSafetensors(path.join(dir, spec.cases.find((c) => c.name === name)!.file));
   const config = (): DenseClipConfig => ({
+    prompting: 'post',
     nCtx: spec.cases.find((c) => c.name === 'text-context')?.n_ctx ?? 8,
     classContextLength: spec.settings.context_length,
     inputResolution: spec.backbone.input_resolution,
@@ -110,7 +111,7 @@ describe(`DenseCLIP parity with the official code: ${dir} (${source})`, () => {
 
   it('text-context: contexts after SOT, EOT at argmax + nCtx, text features', () => {
     const ref = file('text-context');
-    close('contexts', model.contexts, get(ref, 'contexts'));
+    close('contexts', model.contexts!, get(ref, 'contexts'));
     const t = model.textEmbeddings();
     close('text_embeddings', t, get(ref, 'text_embeddings'));
     t.dispose();
@@ -118,7 +119,7 @@ describe(`DenseCLIP parity with the official code: ${dir} (${source})`, () => {
 
   it('context-decoder: the text update and t + gamma * update', () => {
     const ref = file('context-decoder');
-    close('gamma', model.gamma, get(ref, 'gamma'));
+    close('gamma', model.gamma!, get(ref, 'gamma'));
     const text = tensorOf(get(ref, 'text_embeddings')) as tf.Tensor3D;
     const visual = tensorOf(get(ref, 'visual_context')) as tf.Tensor3D;
     const { diff, refined } = model.refine(text, visual);

@@ -81,6 +81,33 @@ describe('DenseCLIP (method checks on a tiny CLIP)', () => {
     m.dispose();
   });
 
+  it("pre-model prompting (the paper's, ours): each image gets its own prompts and text features; the loss falls; no leak", () => {
+    const pre: DenseClipConfig = { ...CONFIG, prompting: 'pre' };
+    const m = new DenseCLIP(clip, classTokens, pre, denseClipInitialWeights(clip, pre, 2));
+    assert.strictEqual(m.contexts, null);
+    assert.ok(m.generator);
+    const out = m.forward(pixels);
+    const k = classTokens.shape[0];
+    assert.deepStrictEqual(out.textRefined.shape, [2, k, clip.config.embedDim]);
+    const perImage = tf.tidy(() => tf.max(tf.abs(tf.sub(out.textRefined.slice([0, 0, 0], [1, -1, -1]), out.textRefined.slice([1, 0, 0], [1, -1, -1])))).dataSync()[0]);
+    assert.ok(perImage > 0, 'the two images have different text features');
+    tf.dispose(Object.values(out).flat() as tf.Tensor[]);
+    const vars = m.trainableVariables();
+    const opt = new Adam(vars);
+    const start = tf.memory().numTensors;
+    const losses: number[] = [];
+    for (let step = 0; step < 5; step++) {
+      const { value, grads } = tf.variableGrads(() => m.auxLoss(m.forward(pixels).scoreMap, labels), vars);
+      losses.push(value.dataSync()[0]);
+      opt.apply(vars.map((v) => grads[v.name]), 1e-2);
+      tf.dispose([value, ...Object.values(grads)]);
+      if (step === 0) assert.strictEqual(tf.memory().numTensors, start, 'no tensor left behind by a step');
+    }
+    assert.ok(losses[4] < losses[0], `the loss falls: ${losses.map((l) => l.toFixed(4)).join(' -> ')}`);
+    opt.dispose();
+    m.dispose();
+  });
+
   it('refuses class tokens of the wrong length and labels outside the classes, naming them', () => {
     assert.throws(() => new DenseCLIP(clip, { ids: new Int32Array(12), shape: [2, 6] }, CONFIG, denseClipInitialWeights(clip, CONFIG, 1)), /class tokens have length 6, expected 5/);
     const logits = tf.zeros([1, 3, 2, 2]) as tf.Tensor4D;

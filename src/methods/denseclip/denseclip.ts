@@ -20,7 +20,14 @@ import { ContextDecoder, ContextDecoderConfig } from './context-decoder';
 import { resizeBilinearNCHW } from './resize';
 
 export interface DenseClipConfig {
-  /** Learnable contexts after SOT (official 8 = text context length 13 - class context length 5). */
+  /**
+   * 'post': post-model prompting, the official code (learned contexts, text refined by the context
+   * decoder); 'pre': pre-model prompting as the paper describes it (Sec. 3.3; never released, so this
+   * is our implementation): a decoder with nCtx learnable queries reads the visual context and
+   * outputs the prompt vectors of each image, which go before the class tokens into the text encoder.
+   */
+  prompting: 'post' | 'pre';
+  /** Learnable contexts (or pre-model prompt vectors) after SOT (official 8 = 13 - 5). */
   nCtx: number;
   /** Tokens per class name with SOT and EOT (official 5: at most 3 BPE tokens; longer is an error). */
   classContextLength: number;
@@ -41,6 +48,7 @@ export interface DenseClipConfig {
 
 /** The official RN50 configuration (configs/denseclip_fpn_res50_512x512_80k.py). */
 export const DENSECLIP_RN50: DenseClipConfig = {
+  prompting: 'post',
   nCtx: 8,
   classContextLength: 5,
   inputResolution: 512,
@@ -61,7 +69,10 @@ export interface ClassTokens {
 export interface DenseClipOutput extends DenseFeatures {
   /** [B, 1 + h*w, E]: the global feature, then the dense embeddings row-major. */
   visualContext: tf.Tensor3D;
-  /** The class text features before and after the context decoder: [K, E] and [B, K, E]. */
+  /**
+   * The class text features before and after the context decoder: [K, E] and [B, K, E] (pre-model:
+   * the mean over images, a zero update, and each image's own text features).
+   */
   textEmbeddings: tf.Tensor2D;
   textDiff: tf.Tensor3D;
   textRefined: tf.Tensor3D;
@@ -97,11 +108,16 @@ export function denseClipInitialWeights(clip: ClipModel, config: DenseClipConfig
     put(`${key}.weight`, [dim], new Float32Array(dim).fill(1));
     put(`${key}.bias`, [dim], new Float32Array(dim));
   };
-  put('contexts', [1, config.nCtx, d], truncNormal(config.nCtx * d, 1));
-  put('gamma', [e], new Float32Array(e).fill(1e-4));
-  const p = 'context_decoder';
+  const pre = config.prompting === 'pre';
+  const p = pre ? 'prompt_generator' : 'context_decoder';
+  if (pre) {
+    put(`${p}.queries`, [config.nCtx, w], truncNormal(config.nCtx * w, 0.02));
+  } else {
+    put('contexts', [1, config.nCtx, d], truncNormal(config.nCtx * d, 1));
+    put('gamma', [e], new Float32Array(e).fill(1e-4));
+  }
   norm(`${p}.memory_proj.0`, e); linear(`${p}.memory_proj.1`, w, e); norm(`${p}.memory_proj.2`, w);
-  norm(`${p}.text_proj.0`, e); linear(`${p}.text_proj.1`, w, e);
+  if (!pre) { norm(`${p}.text_proj.0`, e); linear(`${p}.text_proj.1`, w, e); }
   for (let i = 0; i < config.decoder.layers; i++) {
     const l = `${p}.decoder.${i}`;
     for (const a of ['self_attn', 'cross_attn']) {
@@ -112,16 +128,19 @@ export function denseClipInitialWeights(clip: ClipModel, config: DenseClipConfig
     linear(`${l}.mlp.0`, 4 * w, w);
     linear(`${l}.mlp.3`, w, 4 * w);
   }
-  norm(`${p}.out_proj.0`, w); linear(`${p}.out_proj.1`, e, w);
+  norm(`${p}.out_proj.0`, w); linear(`${p}.out_proj.1`, pre ? d : e, w);
   return sd;
 }
 
 export class DenseCLIP {
   readonly name = 'denseclip';
   readonly backbone: DenseClipBackbone;
-  readonly contexts: tf.Tensor3D;       // [1, M, D]
-  readonly gamma: tf.Tensor1D;          // [E]
-  readonly decoder: ContextDecoder;
+  /** Post-model prompting's learned contexts [1, M, D], gamma [E] and context decoder (null in 'pre'). */
+  readonly contexts: tf.Tensor3D | null;
+  readonly gamma: tf.Tensor1D | null;
+  readonly decoder: ContextDecoder | null;
+  /** Pre-model prompting's prompt generator (null in 'post'). */
+  readonly generator: ContextDecoder | null;
   private readonly params: ParamReader;
   private classTokens: ClassTokens;
 
@@ -134,9 +153,17 @@ export class DenseCLIP {
     const d = clip.config.transformerWidth;
     this.backbone = new DenseClipBackbone(clip, config.inputResolution, config.attnpoolHeads);
     this.params = new ParamReader(weights, source, true);
-    this.contexts = this.params.tensor('contexts', [1, config.nCtx, d]) as tf.Tensor3D;
-    this.gamma = this.params.tensor('gamma', [e]) as tf.Tensor1D;
-    this.decoder = new ContextDecoder(this.params, 'context_decoder', e, config.decoder);
+    if (config.prompting === 'pre') {
+      this.contexts = null;
+      this.gamma = null;
+      this.decoder = null;
+      this.generator = new ContextDecoder(this.params, 'prompt_generator', e, config.decoder, { queries: config.nCtx, outDim: d });
+    } else {
+      this.contexts = this.params.tensor('contexts', [1, config.nCtx, d]) as tf.Tensor3D;
+      this.gamma = this.params.tensor('gamma', [e]) as tf.Tensor1D;
+      this.decoder = new ContextDecoder(this.params, 'context_decoder', e, config.decoder);
+      this.generator = null;
+    }
     this.classTokens = this.checkTokens(classTokens);
   }
 
@@ -163,33 +190,47 @@ export class DenseCLIP {
   }
 
   /**
-   * The class text features [K, E]: [SOT, ctx_1..ctx_M, the class tokens after SOT] through CLIP's
-   * frozen text encoder, read at the EOT (its position in the class tokens + M).
+   * The class text features: [SOT, ctx_1..ctx_M, the class tokens after SOT] through CLIP's frozen
+   * text encoder, read at the EOT (its position in the class tokens + M). With no argument, the
+   * learned contexts (post-model): [K, E]; with prompt vectors [B, M, D] (pre-model), each image's
+   * own: [B, K, E].
    */
-  textEmbeddings(): tf.Tensor2D {
+  textEmbeddings(): tf.Tensor2D;
+  textEmbeddings(prompts: tf.Tensor3D): tf.Tensor3D;
+  textEmbeddings(prompts?: tf.Tensor3D): tf.Tensor2D | tf.Tensor3D {
     const { ids, shape } = this.classTokens;
     const [k, l] = shape;
     const m = this.config.nCtx;
-    const eot = new Int32Array(k);
+    const eotOf = new Int32Array(k);
     for (let i = 0; i < k; i++) {
       let best = 0;
       for (let j = 1; j < l; j++) if (ids[i * l + j] > ids[i * l + best]) best = j; // argmax, first on ties
-      eot[i] = best + m;
+      eotOf[i] = best + m;
     }
+    const ctx = prompts ?? this.contexts;
+    if (!ctx) throw new Error('DenseCLIP.textEmbeddings: pre-model prompting needs the prompt vectors of each image');
+    const b = ctx.shape[0];
     return tf.tidy(() => {
       const tokens = this.clip.tokenEmbeddings({ ids, shape });                         // [K, l, D]
       const d = tokens.shape[2];
-      const ctx = tf.broadcastTo(this.contexts, [k, m, d]);
-      const prompts = tf.concat([tokens.slice([0, 0, 0], [k, 1, d]), ctx, tokens.slice([0, 1, 0], [k, l - 1, d])], 1) as tf.Tensor3D; // [K, 1+M+l-1, D]
-      return this.clip.encodeTokenEmbeddings(prompts, eot);                            // [K, E]
+      const seq = 1 + m + l - 1;
+      const sot = tf.broadcastTo(tokens.slice([0, 0, 0], [k, 1, d]).reshape([1, k, 1, d]), [b, k, 1, d]);
+      const rest = tf.broadcastTo(tokens.slice([0, 1, 0], [k, l - 1, d]).reshape([1, k, l - 1, d]), [b, k, l - 1, d]);
+      const c = tf.broadcastTo(ctx.reshape([b, 1, m, d]), [b, k, m, d]);
+      const prompt = tf.concat([sot, c, rest], 2).reshape([b * k, seq, d]) as tf.Tensor3D;  // [B*K, 1+M+l-1, D]
+      const eot = Int32Array.from({ length: b * k }, (_, i) => eotOf[i % k]);
+      const t = this.clip.encodeTokenEmbeddings(prompt, eot);                          // [B*K, E]
+      return prompts ? (t.reshape([b, k, t.shape[1]]) as tf.Tensor3D) : t;
     });
   }
 
   /** text [B, K, E] and the visual context [B, N, E] -> the decoder's update and the refined text. */
   refine(text: tf.Tensor3D, visualContext: tf.Tensor3D): { diff: tf.Tensor3D; refined: tf.Tensor3D } {
+    const { decoder, gamma } = this;
+    if (!decoder || !gamma) throw new Error('DenseCLIP.refine: pre-model prompting refines nothing after the text encoder');
     return tf.tidy(() => {
-      const diff = this.decoder.forward(text, visualContext);
-      return { diff, refined: tf.add(text, tf.mul(this.gamma, diff)) as tf.Tensor3D };
+      const diff = decoder.forward(text, visualContext);
+      return { diff, refined: tf.add(text, tf.mul(gamma, diff)) as tf.Tensor3D };
     });
   }
 
@@ -211,9 +252,19 @@ export class DenseCLIP {
       const f = this.backbone.features(pixels);
       const [b, e, h, w] = f.visualEmbeddings.shape;
       const visualContext = tf.concat([f.globalFeat.reshape([b, 1, e]), f.visualEmbeddings.reshape([b, e, h * w]).transpose([0, 2, 1])], 1) as tf.Tensor3D;
-      const textEmbeddings = this.textEmbeddings();
-      const text = tf.broadcastTo(textEmbeddings, [b, ...textEmbeddings.shape]) as tf.Tensor3D;
-      const { diff, refined } = this.refine(text, visualContext);
+      let textEmbeddings: tf.Tensor2D;
+      let diff: tf.Tensor3D;
+      let refined: tf.Tensor3D;
+      if (this.generator) {
+        // pre-model: each image's prompts, the text features of each image's classes, no refinement
+        refined = this.textEmbeddings(this.generator.generate(visualContext));          // [B, K, E]
+        textEmbeddings = tf.mean(refined, 0) as tf.Tensor2D;
+        diff = tf.zerosLike(refined);
+      } else {
+        textEmbeddings = this.textEmbeddings();
+        const text = tf.broadcastTo(textEmbeddings, [b, ...textEmbeddings.shape]) as tf.Tensor3D;
+        ({ diff, refined } = this.refine(text, visualContext));
+      }
       const scoreMap = DenseCLIP.scoreMap(f.visualEmbeddings, refined);
       const i = this.config.scoreConcatIndex;
       const neckInputs = f.c.map((c, j) => (j === i ? (tf.concat([c, scoreMap], 1) as tf.Tensor4D) : c));
