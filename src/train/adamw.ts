@@ -16,6 +16,8 @@ export interface AdamWParam {
   variable: tf.Variable;
   /** Decoupled weight decay applies to this parameter (CLIP: matrices yes; gains, biases, embeddings, logit scale no). */
   decay: boolean;
+  /** This parameter's learning rate is lr x lrMult (mmcv's paramwise lr_mult; default 1). */
+  lrMult?: number;
 }
 
 export class AdamW {
@@ -42,9 +44,10 @@ export class AdamW {
         const v = tf.add(tf.mul(this.v[i], beta2), tf.mul(tf.square(g), 1 - beta2));
         this.m[i].assign(m);
         this.v[i].assign(v);
-        const decayed = p.decay && weightDecay > 0 ? tf.mul(p.variable, 1 - lr * weightDecay) : p.variable;
+        const rate = lr * (p.lrMult ?? 1);
+        const decayed = p.decay && weightDecay > 0 ? tf.mul(p.variable, 1 - rate * weightDecay) : p.variable;
         const update = tf.div(tf.div(m, c1), tf.add(tf.sqrt(tf.div(v, c2)), eps));
-        p.variable.assign(tf.sub(decayed, tf.mul(update, lr)));
+        p.variable.assign(tf.sub(decayed, tf.mul(update, rate)));
       });
     });
   }

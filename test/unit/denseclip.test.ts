@@ -156,3 +156,60 @@ describe('DenseCLIP segmentation decoder (FPN neck + Semantic FPN head)', () => 
     fpn.dispose();
   });
 });
+
+describe('DenseCLIP segmenter: baseline, fixed prompts and DenseCLIP on one backbone and head', () => {
+  it('each mode: logits at stride 4, predictions at full size, its loss falls under AdamW, the backbone at lr x 0.1, the text encoder frozen, no leak', async () => {
+    await initBackend();
+    const { DenseClipSegmenter, SEGMENTER_MODES } = await import('../../src/methods/denseclip/segmenter');
+    const { fpnInitialWeights } = await import('../../src/methods/denseclip/fpn');
+    const { AdamW } = await import('../../src/train/adamw');
+    const w = loadWeights(path.join(DIR, 'model.safetensors'));
+    const cfg = applyConfigFile(w.config, spec.clip_config, 'cases.json');
+    const inputs = readSafetensors(path.join(DIR, 'inputs.safetensors'));
+    const px = inputs.tensors.get('pixel_values')!;
+    const pixels = tf.tensor4d(px.data as Float32Array, px.shape as [number, number, number, number]);
+    const lab = inputs.tensors.get('labels')!;
+    const labels = { data: lab.data as Int32Array, shape: lab.shape as [number, number, number] };
+    const texts = readSafetensors(path.join(DIR, 'text-context.safetensors')).tensors.get('texts')!;
+    const classTokens = { ids: Int32Array.from(texts.data), shape: [texts.shape[0], texts.shape[1]] as [number, number] };
+    const K = classTokens.shape[0];
+    // fixed prompts: the class tokens themselves stand in for tokenized "a photo of a {}." prompts
+    const promptTokens = classTokens;
+    for (const mode of SEGMENTER_MODES) {
+      const clip = new ClipModel(cfg, w.stateDict, w.source, true); // trainable: the backbone fine-tunes
+      const config = { mode, denseclip: CONFIG, fpn: { channels: 16, dropout: 0.1 }, backboneLrMult: 0.1 };
+      const inChannels = [64, 128, 256, 512 + (mode === 'baseline' ? 0 : K)];
+      const seg = new DenseClipSegmenter(clip, K, config, { denseclip: denseClipInitialWeights(clip, CONFIG, 3), fpn: fpnInitialWeights({ inChannels, channels: 16, numClasses: K, dropout: 0.1 }, 3) }, { classTokens, promptTokens });
+      const out = seg.forward(pixels);
+      assert.deepStrictEqual(out.logits.shape, [2, K, 24, 32], mode);
+      assert.strictEqual(out.scoreMap === null, mode === 'baseline', mode);
+      tf.dispose([out.logits, out.scoreMap as tf.Tensor]);
+      const groups = seg.paramGroups();
+      assert.ok(groups.some((g) => g.key.startsWith('visual.') && g.lrMult === 0.1), `${mode}: the backbone trains at lr x 0.1`);
+      assert.ok(!groups.some((g) => /^(transformer|token_embedding|ln_final|text_projection|positional_embedding)/.test(g.key)), `${mode}: the text encoder is frozen`);
+      const textBefore = clip.stateDict().get('transformer.resblocks.0.attn.in_proj_weight')!.data.slice();
+      const opt = new AdamW(groups, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 1e-4 });
+      seg.training = true;
+      const losses: number[] = [];
+      const start = tf.memory().numTensors;
+      for (let step = 0; step < 4; step++) {
+        const vars = groups.map((g) => g.variable);
+        const { value, grads } = tf.variableGrads(() => seg.loss(pixels, labels), vars);
+        losses.push(value.dataSync()[0]);
+        opt.apply(vars.map((v) => grads[v.name]), 1e-3);
+        tf.dispose([value, ...Object.values(grads)]);
+        if (step === 0) assert.strictEqual(tf.memory().numTensors, start, `${mode}: no tensor left behind by a step`);
+      }
+      seg.training = false;
+      assert.ok(losses[3] < losses[0], `${mode}: the loss falls: ${losses.map((l) => l.toFixed(4)).join(' -> ')}`);
+      assert.deepStrictEqual(clip.stateDict().get('transformer.resblocks.0.attn.in_proj_weight')!.data, textBefore, `${mode}: the text encoder is unchanged`);
+      const pred = seg.predict(pixels, 96, 128);
+      assert.strictEqual(pred.length, 2 * 96 * 128);
+      assert.ok(pred.every((p) => p >= 0 && p < K));
+      opt.dispose();
+      seg.dispose();
+      clip.dispose();
+    }
+    pixels.dispose();
+  });
+});

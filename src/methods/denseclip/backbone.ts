@@ -6,7 +6,7 @@
 // input_resolution / 32, then in every forward to the actual map size).
 import * as tf from '@tensorflow/tfjs';
 import type { ClipModel } from '../../clip/model';
-import { Attention, multiHeadAttention } from '../../clip/ops';
+import { Attention, isTrainable, multiHeadAttention } from '../../clip/ops';
 import { ModifiedResNet } from '../../clip/resnet';
 import { resizeBilinearNCHW } from './resize';
 
@@ -43,11 +43,19 @@ export class DenseClipBackbone {
     this.attention = { ...pool.attention, heads };
     this.grid = inputResolution / 32;
     const c = pool.positional.shape[1];
-    this.positional = tf.tidy(() => {
+    const resized = tf.tidy(() => {
       const cls = pool.positional.slice([0, 0], [1, c]);
       const spatial = pool.positional.slice([1, 0], [-1, c]) as tf.Tensor2D;
       return tf.concat([cls, pool.grid === this.grid ? spatial : resizeGrid(spatial, pool.grid, this.grid, this.grid)], 0) as tf.Tensor2D;
     });
+    // the resized table is the parameter from here on (as the official load makes it): it trains with
+    // the backbone when the CLIP model's weights do
+    if (isTrainable(pool.positional)) {
+      this.positional = tf.variable(resized, true);
+      resized.dispose();
+    } else {
+      this.positional = resized;
+    }
   }
 
   /** pixels NCHW [B, 3, H, W] -> c1..c4, the global feature and the dense embeddings. */
