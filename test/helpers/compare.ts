@@ -29,3 +29,29 @@ export function assertClose(name: string, out: tf.Tensor, ref: Golden, tol = 1e-
   assert.ok(err <= tol, `${name}: relative error ${err.toExponential(3)} > ${tol}`);
   return err;
 }
+
+/** max |out - ref| / max |ref|: the measure the official-code fixtures' READMEs use. */
+export function maxRelativeError(out: ArrayLike<number>, ref: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < ref.length; i++) {
+    num = Math.max(num, Math.abs(out[i] - ref[i]));
+    den = Math.max(den, Math.abs(ref[i]));
+  }
+  return num / Math.max(den, 1e-30);
+}
+
+/** Asserts the shape (for tensors) and maxRelativeError(out, ref) <= tol, naming the array. */
+export function assertMaxClose(name: string, out: tf.Tensor | Float32Array, ref: Golden, tol = 1e-4): void {
+  const data = out instanceof tf.Tensor ? out.dataSync() : out;
+  if (out instanceof tf.Tensor) assert.deepStrictEqual(out.shape, ref.shape, `${name}: shape [${out.shape}] vs [${ref.shape}]`);
+  const e = maxRelativeError(data, ref.data);
+  assert.ok(e <= tol, `${name}: max relative error ${e.toExponential(3)} > ${tol}`);
+}
+
+/** A named tensor of a fixture file, or an error naming the file and the tensor. */
+export function fixtureTensor(f: { file: string; tensors: Map<string, Golden> }, name: string): Golden {
+  const t = f.tensors.get(name);
+  if (!t) throw new Error(`${f.file}: no tensor '${name}'`);
+  return t;
+}

@@ -8,6 +8,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { assertMaxClose, fixtureTensor } from '../helpers/compare';
 import { clipVocabFile, cspDir } from '../fixture-dirs';
 import { ClipModel } from '../../src/clip/model';
 import { readSafetensors, type SafetensorsFile } from '../../src/clip/safetensors';
@@ -24,30 +25,8 @@ const { dir, source } = cspDir();
 const casesFile = path.join(dir, 'cases.json');
 const spec = fs.existsSync(casesFile) ? (JSON.parse(fs.readFileSync(casesFile, 'utf8')) as Spec) : null;
 
-function get(f: SafetensorsFile, name: string) {
-  const t = f.tensors.get(name);
-  if (!t) throw new Error(`${f.file}: no tensor '${name}'`);
-  return t;
-}
-
-/** The README's measure: max |a - b| / max |b|. */
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / Math.max(den, 1e-30);
-}
-
-function close(name: string, out: tf.Tensor | Float32Array, ref: { shape: number[]; data: ArrayLike<number> }, tol = 1e-4): void {
-  const data = out instanceof tf.Tensor ? out.dataSync() : out;
-  if (out instanceof tf.Tensor) assert.deepStrictEqual(out.shape, ref.shape, `${name}: shape [${out.shape}] vs [${ref.shape}]`);
-  const e = maxRel(data, ref.data);
-  assert.ok(e <= tol, `${name}: max relative error ${e.toExponential(3)} > ${tol}`);
-}
-
+const get = fixtureTensor;
+const close = assertMaxClose;
 const ids = (t: { shape: number[]; data: ArrayLike<number> }): TokenIds => ({ ids: Int32Array.from(t.data), shape: [t.shape[0], t.shape[1]] });
 const pairsOf = (t: { shape: number[]; data: ArrayLike<number> }): PairIndex[] => Array.from({ length: t.shape[0] }, (_, i) => [Number(t.data[2 * i]), Number(t.data[2 * i + 1])] as const);
 

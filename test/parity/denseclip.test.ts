@@ -8,6 +8,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { assertMaxClose, fixtureTensor } from '../helpers/compare';
 import { denseclipDir } from '../fixture-dirs';
 import { ClipModel } from '../../src/clip/model';
 import { readSafetensors, type SafetensorsFile } from '../../src/clip/safetensors';
@@ -32,28 +33,9 @@ const spec = fs.existsSync(casesFile) ? (JSON.parse(fs.readFileSync(casesFile, '
 const TOL = 1e-4;
 
 type Ref = { shape: number[]; data: ArrayLike<number> };
-function get(f: SafetensorsFile, name: string): Ref {
-  const t = f.tensors.get(name);
-  if (!t) throw new Error(`${f.file}: no tensor '${name}'`);
-  return t;
-}
 
-function maxRel(a: ArrayLike<number>, b: ArrayLike<number>): number {
-  let num = 0;
-  let den = 0;
-  for (let i = 0; i < b.length; i++) {
-    num = Math.max(num, Math.abs(a[i] - b[i]));
-    den = Math.max(den, Math.abs(b[i]));
-  }
-  return num / Math.max(den, 1e-30);
-}
-
-function close(name: string, out: tf.Tensor, ref: Ref, tol = TOL): void {
-  assert.deepStrictEqual(out.shape, ref.shape, `${name}: shape [${out.shape}] vs [${ref.shape}]`);
-  const e = maxRel(out.dataSync(), ref.data);
-  assert.ok(e <= tol, `${name}: max relative error ${e.toExponential(3)} > ${tol}`);
-}
-
+const get = fixtureTensor;
+const close = (name: string, out: tf.Tensor, ref: Ref, tol = TOL) => assertMaxClose(name, out, ref, tol);
 const tensorOf = (r: Ref) => tf.tensor(Float32Array.from(r.data), r.shape);
 
 describe(`DenseCLIP parity with the official code: ${dir} (${source})`, () => {
