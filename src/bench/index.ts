@@ -85,8 +85,9 @@ const preprocessCase: BenchCase = {
  * MiniCLIP's architecture: speed, and whether memory stays flat (tensors, bytes and process RSS
  * are logged before and after).
  */
-const coopStepsCase: BenchCase = {
-  describe: "1,000 CoOp steps on MiniCLIP's architecture (16 ctx, 10 classes, batch 32 of cached features)",
+/** CoOp steps on MiniCLIP's architecture; tensor count and RSS are printed as the run goes (a leak shows as growth). */
+const coopStepsCase = (total: number, every: number): BenchCase => ({
+  describe: `${total.toLocaleString('en-US')} CoOp steps on MiniCLIP's architecture (16 ctx, 10 classes, batch 32 of cached features), tensors and RSS every ${every.toLocaleString('en-US')}`,
   unit: 'steps',
   setup() {
     const { CoOp } = require('../methods/coop') as typeof import('../methods/coop');
@@ -116,16 +117,16 @@ const coopStepsCase: BenchCase = {
       run: () => {
         step();
         mem('after the first step');
-        for (let i = 1; i < 1000; i++) {
+        for (let i = 1; i < total; i++) {
           step();
-          if ((i + 1) % 250 === 0) mem(`after ${i + 1} steps`);
+          if ((i + 1) % every === 0) mem(`after ${i + 1} steps`);
         }
       },
-      units: 1000,
+      units: total,
       cleanup: () => { features.dispose(); sgd.dispose(); coop.dispose(); model.dispose(); },
     };
   },
-};
+});
 
 /** The world generator: 1,000 pretraining pairs (64x64 image + caption, the default mix of styles). */
 const worldCase: BenchCase = {
@@ -227,7 +228,8 @@ export const BENCH_CASES: Record<string, BenchCase> = {
   'pretrain-step': pretrainCase(1),
   'pretrain-step-2-workers': pretrainCase(2),
   'world-64': worldCase,
-  'coop-1000-steps': coopStepsCase,
+  'coop-1000-steps': coopStepsCase(1000, 250),
+  'coop-10000-steps': coopStepsCase(10000, 2000),
   'preprocess-1000x700': preprocessCase,
   'vit-b32-image': imageCase('ViT-B/32', 4),
   'rn50-image': imageCase('RN50', 4),

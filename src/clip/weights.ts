@@ -1,6 +1,7 @@
 // Loading CLIP weights into one layout: OpenAI state-dict key names, float32 data.
 // Sources: a safetensors file with OpenAI keys, a Hugging Face CLIPModel folder (config.json +
 // model.safetensors, possibly sharded), or either layout's safetensors with a config.json beside it.
+import { readTorchCheckpoint } from './torch-checkpoint';
 import { confinedPath, readJsonFile } from '../io/files';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -165,13 +166,11 @@ function readJson(file: string): unknown {
 export function loadWeights(source: string): LoadedWeights {
   if (!fs.existsSync(source)) throw new Error(`${source}: no such file or folder`);
   const isDir = fs.statSync(source).isDirectory();
-  if (!isDir && /\.(pt|pth|bin)$/i.test(source)) {
-    throw new Error(`${source}: PyTorch pickles (.pt/.pth/.bin) are not read yet; convert to safetensors or use a Hugging Face folder with model.safetensors`);
+  const torch = !isDir && /\.(pt|pth|bin)$/i.test(source);
+  if (!isDir && !torch && !source.endsWith('.safetensors')) {
+    throw new Error(`${source}: unknown weights format (valid: a .safetensors file, a PyTorch checkpoint .pt/.pth/.bin (torch.save or OpenAI's TorchScript), or a folder with model.safetensors and config.json)`);
   }
-  if (!isDir && !source.endsWith('.safetensors')) {
-    throw new Error(`${source}: unknown weights format (valid: a .safetensors file, or a folder with model.safetensors and config.json)`);
-  }
-  const { sd: raw, file } = isDir ? readFolder(source) : { sd: readSafetensorsStateDict(source), file: source };
+  const { sd: raw, file } = isDir ? readFolder(source) : { sd: torch ? readTorchCheckpoint(source) : readSafetensorsStateDict(source), file: source };
   const stripped = stripPrefixes(raw);
   const layout = isHfLayout(stripped) ? 'huggingface' : 'openai';
   const stateDict = layout === 'huggingface' ? hfToOpenAI(stripped, file) : stripped;

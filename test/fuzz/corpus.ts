@@ -1,7 +1,7 @@
 // The fuzz corpus of the reliability issue, run in a child process by test/unit/fuzz.test.ts (so a
 // hang or a crash is caught from outside): seeded mutations of every kind of file promptlab reads
 // (safetensors files and headers, Hugging Face folders, encode inputs, tokenizer files, manifests,
-// results folders, PNG and JPEG images), each handed to the loader a user's command would call.
+// results folders, PyTorch checkpoints, PNG and JPEG images), each handed to the loader a user's command would call.
 //
 // Usage: tsx test/fuzz/corpus.ts WORK_DIR [SEED] [CASES_PER_KIND]
 // Prints one JSON line when a case starts ({"start": id}) and one when it ends
@@ -15,6 +15,7 @@ import { ClipModel } from '../../src/clip';
 import { decodeImage } from '../../src/clip/image';
 import { readSafetensors, readSafetensorsHeader } from '../../src/clip/safetensors';
 import { ClipTokenizer } from '../../src/clip/tokenizer';
+import { readTorchCheckpoint } from '../../src/clip/torch-checkpoint';
 import { loadManifest } from '../../src/data/manifest';
 import { mergeResults } from '../../src/repro/merge';
 import { readResults } from '../../src/repro/record';
@@ -102,6 +103,8 @@ function kinds(model: ClipModel, tokenizerFiles: { merges: string; json: Json },
   const manifest = JSON.parse(fs.readFileSync(path.join(ROOT, 'data-manifests', 'world', 'world-shapes.json'), 'utf8')) as Json;
   const results = JSON.parse(fs.readFileSync(path.join(resultsDir, 'results.json'), 'utf8')) as Json;
   const png = fs.readFileSync(path.join(FIXTURES, 'preprocess', 'small.png'));
+  const stateDictPt = fs.readFileSync(path.join(FIXTURES, 'vit-tiny', 'state-dict.pt'));
+  const jitPt = fs.readFileSync(path.join(FIXTURES, 'vit-tiny', 'openai-jit.pt'));
   const jpeg = fs.readFileSync(path.join(FIXTURES, 'preprocess', 'photo.jpg'));
   const write = (dir: string, name: string, data: string | Uint8Array) => { fs.mkdirSync(dir, { recursive: true }); fs.writeFileSync(path.join(dir, name), data); return path.join(dir, name); };
   const encodeInputs = (file: string) => {
@@ -144,6 +147,8 @@ function kinds(model: ClipModel, tokenizerFiles: { merges: string; json: Json },
       make: (r, d) => { write(d, 'results.json', r.chance(0.8) ? JSON.stringify(mutateJson(r, results)) : mutateBytes(r, Buffer.from(JSON.stringify(results)))); return d; },
       load: (d) => { readResults(d); mergeResults([d, otherPart], path.join(d, 'merged')); },
     },
+    { name: 'PyTorch torch.save', make: (r, d) => write(d, 'x.pt', mutateBytes(r, stateDictPt)), load: (f) => { readTorchCheckpoint(f); } },
+    { name: 'PyTorch TorchScript', make: (r, d) => write(d, 'x.pt', mutateBytes(r, jitPt)), load: (f) => { readTorchCheckpoint(f); } },
     { name: 'PNG', make: (r, d) => write(d, 'x.png', mutateBytes(r, png)), load: (f) => { decodeImage(fs.readFileSync(f), f); } },
     { name: 'JPEG', make: (r, d) => write(d, 'x.jpg', mutateBytes(r, jpeg)), load: (f) => { decodeImage(fs.readFileSync(f), f); } },
   ];

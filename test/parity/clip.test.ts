@@ -8,6 +8,7 @@ import { parityDir } from '../fixture-dirs';
 import { assertClose } from '../helpers/compare';
 import { ClipModel } from '../../src/clip/model';
 import { readSafetensors, SafetensorsFile } from '../../src/clip/safetensors';
+import { readTorchCheckpoint } from '../../src/clip/torch-checkpoint';
 import { loadWeights } from '../../src/clip/weights';
 import { CoOp } from '../../src/methods/coop';
 import { crossEntropy } from '../../src/methods/method';
@@ -146,6 +147,26 @@ describe(`CLIP parity: model cases in ${root} (${source})`, () => {
           } finally {
             for (const t of Object.values(out)) t.dispose();
             hf.dispose();
+          }
+        });
+      }
+
+      // PyTorch checkpoints of the same weights: OpenAI's TorchScript release format and a torch.save
+      // training checkpoint (under 'state_dict' with DataParallel's 'module.' prefix); fp16 weights
+      // within 5e-3, fp32 within 1e-4
+      for (const file of ['openai-jit.pt', 'state-dict.pt']) {
+        if (!fs.existsSync(path.join(caseDir, file))) continue;
+        it(`${name}/${file}: read without PyTorch, every output within 5e-3 (fp16 weights) or 1e-4 (fp32)`, () => {
+          const info = { dtypes: new Set<string>() };
+          readTorchCheckpoint(path.join(caseDir, file), info);
+          const tol = info.dtypes.has('HalfStorage') || info.dtypes.has('BFloat16Storage') ? 5e-3 : 1e-4;
+          const pt = ClipModel.load(path.join(caseDir, file));
+          const out = runModel(pt, inputs);
+          try {
+            for (const key of OUTPUTS) assertClose(`${name}/${file} ${key}`, out[key], golden(outputs, key), tol);
+          } finally {
+            for (const t of Object.values(out)) t.dispose();
+            pt.dispose();
           }
         });
       }

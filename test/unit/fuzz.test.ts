@@ -1,6 +1,6 @@
-// The fuzz corpus (test/fuzz/corpus.ts) in a child process: 600 seeded mutations of safetensors
+// The fuzz corpus (test/fuzz/corpus.ts) in a child process: 720 seeded mutations of safetensors
 // files and headers, encode inputs, Hugging Face folders, tokenizer files, manifests, results
-// folders, PNG and JPEG. Every input either loads or fails with a one-line error that names it and
+// folders, PyTorch checkpoints (torch.save and TorchScript), PNG and JPEG. Every input either loads or fails with a one-line error that names it and
 // is not a JavaScript internal; none hangs or crashes (the child would not finish), and nothing is
 // written outside the corpus' folder. The counts are printed.
 import * as assert from 'assert';
@@ -12,6 +12,7 @@ import * as path from 'path';
 const CORPUS = path.resolve(__dirname, '..', 'fuzz', 'corpus.ts');
 const TSX = path.resolve(__dirname, '..', '..', 'node_modules', '.bin', 'tsx');
 const PER_KIND = 60;
+const KINDS = 12;
 const CASE_LIMIT_MS = 5000;
 const INTERNAL = /Cannot read propert|is not a function|is not iterable|Maximum call stack|out of bounds|Invalid array length|Invalid typed array|\[object Object\]|Argument '\w+' passed to/;
 
@@ -23,7 +24,7 @@ describe('fuzz corpus: hostile inputs load or fail clearly, never hang, crash or
   const work = path.join(outer, 'corpus');
   after(() => fs.rmSync(outer, { recursive: true, force: true }));
 
-  it(`${PER_KIND} mutations of each of 10 input kinds`, async () => {
+  it(`${PER_KIND} mutations of each of ${KINDS} input kinds`, async () => {
     fs.mkdirSync(work);
     const lines: string[] = [];
     let stderr = '';
@@ -44,7 +45,7 @@ describe('fuzz corpus: hostile inputs load or fail clearly, never hang, crash or
     const results = lines.filter((l) => l.includes('"status"')).map((l) => JSON.parse(l) as CaseResult);
     const last = started[started.length - 1];
     assert.strictEqual(code, 0, `the corpus process ended with ${code} at case ${last?.start} (${last?.kind}): a crash or a hang\n${stderr.slice(-2000)}`);
-    assert.strictEqual(results.length, PER_KIND * 10);
+    assert.strictEqual(results.length, PER_KIND * KINDS);
 
     const problems: string[] = [];
     const counts = new Map<string, { ok: number; error: number; slowest: number }>();

@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs';
 import { initBackend } from '../../src/backend';
 import { ClipModel } from '../../src/clip';
 import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../src/clip/safetensors';
+import { readTorchCheckpoint } from '../../src/clip/torch-checkpoint';
 import { loadWeights } from '../../src/clip/weights';
 import { loadManifest } from '../../src/data/manifest';
 
@@ -116,5 +117,60 @@ describe('hostile files', () => {
     } finally {
       m.dispose();
     }
+  });
+});
+
+/** A minimal zip (stored entries) written by hand, to make hostile PyTorch archives. */
+function zipOf(entries: [string, Uint8Array][]): Buffer {
+  const locals: Buffer[] = [];
+  const centrals: Buffer[] = [];
+  let offset = 0;
+  for (const [name, data] of entries) {
+    const n = Buffer.from(name);
+    const local = Buffer.alloc(30);
+    local.writeUInt32LE(0x04034b50, 0);
+    local.writeUInt32LE(data.length, 18);
+    local.writeUInt32LE(data.length, 22);
+    local.writeUInt16LE(n.length, 26);
+    const central = Buffer.alloc(46);
+    central.writeUInt32LE(0x02014b50, 0);
+    central.writeUInt32LE(data.length, 20);
+    central.writeUInt32LE(data.length, 24);
+    central.writeUInt16LE(n.length, 28);
+    central.writeUInt32LE(offset, 42);
+    locals.push(local, n, Buffer.from(data));
+    centrals.push(central, n);
+    offset += 30 + n.length + data.length;
+  }
+  const cd = Buffer.concat(centrals);
+  const eocd = Buffer.alloc(22);
+  eocd.writeUInt32LE(0x06054b50, 0);
+  eocd.writeUInt16LE(entries.length, 8);
+  eocd.writeUInt16LE(entries.length, 10);
+  eocd.writeUInt32LE(cd.length, 12);
+  eocd.writeUInt32LE(offset, 16);
+  return Buffer.concat([...locals, cd, eocd]);
+}
+
+describe('hostile PyTorch files: nothing in them runs', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-pickle-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const write = (name: string, bytes: Uint8Array) => { const f = path.join(tmp, name); fs.writeFileSync(f, bytes); return f; };
+  // protocol 2: PROTO 2, then the payload, then STOP
+  const pickle = (body: string) => Buffer.concat([Buffer.from([0x80, 0x02]), Buffer.from(body, 'latin1'), Buffer.from('.')]);
+
+  it('refuses globals other than tensors, storages, OrderedDict and TorchScript modules, naming them', () => {
+    const evil = write('evil.pt', zipOf([['archive/data.pkl', pickle('cos\nsystem\nX\u0002\u0000\u0000\u0000lsR')]]));
+    assert.throws(() => readTorchCheckpoint(evil), /evil\.pt: the pickle names os\.system, which promptlab does not read .*nothing in the file is executed/);
+    const builtin = write('builtin.pt', zipOf([['archive/data.pkl', pickle('c__builtin__\neval\n)R')]]));
+    assert.throws(() => readTorchCheckpoint(builtin), /names __builtin__\.eval/);
+  });
+
+  it('refuses opcodes it does not know, entries outside the archive and the legacy format, with what to do', () => {
+    assert.throws(() => readTorchCheckpoint(write('op.pt', zipOf([['archive/data.pkl', pickle('i')]]))), /opcode 0x69 is not one promptlab reads/);
+    assert.throws(() => readTorchCheckpoint(write('slip.pt', zipOf([['../data.pkl', pickle('}')]]))), /entry name "\.\.\/data\.pkl" points outside the archive/);
+    assert.throws(() => readTorchCheckpoint(write('legacy.pt', pickle('}'))), /legacy \(pre-1\.6\) torch\.save file.*re-save it/);
+    assert.throws(() => readTorchCheckpoint(write('text.pt', Buffer.from('hello'))), /not a PyTorch checkpoint/);
+    assert.throws(() => readTorchCheckpoint(write('empty.pt', zipOf([['archive/data.pkl', pickle('}')]]))), /the checkpoint's dict holds no tensors/);
   });
 });
