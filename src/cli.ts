@@ -14,6 +14,9 @@ const USAGE = `promptlab <command> [options]
 Commands:
   --version
       the package's version
+  fetch <manifest-id | --manifest FILE> [--dest DIR]
+      download, resume and sha256-verify what a download manifest lists (data-manifests/downloads; e.g. clip-bpe),
+      into DIR (default: the user cache, PROMPTLAB_CACHE or ~/.cache/promptlab, under the manifest id)
   ${ENCODE_USAGE}
       run a CLIP checkpoint (safetensors file or Hugging Face folder) on pixel_values / input_ids
   tokenize [--vocab FILE] [--context-length N] [--truncate] TEXT...
@@ -120,6 +123,17 @@ export async function main(argv: string[]): Promise<number> {
         const { regenerateFigures } = require('./repro/figures') as typeof import('./repro/figures');
         const { consoleProgress } = require('./train/progress') as typeof import('./train/progress');
         await regenerateFigures({ out: values.out as string | undefined, full: values.full === true, model: requireModel('figures', '--model', values.model as string | undefined), log: err, onProgress: consoleProgress() });
+        return 0;
+      }
+      case 'fetch': {
+        const { values, positionals } = parse('fetch', rest, { manifest: { type: 'string' }, dest: { type: 'string' } });
+        const { fetchManifest, loadDownloadManifest, userCacheDir } = require('./data/fetch') as typeof import('./data/fetch');
+        const which = (values.manifest as string | undefined) ?? positionals[0];
+        if (!which || (values.manifest !== undefined && positionals.length > 0)) throw new UsageError('promptlab fetch: name one manifest id (e.g. clip-bpe) or --manifest FILE');
+        const m = loadDownloadManifest(which);
+        const dest = path.resolve((values.dest as string | undefined) ?? path.join(userCacheDir(), m.id));
+        const r = await fetchManifest(m, dest, err);
+        err(`fetch: ${m.id}: ${r.files.length} file(s) in ${r.dest}`);
         return 0;
       }
       case 'model-card':

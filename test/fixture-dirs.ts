@@ -3,6 +3,7 @@
 // fixtures beside the checkout (CI), else the copies under test/fixtures (a user's clone).
 import * as fs from 'fs';
 import * as path from 'path';
+import { userCacheDir } from '../src/data/fetch';
 
 const ROOT = path.resolve(__dirname, '..');
 
@@ -46,12 +47,14 @@ export function denseclipDir(): FixtureDir {
   return resolveDir('PROMPTLAB_DENSECLIP_DIR', '../shared/fixtures/denseclip-official', 'test/fixtures/denseclip-official');
 }
 
-/** CLIP's BPE merges file: beside the parity cases, or in the shared fixtures; never in the repo. */
+/** CLIP's BPE merges file: beside the parity cases, in the shared fixtures, or where `npx promptlab fetch clip-bpe` puts it; never in the repo. */
+export const FETCH_CLIP_BPE = 'npx promptlab fetch clip-bpe';
 export function clipVocabFile(): string | null {
   const candidates = [
     path.join(parityDir().dir, 'tokenizer', 'bpe_simple_vocab_16e6.txt.gz'),
     path.resolve(ROOT, '../shared/fixtures/clip-parity/tokenizer/bpe_simple_vocab_16e6.txt.gz'),
     process.env.PROMPTLAB_CLIP_VOCAB ?? '',
+    path.join(userCacheDir(), 'clip-bpe', 'bpe_simple_vocab_16e6.txt.gz'), // npx promptlab fetch clip-bpe
   ];
   return candidates.find((c) => c !== '' && fs.existsSync(c)) ?? null;
 }

@@ -5,7 +5,7 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
-import { coopDir, clipVocabFile } from '../fixture-dirs';
+import { coopDir, clipVocabFile, FETCH_CLIP_BPE } from '../fixture-dirs';
 import { assertClose } from '../helpers/compare';
 import { ClipModel } from '../../src/clip/model';
 import { ClipTokenizer } from '../../src/clip/tokenizer';
@@ -61,7 +61,7 @@ describe(`CoOp/CoCoOp parity with the official code: ${dir} (${source})`, () => 
   for (const c of spec.cases) {
     it(`${c.file}: ${c.method} (n_ctx ${c.n_ctx}, init '${c.ctx_init}'${c.csc ? ', class-specific' : ''}${c.class_token_position ? `, ${c.class_token_position}` : ''}) matches prompts, logits, loss and gradients within 1e-4`, function () {
       if (!tok) {
-        console.log("      CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) is not redistributed in this repository; set PROMPTLAB_PARITY_DIR to the shared clip-parity fixtures or PROMPTLAB_CLIP_VOCAB to the file");
+        console.log(`      CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) is not redistributed in this repository: run \`${FETCH_CLIP_BPE}\` once (it goes to the user cache, where these tests find it)`);
         this.skip();
       }
       const f = readSafetensors(path.join(dir, c.file));

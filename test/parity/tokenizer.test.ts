@@ -4,11 +4,11 @@ import * as assert from 'assert';
 import * as fs from 'fs';
 import * as path from 'path';
 import { ClipTokenizer } from '../../src/clip/tokenizer';
-import { clipVocabFile, coopDir, parityDir } from '../fixture-dirs';
+import { clipVocabFile, coopDir, parityDir, FETCH_CLIP_BPE } from '../fixture-dirs';
 
 const NO_VOCAB =
-  "CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) is not redistributed in this repository; " +
-  'set PROMPTLAB_PARITY_DIR to the shared clip-parity fixtures or PROMPTLAB_CLIP_VOCAB to the file';
+  "CLIP's BPE vocabulary (bpe_simple_vocab_16e6.txt.gz) is not redistributed in this repository: " +
+  `run \`${FETCH_CLIP_BPE}\` once (it goes to the user cache, where these tests find it)`;
 
 interface TokenizerCase {
   text: string;
