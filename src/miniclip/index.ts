@@ -1,5 +1,7 @@
 // MiniCLIP: CLIP's architecture at a size a laptop CPU can pretrain, on the embedded world's
 // image-caption pairs, with a BPE vocabulary learned from the world's captions in CLIP's format.
+import { userCacheDir } from '../data/fetch';
+import { readJsonFile } from '../io/files';
 import * as fs from 'fs';
 import * as path from 'path';
 import type { ClipConfig } from '../clip/config';
@@ -62,11 +64,44 @@ export function worldPairSource(seed: number, size = 64): PairSource {
   };
 }
 
-/** Loads the shipped MiniCLIP (or another folder with the same files). */
+/**
+ * Loads the shipped MiniCLIP, or any CLIP folder: the weights (model.safetensors or its shard index,
+ * OpenAI or Hugging Face layout, with config.json) and the tokenizer beside them: bpe.txt (OpenAI's
+ * merges format), else a Hugging Face tokenizer (tokenizer.json, or vocab.json + merges.txt), else,
+ * for a model with CLIP's 49,408-token vocabulary, CLIP's BPE file from the user cache
+ * (`npx promptlab fetch clip-bpe`).
+ */
 export function loadMiniClip(dir = MINICLIP_DIR): { model: ClipModel; tokenizer: ClipTokenizer } {
   const weights = path.join(dir, 'model.safetensors');
-  if (!fs.existsSync(weights)) {
-    throw new Error(`${weights}: MiniCLIP's checkpoint is missing; run \`promptlab pretrain\` to make it (see ${path.join(dir, 'MODEL_CARD.md')})`);
+  if (!fs.existsSync(weights) && !fs.existsSync(path.join(dir, 'model.safetensors.index.json'))) {
+    throw new Error(`${weights}: ${path.resolve(dir) === path.resolve(MINICLIP_DIR) ? "MiniCLIP's checkpoint is missing; run `promptlab pretrain --export models/miniclip` to make it" : 'no model.safetensors (or its shard index) in this folder'} (see ${path.join(MINICLIP_DIR, 'MODEL_CARD.md')})`);
   }
-  return { model: ClipModel.load(weights), tokenizer: ClipTokenizer.fromMergesFile(path.join(dir, 'bpe.txt')) };
+  const tokenizer = modelTokenizer(dir);
+  const model = ClipModel.load(dir);
+  if (tokenizer.vocabSize > model.config.vocabSize) {
+    model.dispose();
+    throw new Error(`${dir}: the tokenizer has ${tokenizer.vocabSize} tokens, the model's embedding table ${model.config.vocabSize}: they do not belong together`);
+  }
+  return { model, tokenizer };
+}
+
+/** The tokenizer of a model folder (see loadMiniClip). */
+export function modelTokenizer(dir: string): ClipTokenizer {
+  const bpe = path.join(dir, 'bpe.txt');
+  if (fs.existsSync(bpe)) return ClipTokenizer.fromMergesFile(bpe);
+  const hf = ['tokenizer.json', 'vocab.json'].some((f) => fs.existsSync(path.join(dir, f)));
+  if (hf) return ClipTokenizer.fromHuggingFace(dir);
+  const cached = path.join(userCacheDir(), 'clip-bpe', 'bpe_simple_vocab_16e6.txt.gz');
+  const config = path.join(dir, 'config.json');
+  const vocab = fs.existsSync(config) ? configVocabSize(config) : null;
+  if (vocab === CLIP_VOCAB_SIZE && fs.existsSync(cached)) return ClipTokenizer.fromMergesFile(cached);
+  throw new Error(`${dir}: no tokenizer beside the model (bpe.txt, tokenizer.json, or vocab.json + merges.txt)${vocab === CLIP_VOCAB_SIZE ? "; this model has CLIP's vocabulary: run `npx promptlab fetch clip-bpe` once and it is found in the user cache" : ''}`);
+}
+
+const CLIP_VOCAB_SIZE = 49408;
+
+function configVocabSize(file: string): number | null {
+  const c = readJsonFile<Record<string, unknown>>(file, 'config');
+  const v = (c.text_config as Record<string, unknown> | undefined)?.vocab_size ?? c.vocab_size;
+  return typeof v === 'number' ? v : null;
 }
