@@ -71,6 +71,10 @@ describe('merge-results', () => {
     const files = (await writeResultOutputs(dir)).map((f) => path.basename(f));
     for (const f of ['transfer.html', 'transfer.csv', 'transfer.md']) assert.ok(files.includes(f) && fs.existsSync(path.join(dir, f)), f);
     assert.strictEqual(fs.readFileSync(path.join(dir, 'transfer.csv'), 'utf8'), 'benchmark,role,CoOp\nworld-shapes,source,60.0\nworld-patterns,xd,40.0\naverage,xd,40.0\n');
+    // the same results write the same bytes: figures (SVG, HTML) and tables, every time
+    const first = new Map(files.filter((f) => !f.endsWith('.png')).map((f) => [f, fs.readFileSync(path.join(dir, f))]));
+    await writeResultOutputs(dir);
+    for (const [f, bytes] of first) assert.ok(fs.readFileSync(path.join(dir, f)).equals(bytes), `${f} differs between two writes`);
   });
 
   it('refuses parts that differ in experiment, configuration or model, or that repeat a row', () => {
