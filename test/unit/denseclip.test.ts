@@ -14,6 +14,9 @@ import { loadWeights } from '../../src/clip/weights';
 import { DENSECLIP_RN50, DenseCLIP, denseClipInitialWeights, segmentationLoss, type DenseClipConfig } from '../../src/methods/denseclip/denseclip';
 import { bilinearMatrix } from '../../src/methods/denseclip/resize';
 import { Adam } from '../../src/train/adam';
+import { AdamW } from '../../src/train/adamw';
+import { fpnInitialWeights, SemanticFpn } from '../../src/methods/denseclip/fpn';
+import { DenseClipSegmenter, SEGMENTER_MODES } from '../../src/methods/denseclip/segmenter';
 
 const DIR = path.resolve(__dirname, '..', 'fixtures', 'denseclip-official');
 const spec = JSON.parse(fs.readFileSync(path.join(DIR, 'cases.json'), 'utf8'));
@@ -125,7 +128,6 @@ describe('DenseCLIP (method checks on a tiny CLIP)', () => {
 describe('DenseCLIP segmentation decoder (FPN neck + Semantic FPN head)', () => {
   it('logits at stride 4 for odd and even maps, every weight gets a gradient, the loss falls, no tensor left behind', async () => {
     await initBackend();
-    const { SemanticFpn, fpnInitialWeights } = await import('../../src/methods/denseclip/fpn');
     const config = { inChannels: [8, 16, 32, 64 + 3], channels: 16, numClasses: 3, dropout: 0.1 };
     const fpn = new SemanticFpn(config, fpnInitialWeights(config, 1));
     const feats = (h: number, w: number) => config.inChannels.map((c, i) => tf.randomNormal([2, c, Math.ceil(h / 2 ** i), Math.ceil(w / 2 ** i)], 0, 1, 'float32', 7 + i) as tf.Tensor4D);
@@ -160,9 +162,6 @@ describe('DenseCLIP segmentation decoder (FPN neck + Semantic FPN head)', () => 
 describe('DenseCLIP segmenter: baseline, fixed prompts and DenseCLIP on one backbone and head', () => {
   it('each mode: logits at stride 4, predictions at full size, its loss falls under AdamW, the backbone at lr x 0.1, the text encoder frozen, no leak', async () => {
     await initBackend();
-    const { DenseClipSegmenter, SEGMENTER_MODES } = await import('../../src/methods/denseclip/segmenter');
-    const { fpnInitialWeights } = await import('../../src/methods/denseclip/fpn');
-    const { AdamW } = await import('../../src/train/adamw');
     const w = loadWeights(path.join(DIR, 'model.safetensors'));
     const cfg = applyConfigFile(w.config, spec.clip_config, 'cases.json');
     const inputs = readSafetensors(path.join(DIR, 'inputs.safetensors'));
