@@ -17,6 +17,8 @@ export interface BenchResult {
 interface BenchCase {
   describe: string;
   unit: string;
+  /** false for long runs, whose peak memory they log themselves (an untimed profiled run would double them) */
+  profile?: boolean;
   /**
    * Builds the workload; returns the timed function, the units per call, and a cleanup. A run that
    * returns a number reports its own seconds for `units` (e.g. per-step times, without start-up).
@@ -89,6 +91,7 @@ const preprocessCase: BenchCase = {
 const coopStepsCase = (total: number, every: number): BenchCase => ({
   describe: `${total.toLocaleString('en-US')} CoOp steps on MiniCLIP's architecture (16 ctx, 10 classes, batch 32 of cached features), tensors and RSS every ${every.toLocaleString('en-US')}`,
   unit: 'steps',
+  profile: false,
   setup() {
     const { CoOp } = require('../methods/coop') as typeof import('../methods/coop');
     const { crossEntropy } = require('../methods/method') as typeof import('../methods/method');
@@ -127,6 +130,49 @@ const coopStepsCase = (total: number, every: number): BenchCase => ({
     };
   },
 });
+
+/**
+ * One prompt-learning training step at the papers' shapes: the ViT-B/32 text tower (width 512,
+ * 12 layers, context 77), 100 classes, 16 context vectors, forward, backward and the SGD update.
+ * CoOp: a batch of 32 cached image features; CoCoOp: a batch of 4 (each image has its own 100
+ * prompts, so 400 prompts go through the text tower). Class names are 1-2 tokens of a small BPE,
+ * so each prompt is [SOT] + 16 ctx + name + "." + [EOT], about 21 tokens; the tower computes up to
+ * the last EOT (exact causal truncation), where PyTorch's reference computes all 77 positions.
+ */
+function promptStepCase(method: 'coop' | 'cocoop'): BenchCase {
+  const batch = method === 'coop' ? 32 : 4;
+  return {
+    describe: `one ${method === 'coop' ? 'CoOp' : 'CoCoOp'} step: ViT-B/32 text tower, 100 classes, 16 ctx, batch ${batch} of cached image features, forward + backward + SGD`,
+    unit: 'steps',
+    setup() {
+      const { CoOp } = require('../methods/coop') as typeof import('../methods/coop');
+      const { CoCoOp } = require('../methods/cocoop') as typeof import('../methods/cocoop');
+      const { crossEntropy } = require('../methods/method') as typeof import('../methods/method');
+      const { SGD } = require('../train/sgd') as typeof import('../train/sgd');
+      const { ClipTokenizer } = require('../clip/tokenizer') as typeof import('../clip/tokenizer');
+      const tok = ClipTokenizer.fromMerges('#version: 0.2\ns t\nst a\nsta r</w>');
+      const c = namedConfig('ViT-B/32');
+      const model = new ClipModel(c, randomStateDict(c, 0));
+      const letters = 'abcdefghij';
+      const names = Array.from({ length: 100 }, (_, i) => `${letters[Math.floor(i / 10)]}${letters[i % 10]}`);
+      const prompt = method === 'coop' ? new CoOp(model, tok, names, { nCtx: 16, seed: 1 }) : new CoCoOp(model, tok, names, { nCtx: 16, seed: 1 });
+      const vars = prompt.trainableVariables();
+      const sgd = new SGD(vars, { momentum: 0.9, weightDecay: 5e-4 });
+      const features = tf.tidy(() => { const f = tf.randomNormal([batch, c.embedDim], 0, 1, 'float32', 2); return tf.div(f, tf.norm(f, 2, -1, true)) as tf.Tensor2D; });
+      const labels = Array.from({ length: batch }, (_, i) => (7 * i) % 100);
+      return {
+        run: () => {
+          const { value, grads } = tf.variableGrads(() => crossEntropy(prompt.logits({ features }), labels), vars);
+          sgd.apply(vars.map((v) => grads[v.name]), 0.002);
+          value.dataSync();
+          tf.dispose([value, ...Object.values(grads)]);
+        },
+        units: 1,
+        cleanup: () => { features.dispose(); sgd.dispose(); prompt.dispose(); model.dispose(); },
+      };
+    },
+  };
+}
 
 /** The world generator: 1,000 pretraining pairs (64x64 image + caption, the default mix of styles). */
 const worldCase: BenchCase = {
@@ -231,10 +277,12 @@ export const BENCH_CASES: Record<string, BenchCase> = {
   'coop-1000-steps': coopStepsCase(1000, 250),
   'coop-10000-steps': coopStepsCase(10000, 2000),
   'preprocess-1000x700': preprocessCase,
-  'vit-b32-image': imageCase('ViT-B/32', 4),
-  'rn50-image': imageCase('RN50', 4),
-  'text-100': textCase(true),
-  'text-100-full': textCase(false),
+  'coop-step': promptStepCase('coop'),
+  'cocoop-step': promptStepCase('cocoop'),
+  'image-vitb32': imageCase('ViT-B/32', 16),
+  'image-rn50': imageCase('RN50', 16),
+  'text-k100': textCase(true),
+  'text-k100-full': textCase(false),
 };
 
 export async function runBench(name: string, repeats = 3, log: (s: string) => void = () => undefined): Promise<BenchResult> {
@@ -254,6 +302,11 @@ export async function runBench(name: string, repeats = 3, log: (s: string) => vo
     }
     times.sort((a, b) => a - b);
     const median = times[Math.floor(times.length / 2)];
+    // Peak memory, from one more (untimed) run under tf.profile: the most bytes held in tensors at
+    // once, and the process's peak resident set (which includes the WASM heap and V8).
+    if (bc.profile === false) return { case: name, backend: info.name, median_s: median, unit_per_s: units / median };
+    const prof = await tf.profile(async () => { await run(); return []; });
+    log(`  peak memory: ${(prof.peakBytes / 1e6).toFixed(1)} MB in tensors during a run, peak process RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
     return { case: name, backend: info.name, median_s: median, unit_per_s: units / median };
   } finally {
     cleanup();

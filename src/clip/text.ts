@@ -69,11 +69,68 @@ export class TextTower {
       last = Math.max(last, e);
     }
     const used = truncate ? last + 1 : length;
+    const eot = Array.from(eotIndex);
     return tf.tidy(() => {
-      const x = this.run(used < length ? (embeds.slice([0, 0, 0], [k, used, d]) as tf.Tensor3D) : embeds);
-      const pooled = eotPool(x, Array.from(eotIndex));                 // [K, D]
-      return matMul(layerNorm(pooled, this.lnFinal) as tf.Tensor2D, this.projection); // [K, E]
+      const x = used < length ? (embeds.slice([0, 0, 0], [k, used, d]) as tf.Tensor3D) : embeds;
+      const rows = this.checkpointRows(used);
+      if (k > rows && tf.engine().isTapeOn() && this.frozen()) return this.encodeCheckpointed(x, eot, rows);
+      return this.encodeRows(x, eot);
     });
+  }
+
+  /** [K, L, D] -> [K, E]: the transformer, the EOT position of each row, ln_final and the projection. */
+  private encodeRows(x: tf.Tensor3D, eot: number[]): tf.Tensor2D {
+    const pooled = eotPool(this.run(x), eot);                                  // [K, D]
+    return matMul(layerNorm(pooled, this.lnFinal) as tf.Tensor2D, this.projection); // [K, E]
+  }
+
+  /**
+   * Bytes of activations that one chunk of prompts may keep for backprop (see encodeCheckpointed).
+   * 256 MB keeps a CoOp step on ImageNet's 1,000 classes with ViT-B's text tower inside WASM's 4 GB.
+   */
+  static checkpointBytes = 256 * 2 ** 20;
+
+  /** Rows per chunk: about 24 floats per position, layer and unit of width are kept for backprop. */
+  private checkpointRows(used: number): number {
+    const perRow = used * this.config.transformerWidth * this.config.transformerLayers * 24 * 4;
+    return Math.max(1, Math.floor(TextTower.checkpointBytes / perRow));
+  }
+
+  /** True when no weight of the tower trains (prompts train, the tower is frozen: the methods' case). */
+  private frozen(): boolean {
+    const tensors: tf.Tensor[] = [this.positional, this.projection, this.lnFinal.weight, this.lnFinal.bias];
+    const collect = (o: unknown): void => {
+      if (o instanceof tf.Tensor) tensors.push(o);
+      else if (o && typeof o === 'object') for (const v of Object.values(o)) collect(v);
+    };
+    collect(this.blocks);
+    return tensors.every((t) => !isTrainable(t));
+  }
+
+  /**
+   * Gradient checkpointing over rows, for many prompts under a gradient tape (CoOp on 100 or 1,000
+   * classes): the forward runs chunk by chunk without keeping activations (a custom gradient's forward
+   * is not taped), and the backward recomputes each chunk's forward to backpropagate its rows of dy.
+   * Rows are independent, so values and gradients equal the one-pass ones (tested); the price is one
+   * more forward pass, the gain that memory holds one chunk's activations instead of all K rows'.
+   */
+  private encodeCheckpointed(x: tf.Tensor3D, eot: number[], rows: number): tf.Tensor2D {
+    const [k, length, d] = x.shape;
+    const spans: [number, number][] = [];
+    for (let a = 0; a < k; a += rows) spans.push([a, Math.min(k, a + rows)]);
+    const part = (t: tf.Tensor3D, [a, b]: [number, number]) => t.slice([a, 0, 0], [b - a, length, d]) as tf.Tensor3D;
+    const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+      const input = args[0] as tf.Tensor3D;
+      const save = args[1] as tf.GradSaveFunc;
+      save([input]);
+      const value = tf.concat(spans.map((s) => tf.tidy(() => this.encodeRows(part(input, s), eot.slice(s[0], s[1])))), 0) as tf.Tensor2D; // [K, E]
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.concat(spans.map((s) => tf.tidy(() => {
+        const dyPart = dy.slice([s[0], 0], [s[1] - s[0], -1]) as tf.Tensor2D;
+        return gradInsideBackward(() => tf.grad((p: tf.Tensor) => this.encodeRows(p as tf.Tensor3D, eot.slice(s[0], s[1])))(part(saved[0] as tf.Tensor3D, s), dyPart));
+      })), 0);
+      return { value, gradFunc };
+    });
+    return f(x) as tf.Tensor2D;
   }
 
   /**
@@ -119,6 +176,24 @@ export class TextTower {
  * exact, and differentiable on every backend (the gather gradient is missing on WASM); a sequence of
  * one position is its own EOT (tf.oneHot needs a depth of at least 2).
  */
+/**
+ * Runs a gradient computation from inside a custom gradient's backward pass. tfjs keeps one active
+ * tape: a first-order tf.grad started there would replace the outer backward's tape and, when done,
+ * free it. The outer tape is set aside for the inner computation (which then behaves as a top-level
+ * one, freeing only what it saved) and restored after it. Relies on tfjs' engine state (4.x); the
+ * checkpointing test fails if that changes.
+ */
+function gradInsideBackward<T>(f: () => T): T {
+  const state = tf.engine().state;
+  const outer = state.activeTape;
+  state.activeTape = null as unknown as typeof outer;
+  try {
+    return f();
+  } finally {
+    state.activeTape = outer;
+  }
+}
+
 function eotPool(x: tf.Tensor3D, eot: number[]): tf.Tensor2D {
   const [k, used, d] = x.shape;
   if (used === 1) return x.reshape([k, d]);

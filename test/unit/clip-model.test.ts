@@ -7,6 +7,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { ClipConfig } from '../../src/clip/config';
 import { ClipModel } from '../../src/clip/model';
+import { TextTower } from '../../src/clip/text';
 import { randomStateDict } from '../../src/clip/random';
 import { uniform } from '../../src/random';
 import { readSafetensors } from '../../src/clip/safetensors';
@@ -144,6 +145,33 @@ describe('exact causal truncation of the text tower', () => {
     assert.ok(relativeError(ga.dataSync(), gb.slice([0, 0, 0], [4, 16, 64]).dataSync()) < 1e-6);
     assert.strictEqual(tf.max(tf.abs(gb.slice([0, 16, 0], [4, 61, 64]))).dataSync()[0], 0, 'positions after the EOT get no gradient');
     tf.dispose([emb, padded, a, b, ga, gb]);
+  });
+
+  it('many prompts under a gradient tape (gradient checkpointing over rows): the same features and gradients, and no tensor left behind', () => {
+    const ids = randomIds({ ...c, contextLength: 16 }, 9, 11);
+    const eot = Array.from({ length: 9 }, (_, i) => { const r = Array.from(ids.ids.subarray(i * 16, (i + 1) * 16)); return r.indexOf(Math.max(...r)); });
+    const emb = model.tokenEmbeddings(ids);
+    const w = tf.randomNormal([9, c.embedDim], 0, 1, 'float32', 3);
+    const loss = (e: tf.Tensor) => tf.sum(tf.mul(tf.tanh(model.encodeTokenEmbeddings(e as tf.Tensor3D, eot)), w)) as tf.Scalar;
+    const onePass = tf.valueAndGrad(loss)(emb);
+    const saved = TextTower.checkpointBytes;
+    TextTower.checkpointBytes = 1; // one row per chunk: 9 chunks
+    try {
+      const before = tf.memory().numTensors;
+      const chunked = tf.valueAndGrad(loss)(emb);
+      assert.strictEqual(chunked.value.dataSync()[0], onePass.value.dataSync()[0]);
+      const err = relativeError(chunked.grad.dataSync(), onePass.grad.dataSync());
+      assert.ok(err < 1e-6, `checkpointed vs one-pass gradient: relative error ${err}`);
+      tf.dispose([chunked.value, chunked.grad]);
+      assert.strictEqual(tf.memory().numTensors, before);
+      // without a tape, no checkpointing: the plain forward
+      const plain = model.encodeTokenEmbeddings(emb, eot);
+      assert.strictEqual(plain.shape.join(), `9,${c.embedDim}`);
+      plain.dispose();
+    } finally {
+      TextTower.checkpointBytes = saved;
+      tf.dispose([emb, w, onePass.value, onePass.grad]);
+    }
   });
 
   it('rejects EOT positions outside the sequence and widths that do not fit, naming them', () => {
