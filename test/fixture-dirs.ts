@@ -1,5 +1,5 @@
 // Where the parity suites find their cases (pinned in architecture.md):
-// PROMPTLAB_PARITY_DIR / PROMPTLAB_COOP_DIR / PROMPTLAB_LINEAR_PROBE_DIR / PROMPTLAB_CZSL_DIR / PROMPTLAB_CSP_DIR / PROMPTLAB_DENSECLIP_DIR when set (must exist and hold cases), else the shared
+// PROMPTLAB_PARITY_DIR / PROMPTLAB_COOP_DIR / PROMPTLAB_LINEAR_PROBE_DIR / PROMPTLAB_CZSL_DIR / PROMPTLAB_CSP_DIR / PROMPTLAB_DENSECLIP_DIR / PROMPTLAB_VIDEO_DIR when set (must exist and hold cases), else the shared
 // fixtures beside the checkout (CI), else the copies under test/fixtures (a user's clone).
 import * as fs from 'fs';
 import * as path from 'path';
@@ -45,6 +45,10 @@ export function cspDir(): FixtureDir {
 
 export function denseclipDir(): FixtureDir {
   return resolveDir('PROMPTLAB_DENSECLIP_DIR', '../shared/fixtures/denseclip-official', 'test/fixtures/denseclip-official');
+}
+
+export function videoDir(): FixtureDir {
+  return resolveDir('PROMPTLAB_VIDEO_DIR', '../shared/fixtures/video-official', 'test/fixtures/video-official');
 }
 
 /** CLIP's BPE merges file: beside the parity cases, in the shared fixtures, or where `npx promptlab fetch clip-bpe` puts it; never in the repo. */

@@ -1,0 +1,63 @@
+// Named settings of video prompting, from the official code (ju-chen/Efficient-Prompt; methods.md
+// 5.4). Kept beside the method rather than in ../presets.ts: that list is the image methods' (its
+// MethodPreset union drives the image training setup, which knows no video input).
+import type { VideoPromptConfig } from './video-prompt';
+
+/** torch.optim.AdamW(lr, weight_decay 0.01) with CosineAnnealingWarmRestarts(T_0, eta_min = 0.01 lr) stepped per iteration. */
+export interface VideoOptimPreset {
+  name: 'adamw';
+  lr: number;
+  weightDecay: number;
+  /** CosineAnnealingWarmRestarts' T_0 (--decay_steps) and eta_min as a fraction of lr. */
+  scheduler: 'cosine_warm_restarts';
+  t0: number;
+  etaMinFactor: number;
+  /** --batchsize (the train loader drops the last incomplete batch). */
+  batchSize: number;
+  /** --num_iterations and --save_iterations. */
+  iterations: number;
+  saveIterations: number;
+}
+
+export interface VideoPreset {
+  name: string;
+  method: 'videoprompt';
+  /** The CLIP whose frame features the official run used. */
+  backbone: 'ViT-B/16';
+  config: Omit<VideoPromptConfig, 'seed' | 'layout'>;
+  optim: VideoOptimPreset;
+  /** --valEnsemble: random temporal crops per test video, softmax averaged. */
+  valEnsemble: number;
+  /** Where the numbers come from (recorded with every run). */
+  source: string;
+}
+
+const OFFICIAL: Omit<VideoPreset, 'name' | 'source'> = {
+  method: 'videoprompt',
+  backbone: 'ViT-B/16',
+  config: { prefix: 0, postfix: 0, temporal: true, tfmLayers: 2, tfmHeads: 8, numFrames: 16, featnorm: true, temperature: 0.07, numContrast: 400, initStd: 0.01 },
+  optim: { name: 'adamw', lr: 1e-3, weightDecay: 0.01, scheduler: 'cosine_warm_restarts', t0: 2e5, etaMinFactor: 0.01, batchSize: 64, iterations: 1e5, saveIterations: 1e3 },
+  valEnsemble: 5,
+};
+
+const VIDEO_PRESET_LIST: VideoPreset[] = [
+  {
+    // python main.py --dataset HMDB51-feature-30fps-center --prefix 16 --postfix 16 --tfm_layers 1
+    //   --tfm_heads 8 --temporal 1 --batchsize 64 --lr 1e-4 --featnorm 1 --num_iterations 1100 --save_iterations 55
+    ...OFFICIAL,
+    name: 'hmdb51',
+    config: { ...OFFICIAL.config, prefix: 16, postfix: 16, tfmLayers: 1 },
+    optim: { ...OFFICIAL.optim, lr: 1e-4, iterations: 1100, saveIterations: 55 },
+    source: 'ju-chen/Efficient-Prompt README (the HMDB51 training command)',
+  },
+  { ...OFFICIAL, name: 'code_defaults', source: 'ju-chen/Efficient-Prompt src/main.py (argparse defaults)' },
+];
+
+export const VIDEO_PRESET_NAMES: readonly string[] = VIDEO_PRESET_LIST.map((p) => p.name);
+
+/** A video preset by name (a fresh copy: edit it freely). */
+export function getVideoPreset(name: string): VideoPreset {
+  const p = VIDEO_PRESET_LIST.find((q) => q.name === name);
+  if (!p) throw new Error(`unknown video preset "${name}" (valid: ${VIDEO_PRESET_NAMES.join(', ')})`);
+  return { ...p, config: { ...p.config }, optim: { ...p.optim } };
+}
