@@ -36,3 +36,34 @@ export {
   type WorldDatasetTypes,
   type WorldClassificationName,
 } from './world-benchmarks';
+export {
+  NPY_DTYPES,
+  NPY_MAX_BYTES,
+  encodeNpy,
+  npyToFloat32,
+  parseNpy,
+  parseNpyHeader,
+  readNpy,
+  readNpyHeader,
+  writeNpy,
+  type NpyArray,
+  type NpyData,
+  type NpyDtype,
+  type NpyHeader,
+} from './npy';
+export * from './video';
+export {
+  FRAME_FEATURES_FORMAT,
+  FrameFeatures,
+  clipDataChecksum,
+  encodeClipPixels,
+  encodeClips,
+  featureCacheFile,
+  frameFeatureCacheDir,
+  loadCachedFeatures,
+  modelChecksum,
+  saveCachedFeatures,
+  type ClipSplits,
+  type FrameFeatureKey,
+  type FrameFeatureOptions,
+} from './frame-features';
