@@ -50,7 +50,7 @@ export function formatProgress(p: ProgressInfo): string {
     `epoch ${String(p.epoch).padStart(width)}/${p.epochs}`,
     `step ${String(p.step).padStart(sw)}/${p.steps}`,
     `loss ${p.loss.toFixed(4)}`,
-    `acc ${(100 * p.accuracy).toFixed(1)}%`,
+    ...(Number.isFinite(p.accuracy) ? [`acc ${(100 * p.accuracy).toFixed(1)}%`] : []), // NaN: not measured by this trainer
     `lr ${p.lr.toExponential(2)}`,
     `${p.stepsPerSecond.toFixed(2)} steps/s`,
     `ETA ${formatDuration(p.etaSeconds)}`,

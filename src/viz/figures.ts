@@ -17,6 +17,8 @@ export const METHOD_STYLE: Record<string, { label: string; color: string }> = {
   'coop-middle-csc': { label: 'CoOp (class-specific, middle)', color: '#e377c2' },
   cocoop: { label: 'CoCoOp', color: '#ff7f0e' },
   csp: { label: 'CSP', color: '#d62728' },
+  prompt: { label: 'Prompts (mean of frames)', color: '#1f77b4' },
+  videoprompt: { label: 'Prompts + temporal transformer', color: '#d62728' },
 };
 
 export function methodLabel(method: string): string {
@@ -36,6 +38,7 @@ export function modelLabel(results: Results): string {
 /** How a run's prompts were trained, for figure and table titles: '' for zero-shot (nothing trains). */
 export function trainingLabel(results: Results): string {
   if (results.experiment === 'zeroshot') return '';
+  if (results.experiment === 'video') return 'frozen frame features';
   return trainedOnCachedFeatures(results) ? 'cached features, no augmentation' : 'augmented training';
 }
 
@@ -459,6 +462,22 @@ export function czslFigure(results: Results): NamedFigure {
   return { name: 'czsl', figure, width: 1200, height: 480 };
 }
 
+export const VIDEO_METRICS: [string, string][] = [['accuracy', 'top-1 accuracy'], ['top5', 'top-5 accuracy'], ['reversal-confusion', 'predicted as its time reversal']];
+
+/** Video prompting on world-motion: each method's top-1, top-5 and reversal confusion (mean ± std over seeds). */
+export function videoFigure(results: Results): NamedFigure {
+  const methods = ['zeroshot', 'prompt', 'videoprompt'].filter((m) => results.rows.some((r) => r.method === m));
+  const data = methods.map((m) => bars(m, VIDEO_METRICS.map((x) => x[1]), VIDEO_METRICS.map(([metric]) => find(results.summary, m, 'world-motion', 'test', metric))));
+  const layout = {
+    ...baseLayout(`Video prompting on world-motion, test split (${runLabel(results)})`),
+    barmode: 'group', uniformtext: UNIFORM_TEXT,
+    xaxis: { title: { text: 'metric (reversal: of the clips whose motion has a time reversal)' } },
+    yaxis: { title: { text: '%' }, range: [0, 105] },
+    legend: { orientation: 'h', y: -0.25 },
+  };
+  return { name: 'video', figure: { data, layout }, width: 1000, height: 480 };
+}
+
 /** The figures of one experiment's results. */
 export function figuresFor(results: Results): NamedFigure[] {
   switch (results.experiment) {
@@ -467,6 +486,7 @@ export function figuresFor(results: Results): NamedFigure[] {
     case 'fewshot': return [fewshotFigure(results)];
     case 'base2new': return [base2newFigure(results), ...[base2newDeltaFigure(results)].filter((f): f is NamedFigure => f !== null)];
     case 'transfer': return [transferFigure(results)];
-    default: throw new Error(`no figures for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new, transfer, czsl)`);
+    case 'video': return [videoFigure(results)];
+    default: throw new Error(`no figures for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new, transfer, czsl, video)`);
   }
 }

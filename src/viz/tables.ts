@@ -5,7 +5,7 @@ import { DataFrame, toCSV } from 'danfojs-node';
 import type { CspWalkthrough } from '../repro/csp-walkthrough';
 import type { Results, SummaryRow } from '../repro/record';
 import { escapeHtml } from './export';
-import { coopVariantsOf, methodLabel, modelLabel, pairedDelta, trainingLabel } from './figures';
+import { coopVariantsOf, methodLabel, modelLabel, pairedDelta, trainingLabel, VIDEO_METRICS } from './figures';
 
 export interface Table {
   name: string;
@@ -101,7 +101,16 @@ export function tablesFor(results: Results): Table[] {
     });
     return [{ name: 'czsl', title: `Compositional zero-shot learning on world-czsl (%), ${model}`, frame: new DataFrame(rows) }];
   }
-  throw new Error(`no tables for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new, transfer, czsl)`);
+  if (results.experiment === 'video') {
+    const methods = ['zeroshot', 'prompt', 'videoprompt'].filter((m) => results.rows.some((r) => r.method === m));
+    const rows = methods.map((m) => {
+      const row: Record<string, string> = { method: methodLabel(m) };
+      for (const [metric, label] of VIDEO_METRICS) row[label] = cell(results.summary.find((s) => s.method === m && s.split === 'test' && s.metric === metric));
+      return row;
+    });
+    return [{ name: 'video', title: `Video prompting on world-motion, test split (%), ${model}`, frame: new DataFrame(rows) }];
+  }
+  throw new Error(`no tables for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new, transfer, czsl, video)`);
 }
 
 function records(t: Table): { columns: string[]; rows: string[][] } {

@@ -51,7 +51,7 @@ const DEFAULT_AMOUNT: Record<MotionName, number> = {
 };
 
 /** The motion whose frames, reversed, give this one (the canonical direction is drawn). */
-const REVERSED_OF: Partial<Record<MotionName, MotionName>> = {
+export const REVERSED_OF: Partial<Record<MotionName, MotionName>> = {
   'move-left': 'move-right',
   'move-up': 'move-down',
   shrink: 'grow',

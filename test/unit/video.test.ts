@@ -277,12 +277,12 @@ describe('video prompting: behaviour', () => {
     assert.ok(Math.abs(videoLr(1100, 1e-4) / 1e-4 - 1) < 1e-4, 'effectively constant over 1100 iterations');
     assert.ok(Math.abs(videoLr(100001, 1e-3) - (1e-3 + 1e-5) / 2) < 1e-12, 'half-way between lr and eta_min at T_0 / 2');
     assert.strictEqual(videoLr(200001, 1e-3), 1e-3, 'a warm restart at T_0');
-    assert.deepStrictEqual([...VIDEO_PRESET_NAMES], ['hmdb51', 'code_defaults']);
+    assert.deepStrictEqual([...VIDEO_PRESET_NAMES], ['hmdb51', 'code_defaults', 'world']);
     const p = getVideoPreset('hmdb51');
     assert.deepStrictEqual(
       { prefix: p.config.prefix, postfix: p.config.postfix, layers: p.config.tfmLayers, heads: p.config.tfmHeads, temporal: p.config.temporal, featnorm: p.config.featnorm, frames: p.config.numFrames, contrast: p.config.numContrast, batch: p.optim.batchSize, lr: p.optim.lr, iterations: p.optim.iterations, save: p.optim.saveIterations, wd: p.optim.weightDecay },
       { prefix: 16, postfix: 16, layers: 1, heads: 8, temporal: true, featnorm: true, frames: 16, contrast: 400, batch: 64, lr: 1e-4, iterations: 1100, save: 55, wd: 0.01 },
     );
-    assert.throws(() => getVideoPreset('ucf101'), /unknown video preset "ucf101" \(valid: hmdb51, code_defaults\)/);
+    assert.throws(() => getVideoPreset('ucf101'), /unknown video preset "ucf101" \(valid: hmdb51, code_defaults, world\)/);
   });
 });

@@ -1,0 +1,70 @@
+// The figures of video prompting on world-motion (src/repro/video.ts): a clip as its frames, and the
+// confusion matrices of zero-shot CLIP, prompts over the frames' mean and the temporal model, where a
+// model blind to frame order confuses each motion with its time reversal.
+import type { WorldMotionDataset } from '../data/world-motion';
+import type { SplitName, VideoItem } from '../data/dataset';
+import type { VideoWalkthrough } from '../repro/video';
+import { contactSheet } from '../world/sheet';
+import { methodLabel } from './figures';
+import { pngBytes } from './images';
+import type { NamedFigure, PlotlyFigure } from './plotly';
+
+const FONT = { family: 'Helvetica, Arial, sans-serif', size: 12 };
+
+/** PNG of clips, one row per clip, its frames left to right (time runs to the right). */
+export function clipFramesPng(ds: WorldMotionDataset, items: readonly VideoItem[], split: SplitName, zoom = 2): Buffer {
+  const frames = items.flatMap((it) => ds.frames(it, split));
+  return pngBytes(contactSheet(frames, ds.numFrames, zoom));
+}
+
+/** Row-normalised confusion matrix (%): rows the true class, columns the predicted one. */
+export function confusionMatrix(labels: readonly number[], predictions: readonly number[], classes: number): number[][] {
+  const m = Array.from({ length: classes }, () => new Array<number>(classes).fill(0));
+  labels.forEach((y, i) => { m[y][predictions[i]]++; });
+  return m.map((row) => {
+    const n = row.reduce((a, b) => a + b, 0);
+    return row.map((c) => (n ? (100 * c) / n : 0));
+  });
+}
+
+/** One heatmap per method; each motion's time reversal is outlined in its row. */
+export function videoConfusionFigure(w: VideoWalkthrough, model = 'MiniCLIP'): NamedFigure {
+  const methods = ['zeroshot', 'prompt', 'videoprompt'] as const;
+  const k = w.classNames.length;
+  const data = methods.map((m, i) => ({
+    type: 'heatmap',
+    z: confusionMatrix(w.labels, w.predictions[m], k),
+    x: w.classNames,
+    y: w.classNames,
+    colorscale: 'Viridis', zmin: 0, zmax: 100,
+    showscale: i === methods.length - 1,
+    colorbar: { title: { text: '% of the row' } },
+    hovertemplate: 'true %{y}, predicted %{x}: %{z:.0f}%<extra></extra>',
+    xaxis: i === 0 ? 'x' : `x${i + 1}`,
+    yaxis: i === 0 ? 'y' : `y${i + 1}`,
+  }));
+  // the reversal cells: a white outline in each panel
+  const shapes = methods.flatMap((_, i) => w.reversalOf.flatMap((r, row) => (r === null ? [] : [{
+    type: 'rect', xref: i === 0 ? 'x' : `x${i + 1}`, yref: i === 0 ? 'y' : `y${i + 1}`,
+    x0: r - 0.5, x1: r + 0.5, y0: row - 0.5, y1: row + 0.5, line: { color: '#ffffff', width: 2 },
+  }])));
+  const layout: Record<string, unknown> = {
+    title: { text: `What each model predicts for each motion (white outline: the motion's time reversal)<br><sup>world-motion test split, seed ${w.seed}, ${w.iterations} training iterations, ${w.quick ? 'quick run' : 'full run'}; ${model}</sup>`, font: { size: 15 } },
+    font: FONT,
+    grid: { rows: 1, columns: methods.length, pattern: 'independent', xgap: 0.1 },
+    annotations: methods.map((m, i) => ({
+      text: `<b>${methodLabel(m)}</b>: top-1 ${w.metrics[m].accuracy.toFixed(0)}%, reversal ${w.metrics[m].reversalConfusion.toFixed(0)}%`,
+      xref: `x${i === 0 ? '' : i + 1} domain`, yref: `y${i === 0 ? '' : i + 1} domain`, x: 0.5, y: 1.1, showarrow: false,
+    })),
+    shapes,
+    margin: { t: 120, b: 150, l: 160, r: 40 },
+    plot_bgcolor: '#ffffff',
+  };
+  methods.forEach((_, i) => {
+    const s = i === 0 ? '' : String(i + 1);
+    layout[`xaxis${s}`] = { title: { text: 'predicted' }, tickangle: -45, automargin: true };
+    layout[`yaxis${s}`] = { ...(i === 0 ? { title: { text: 'true motion' } } : { showticklabels: false }), autorange: 'reversed' };
+  });
+  const figure: PlotlyFigure = { data, layout };
+  return { name: 'video-confusion', figure, width: 1500, height: 600 };
+}
