@@ -15,7 +15,7 @@ export async function modelCardCommand(argv: string[], log: (s: string) => void)
   try {
     const knowledge = measureKnowledge(model, tokenizer, { quick: values.quick === true, log });
     const next = measureNextMethods(model, tokenizer, { quick: values.quick === true, log });
-    log(`wrote ${writeModelCard(dir, model, knowledge, next)}`);
+    log(`wrote ${writeModelCard(dir, model, knowledge, next, { quick: values.quick === true })}`);
   } finally {
     model.dispose();
   }

@@ -63,7 +63,7 @@ interface PretrainRecord {
 }
 
 /** Writes MODEL_CARD.md beside the weights. */
-export function writeModelCard(dir: string, model: ClipModel, knowledge: BenchmarkKnowledge[], next?: NextMethodsKnowledge): string {
+export function writeModelCard(dir: string, model: ClipModel, knowledge: BenchmarkKnowledge[], next?: NextMethodsKnowledge, opts: { quick?: boolean } = {}): string {
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { pretrain: PretrainRecord };
   const p = cfg.pretrain;
   const c = model.config;
@@ -117,18 +117,43 @@ backbone of every notebook and \`promptlab repro\` experiment. Load it with \`lo
 ## What the frozen model knows (test accuracy, %)
 Zero-shot with each benchmark's hand-crafted template and with its template ensemble; linear probe =
 CoOp's linear probe on the frozen image features (scikit-learn's L-BFGS logistic regression on the raw
-features of the whole train split, C searched on val). Full benchmark sizes (\`data-manifests/world/\`).
+features of the whole train split, C searched on val). ${opts.quick ? 'The quick benchmark splits (a first look: regenerate without --quick for the full ones)' : 'Full benchmark sizes'} (\`data-manifests/world/\`).
 
 | benchmark | classes | chance | zero-shot | ensemble | linear probe |
 | --- | --- | --- | --- | --- | --- |
 ${rows.join('\n')}
 | **average** | | ${avg((k) => k.chance).toFixed(1)} | ${avg((k) => k.zeroshot).toFixed(1)} | ${avg((k) => k.ensemble).toFixed(1)} | ${avg((k) => k.probe).toFixed(1)} |
 
-${next ? nextMethodsSection(next) : ''}Regenerate this card with \`promptlab model-card\`.
+${limitsSection(knowledge, c.imageResolution)}${next ? nextMethodsSection(next) : ''}Regenerate this card with \`promptlab model-card\`.
 `;
   const file = path.join(dir, 'MODEL_CARD.md');
   writeFileAtomic(file, text);
   return file;
+}
+
+/**
+ * What limits the model, read from its numbers: a benchmark where even the linear probe (which reads
+ * the image features directly) stays low is limited by the image tower, not by the captions; one
+ * where the probe is well above zero-shot is limited by how the captions name the concept.
+ */
+export function limitsSection(knowledge: BenchmarkKnowledge[], resolution: number): string {
+  const lines: string[] = [];
+  for (const k of knowledge) {
+    if (k.probe < 60) {
+      lines.push(`- **${k.dataset}**: zero-shot ${k.zeroshot.toFixed(1)}%, linear probe ${k.probe.toFixed(1)}% (chance ${k.chance.toFixed(1)}%). `
+        + 'Even a classifier trained on the frozen image features stays low, so the image tower does not keep what this benchmark asks about: '
+        + `at ${resolution} px fine detail (a pattern's stripes, dots or checks) is a few pixels wide, and the ResNet stem downsamples 4x before the first block. `
+        + `Captions cannot fix that; a higher input resolution (e.g. ${2 * resolution} px, about 4x the pretraining compute) or a finer stem would be the next step.`);
+    } else if (k.probe - k.zeroshot > 10) {
+      lines.push(`- **${k.dataset}**: the linear probe (${k.probe.toFixed(1)}%) is well above zero-shot (${k.zeroshot.toFixed(1)}%): the features carry the concept, the captions name it too rarely or too differently from the benchmark's template.`);
+    }
+  }
+  if (lines.length === 0) return '';
+  return `## What limits it
+
+${lines.join('\n')}
+
+`;
 }
 
 function nextMethodsSection(n: NextMethodsKnowledge): string {
