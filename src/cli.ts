@@ -26,14 +26,24 @@ Commands:
       pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors; --stop-at ends a sitting early;
       exports to --export (default DIR/model; the shipped models/miniclip, every command's default, only when --export names it);
       --workers splits every batch over W threads, --bn-group sets the images per BatchNorm group, which W must share evenly)
-  repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR] [--datasets a,b] [--cached-features] [--variants a,b]
+  repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR|FILE|NAME] [--data ROOT] [--datasets a,b] [--cached-features] [--variants a,b]
       run a paper experiment end to end and write DIR/results.json, its figures and tables (experiments: zeroshot, fewshot, base2new, transfer,
-      czsl; for transfer, --datasets is the source first, then its targets; for fewshot, --variants picks CoOp's variants of its Figure 3:
+      czsl, video, dense; for transfer, --datasets is the source first, then its targets; for fewshot, --variants picks CoOp's variants of its Figure 3:
       end, middle, end-csc, middle-csc; all four in full runs, end in quick runs). Prompts train on fresh random crops and flips through the frozen
       image tower at every step, as the papers' code does; --cached-features trains on image features computed once (faster, no
-      augmentation; recorded in results.json and shown with every figure and table)
+      augmentation; recorded in results.json and shown with every figure and table). --model also takes a weights file or a released
+      CLIP's name (ViT-B/16, RN50, ...; once: npx promptlab fetch clip-vit-b-16); --data ROOT runs zeroshot, fewshot and base2new on
+      CoOp's datasets under ROOT (--datasets caltech101,oxford_pets,...; default its 11) with the official presets
   merge-results --out DIR PART_DIR...
       put an experiment run in parts (datasets or seeds run separately) back together into DIR/results.json
+  sweep <experiment> --grid SPEC [--workers N | --slurm [--wait]] --out DIR [--quick] [--model DIR]
+      a grid of runs (SPEC like 'seeds=1..6;datasets=world-shapes,world-colors'), one \`repro\` each into DIR/runs/<id>/ with its
+      log: locally, N processes at a time (finished runs are skipped on a re-run; a failed one does not stop the rest), or with
+      --slurm as a job array (DIR/sweep.sbatch; --partition, --gpus-per-task, --time, --mem, --account, --cpus-per-task pass
+      through; --wait blocks until it ends; --no-submit only writes the script); also --cached-features, --variants a,b
+  collect DIR --out DIR2 [--allow-missing]
+      a sweep's run records into one DIR2/results.json with its figures and tables, as one repro over the grid writes them;
+      lists runs without a record and the command that reruns each (--allow-missing collects those there are)
   plot RESULTS_DIR...
       (re)write the figures and tables of results folders beside their results.json
   book [--out DIR]
@@ -100,6 +110,10 @@ export async function main(argv: string[]): Promise<number> {
         (require('./cli/repro') as typeof import('./cli/repro')).logAverages(r, err);
         return 0;
       }
+      case 'sweep':
+        return await (require('./sweep/command') as typeof import('./sweep/command')).sweepCommand(rest, err);
+      case 'collect':
+        return await (require('./sweep/command') as typeof import('./sweep/command')).collectCommand(rest, err);
       case 'plot': {
         const { positionals } = parse('plot', rest, {});
         if (positionals.length === 0) throw new UsageError('promptlab plot: name one or more results folders (each holding a results.json)');

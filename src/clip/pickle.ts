@@ -1,9 +1,10 @@
-// A pickle reader for the one thing promptlab needs from PyTorch files: the tensors of a checkpoint.
-// It executes nothing. It understands the opcodes torch.save and TorchScript archives use (protocol
-// 2-5 data opcodes) and a closed list of globals: collections.OrderedDict, torch's tensor rebuilders
-// and storage types, and TorchScript's module classes (`__torch__.*`, kept as plain objects of
-// attributes). Any other global or opcode is refused with the file's name, as is anything that would
-// grow without bound (stack, memo, nesting).
+// A pickle reader for what promptlab needs from PyTorch files: the tensors of a checkpoint, and the
+// plain data (lists, dicts, strings, numbers) of torch.save'd metadata such as the CZSL datasets'
+// metadata_*.t7. It executes nothing. It understands the opcodes torch.save and TorchScript archives
+// use (protocol 2-5 data opcodes) and a closed list of globals: collections.OrderedDict, torch's
+// tensor rebuilders and storage types, and TorchScript's module classes (`__torch__.*`, kept as
+// plain objects of attributes). Any other global or opcode is refused with the file's name, as is
+// anything that would grow without bound (stack, memo, nesting).
 
 export interface StorageRef {
   kind: 'storage';
@@ -60,9 +61,17 @@ const int = (v: unknown, what: string, file: string): number => {
  * storages); returns the top-level object.
  */
 export function unpickle(bytes: Uint8Array, file: string, persistentLoad: (pid: unknown[]) => unknown): unknown {
+  return unpickleAt(bytes, 0, file, persistentLoad).value;
+}
+
+/**
+ * Unpickles the pickle that starts at byte `start` of `bytes` (a file may hold several one after
+ * another, as the legacy torch.save format does); returns its value and the offset after its STOP.
+ */
+export function unpickleAt(bytes: Uint8Array, start: number, file: string, persistentLoad: (pid: unknown[]) => unknown): { value: unknown; end: number } {
   const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
   const text = new TextDecoder('utf-8', { fatal: false });
-  let pos = 0;
+  let pos = start;
   const stack: unknown[] = [];
   const marks: number[] = [];
   const memo = new Map<number, unknown>();
@@ -134,7 +143,7 @@ export function unpickle(bytes: Uint8Array, file: string, persistentLoad: (pid: 
       case 0x95: need(8); pos += 8; break;                      // FRAME
       case 0x2e: {                                              // STOP
         if (stack.length !== 1) throw fail(`STOP with ${stack.length} values on the stack`);
-        return stack[0];
+        return { value: stack[0], end: pos };
       }
       case 0x28: marks.push(stack.length); break;               // MARK
       case 0x7d: push(new Map()); break;                        // EMPTY_DICT

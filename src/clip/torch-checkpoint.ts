@@ -5,10 +5,11 @@
 //     the module tree): the tree is walked and every tensor attribute becomes a state-dict key
 //     ('visual.conv1.weight', ...), as module.state_dict() would name it.
 // Tensors are materialised from their storage with their offset and strides, in float32 (fp16 and
-// bf16 decoded exactly). The legacy (pre-1.6, non-zip) format is refused with what to do.
+// bf16 decoded exactly). The legacy (pre-1.6, non-zip) format is refused for checkpoints with what to
+// do; readTorchData reads plain data (no tensors) from either format, e.g. the CZSL metadata files.
 import { bf16ToF32, f16ToF32 } from './safetensors';
 import { readFileLimited, READ_LIMITS } from '../io/files';
-import { unpickle, type ScriptObject, type StorageRef, type TensorRef } from './pickle';
+import { unpickle, unpickleAt, type ScriptObject, type StorageRef, type TensorRef } from './pickle';
 import type { StateDict, StateTensor } from './weights';
 import { ZipArchive } from './zip';
 
@@ -125,4 +126,39 @@ export function readTorchCheckpoint(file: string, info?: { dtypes: Set<string> }
     info?.dtypes.add(t.storage.dtype);
   }
   return sd;
+}
+
+/** The first pickle of a legacy torch.save file: this magic number (as a Python int). */
+const LEGACY_MAGIC = 0x1950a86a20f9469cfc6cn;
+
+const noTensors = (file: string) => (): never => {
+  throw new Error(`${file}: holds tensors, but promptlab reads only plain data (lists, dicts, strings, numbers) from this file`);
+};
+
+/**
+ * Reads a torch.save'd value that holds no tensors (lists, dicts, strings, numbers: the CZSL
+ * datasets' metadata_*.t7, say), from the zip format (<name>/data.pkl) or the legacy one (a magic
+ * number, the protocol version and the system info pickled one after another, then the value). Dicts
+ * come back as Maps, lists and tuples as arrays. Nothing in the file is executed; a tensor, an unknown
+ * global or opcode is refused naming the file.
+ */
+export function readTorchData(file: string, maxBytes: number = READ_LIMITS.text): unknown {
+  const bytes = readFileLimited(file, maxBytes, 'torch.save file');
+  if (bytes.length >= 4 && bytes.readUInt32LE(0) === 0x04034b50) {
+    const zip = new ZipArchive(bytes, file);
+    const pkl = zip.names().filter((n) => /^[^/]+\/data\.pkl$/.test(n));
+    if (pkl.length !== 1) throw new Error(`${file}: expected one <name>/data.pkl in the archive, found ${pkl.length}`);
+    return unpickle(zip.read(pkl[0]), file, noTensors(file));
+  }
+  if (bytes.length < 2 || bytes[0] !== 0x80) throw new Error(`${file}: not a torch.save file (neither a zip nor a pickle)`);
+  const magic = unpickleAt(bytes, 0, file, noTensors(file));
+  if (magic.value !== LEGACY_MAGIC) throw new Error(`${file}: a pickle, but not a torch.save file (its first value is not torch's magic number)`);
+  const version = unpickleAt(bytes, magic.end, file, noTensors(file));
+  if (version.value !== 1001) throw new Error(`${file}: torch.save protocol version ${String(version.value)}, promptlab reads 1001`);
+  const sysInfo = unpickleAt(bytes, version.end, file, noTensors(file));
+  const value = unpickleAt(bytes, sysInfo.end, file, noTensors(file));
+  // then the list of storage keys, which a file without tensors leaves empty
+  const keys = unpickleAt(bytes, value.end, file, noTensors(file));
+  if (!Array.isArray(keys.value) || keys.value.length !== 0) throw new Error(`${file}: holds tensor storages, but promptlab reads only plain data from this file`);
+  return value.value;
 }

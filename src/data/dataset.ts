@@ -4,13 +4,14 @@
 import type { RawImage } from '../clip/image';
 import type { FolderManifest } from './czsl-folder';
 import type { SegmentationFolderManifest } from './ade20k';
+import type { ClassificationFolderManifest } from './coop-datasets';
 import type { WorldManifest } from './manifest';
 
 export type SplitName = 'train' | 'val' | 'test';
 export const SPLITS: readonly SplitName[] = ['train', 'val', 'test'];
 
 /** What a dataset's run records cite: a world manifest, or a folder dataset's description. */
-export type DatasetManifest = WorldManifest | FolderManifest | SegmentationFolderManifest;
+export type DatasetManifest = WorldManifest | FolderManifest | SegmentationFolderManifest | ClassificationFolderManifest;
 
 /** One image of a classification dataset. `index` is its position in its split's list. */
 export interface ImageItem {

@@ -67,3 +67,17 @@ export {
   type FrameFeatureKey,
   type FrameFeatureOptions,
 } from './frame-features';
+export {
+  IMAGE_LIMIT,
+  loadCoopSplit,
+  loadFgvcAircraft,
+  loadImageNetFolders,
+  loadImageNetLabelFolders,
+  loadImageNetWnidFolders,
+  readCoopSplit,
+  readImageNetClassnames,
+  type ClassificationFolderDataset,
+  type ClassificationFolderManifest,
+  type FolderDatasetOptions,
+} from './coop-datasets';
+export { COOP_DATASETS, IMAGENET_TEMPLATES_SELECT, loadRealDataset, realDatasetManifest, realDatasetNames, type RealDataset } from './real';

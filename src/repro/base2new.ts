@@ -26,30 +26,49 @@ export interface Base2NewOptions {
   cachedFeatures?: boolean;
   log?: (line: string) => void;
   onProgress?: ProgressCallback;
+  /** The dataset of a name (default: the world benchmark); `--data` gives real ones. */
+  dataset?: (name: string) => ClassificationDataset;
+  /** Train with the official configs of the CoCoOp paper (real data) instead of the world's presets. */
+  official?: boolean;
 }
 
-/** The presets of the base-to-new (and transfer) protocol and their epochs (a fifth in quick runs). */
-export function base2newPresets(quick: boolean): Record<'coop' | 'cocoop', { preset: MethodPreset; epochs: number }> {
-  const coop = getCoOpPreset('world_coop_ctx4_init');
-  const cocoop = getCoCoOpPreset('world_cocoop');
+/**
+ * The official configs of CoCoOp's base-to-new protocol (scripts/cocoop/base2new_train.sh): CoCoOp
+ * vit_b16_c4_ep10_batch1_ctxv1; CoOp vit_b16_ctxv1, on ImageNet vit_b16_ep50_ctxv1.
+ */
+export function officialBase2NewPresetNames(dataset: string): Record<'coop' | 'cocoop', string> {
+  return { coop: dataset.toLowerCase() === 'imagenet' ? 'vit_b16_ep50_ctxv1' : 'vit_b16_ctxv1', cocoop: 'vit_b16_c4_ep10_batch1_ctxv1' };
+}
+
+/**
+ * The presets of the base-to-new (and transfer) protocol and their epochs (a fifth in quick runs):
+ * the world's, or with `official` the CoCoOp paper's configs for `dataset`.
+ */
+export function base2newPresets(quick: boolean, official?: { dataset: string }): Record<'coop' | 'cocoop', { preset: MethodPreset; epochs: number }> {
+  const names = official ? officialBase2NewPresetNames(official.dataset) : { coop: 'world_coop_ctx4_init', cocoop: 'world_cocoop' };
+  const coop = getCoOpPreset(names.coop);
+  const cocoop = getCoCoOpPreset(names.cocoop);
   const epochs = (p: MethodPreset) => (quick ? quickEpochs(p.optim.epochs) : p.optim.epochs);
   return { coop: { preset: coop, epochs: epochs(coop) }, cocoop: { preset: cocoop, epochs: epochs(cocoop) } };
 }
 
 /** The experiment's configuration (what results.json records). */
-export function base2newConfig(quick: boolean, opts: { cachedFeatures?: boolean; datasets?: readonly string[] } = {}) {
-  const p = base2newPresets(quick);
+export function base2newConfig(quick: boolean, opts: { cachedFeatures?: boolean; datasets?: readonly string[] } = {}, official = false) {
+  const p = base2newPresets(quick, official ? { dataset: '' } : undefined);
+  // ImageNet's CoOp config is recorded whichever datasets run, so that parts of one run (merge-results) agree
+  const imagenet = official ? base2newPresets(quick, { dataset: 'imagenet' }) : null;
   return {
     shots: 16,
     coop: describePreset(p.coop.preset, p.coop.epochs),
+    ...(imagenet ? { coopImageNet: describePreset(imagenet.coop.preset, imagenet.coop.epochs) } : {}),
     cocoop: describePreset(p.cocoop.preset, p.cocoop.epochs),
     ...describeTraining(p.coop.preset, opts.datasets ?? WORLD_CLASSIFICATION, opts.cachedFeatures === true),
   };
 }
 
 /** CoOp or CoCoOp for these class names and seed, with its training setup for the dataset. */
-export function promptMethodOf(which: 'coop' | 'cocoop', quick: boolean, model: ClipModel, tokenizer: ClipTokenizer, classNames: readonly string[], o: { dataset: string; seed: number; cachedFeatures: boolean }): { method: PromptMethod; setup: TrainingSetup } {
-  const { preset, epochs } = base2newPresets(quick)[which];
+export function promptMethodOf(which: 'coop' | 'cocoop', quick: boolean, model: ClipModel, tokenizer: ClipTokenizer, classNames: readonly string[], o: { dataset: string; seed: number; cachedFeatures: boolean; official?: boolean }): { method: PromptMethod; setup: TrainingSetup } {
+  const { preset, epochs } = base2newPresets(quick, o.official ? { dataset: o.dataset } : undefined)[which];
   const setup = trainingSetup(preset, { ...o, imageResolution: model.config.imageResolution, epochs });
   return { method: buildMethod(preset, model, tokenizer, classNames, o.seed), setup };
 }
@@ -66,7 +85,7 @@ export function runBase2New(model: ClipModel, tokenizer: ClipTokenizer, opts: Ba
     log(`  ${method}: base ${base.toFixed(1)}, new ${novel.toFixed(1)}, H ${harmonicMean(base, novel).toFixed(1)}`);
   };
   for (const name of opts.datasets ?? WORLD_CLASSIFICATION) {
-    const ds = getWorldDataset(name as (typeof WORLD_CLASSIFICATION)[number], { quick }) as ClassificationDataset;
+    const ds = opts.dataset ? opts.dataset(name) : getWorldDataset(name as (typeof WORLD_CLASSIFICATION)[number], { quick }) as ClassificationDataset;
     const feats = new SplitFeatures(model, ds, log);
     try {
       for (const seed of opts.seeds ?? [1]) {
@@ -84,7 +103,7 @@ export function runBase2New(model: ClipModel, tokenizer: ClipTokenizer, opts: Ba
           const zs = (names: string[], f: tf.Tensor2D, items: LabelledItem[]) => 100 * zeroshotAccuracyOf(model, tokenizer, f, labels(items), names, [ds.template]);
           add('zeroshot', name, seed, zs(split.base.classNames, baseTestF, baseTest), zs(split.new.classNames, newTestF, newTest));
           for (const which of ['coop', 'cocoop'] as const) {
-            const { method: m, setup } = promptMethodOf(which, quick, model, tokenizer, split.base.classNames, { dataset: name, seed, cachedFeatures });
+            const { method: m, setup } = promptMethodOf(which, quick, model, tokenizer, split.base.classNames, { dataset: name, seed, cachedFeatures, official: opts.official === true });
             try {
               const t0 = Date.now();
               const r = trainOn(m, setup, { ds, items: train.map((x) => x.item), labels: labels(train) }, feats, { onProgress: labelled(opts.onProgress, `${name} seed ${seed}, base classes, ${which}`) });

@@ -9,17 +9,20 @@ import type { ClassificationDataset } from '../data/dataset';
 import type { DescribedDataset } from '../data/manifest';
 import { subsampleClasses } from '../data/protocols';
 import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
-import { loadMiniClip, MINICLIP_DIR } from '../miniclip';
+import { loadClip, resolveModel } from '../clip/resolve';
+import { MINICLIP_DIR } from '../miniclip';
 import type { ProgressCallback } from '../train/progress';
 import { base2newConfig, runBase2New } from './base2new';
 import { checkVariants, defaultVariants, fewshotConfig, runFewshot, type CoOpVariant } from './fewshot';
 import { describeData, describeModel, environment, readResults, recordedPath, REPO_ROOT, Results, shownPath, trainedOnCachedFeatures, writeResults, type DataRecord, type Environment, type ModelRecord } from './record';
 import { runTransfer, TRANSFER_DATASETS, transferConfig, transferRoles } from './transfer';
 import { czslConfig, runCzsl } from './czsl';
+import { denseConfig, denseDataset, runDense } from './dense';
 import { runVideo, videoConfig } from './video';
 import { runZeroshot } from './zeroshot';
+import { officialBackbone, RealRun } from './real-runs';
 
-export const EXPERIMENTS = ['zeroshot', 'fewshot', 'base2new', 'transfer', 'czsl', 'video'] as const;
+export const EXPERIMENTS = ['zeroshot', 'fewshot', 'base2new', 'transfer', 'czsl', 'video', 'dense'] as const;
 export type ExperimentName = (typeof EXPERIMENTS)[number];
 
 export interface ExperimentOptions {
@@ -27,10 +30,19 @@ export interface ExperimentOptions {
   quick?: boolean;
   /** zeroshot: the benchmarks' generation seeds (default [0]); training experiments: few-shot and init seeds (default [1] quick, [1, 2, 3] full). */
   seeds?: number[];
-  /** World benchmarks to run on (default: defaultDatasets(experiment, quick)). */
+  /** World benchmarks to run on (default: defaultDatasets(experiment, quick)); with `data`, CoOp's dataset names (default: its 11). */
   datasets?: readonly string[];
-  /** Model folder (default: the shipped MiniCLIP). */
+  /**
+   * Model folder, weights file, or a released model's name (ViT-B/16, RN50, ...) fetched into the
+   * user cache (src/clip/resolve.ts; default: the shipped MiniCLIP).
+   */
   model?: string;
+  /**
+   * A data root holding the papers' classification datasets in CoOp's layout (zeroshot, fewshot,
+   * base2new; src/repro/real-runs.ts): they replace the world benchmarks, and the official presets
+   * the world's.
+   */
+  data?: string;
   /**
    * Train prompts on the test transform's image features, computed once, instead of on a fresh
    * augmented view of each image at every step (the papers' way, and the default). Recorded in
@@ -81,6 +93,7 @@ export function defaultSeeds(experiment: ExperimentName, quick: boolean): number
 export function defaultDatasets(experiment: ExperimentName, quick: boolean): readonly string[] {
   if (experiment === 'czsl') return ['world-czsl'];
   if (experiment === 'video') return ['world-motion'];
+  if (experiment === 'dense') return ['world-scenes'];
   const all = experiment === 'transfer' ? TRANSFER_DATASETS : WORLD_CLASSIFICATION;
   return quick && experiment !== 'zeroshot' ? all.filter((d) => d !== 'world-colors') : all;
 }
@@ -112,16 +125,18 @@ function dataRecords(experiment: ExperimentName, datasets: readonly string[], qu
   // zeroshot's seeds pick the benchmarks' generation seed; the others train on the seed-0 benchmarks
   const genSeeds = experiment === 'zeroshot' ? seeds : [0];
   const variant = quick ? 'quick' : 'full';
-  return genSeeds.flatMap((seed) => datasets.map((name) => describeData(getWorldDataset(name, { quick, seed }) as DescribedDataset, variant)));
+  // dense renders world-scenes at 256 px (src/repro/dense.ts): its record hashes those pixels
+  return genSeeds.flatMap((seed) => datasets.map((name) => describeData((experiment === 'dense' ? denseDataset(quick) : getWorldDataset(name, { quick, seed })) as DescribedDataset, variant)));
 }
 
 /**
  * Chance accuracy (%) of each classification benchmark, per split the experiments report: test (all
  * classes), base and new (CoCoOp's halves of the classes). Figures draw it; czsl has none (its
- * metrics are not accuracies over a fixed label set).
+ * metrics are not accuracies over a fixed label set), nor dense (its floor, predicting background
+ * everywhere, is in its config as allBackground).
  */
 export function chanceLevels(experiment: ExperimentName, datasets: readonly string[], quick: boolean): Record<string, Record<string, number>> | undefined {
-  if (experiment === 'czsl') return undefined;
+  if (experiment === 'czsl' || experiment === 'dense') return undefined;
   if (experiment === 'video') return { 'world-motion': { test: 100 / getWorldDataset('world-motion', { quick }).classNames.length } };
   return Object.fromEntries(datasets.map((d) => {
     const ds = getWorldDataset(d, { quick }) as ClassificationDataset;
@@ -150,26 +165,28 @@ export function reusable(dir: string, experiment: string, config: { quick: boole
 /** Runs one experiment end to end and writes its results; returns them. */
 export async function runExperiment(experiment: string, opts: ExperimentOptions = {}): Promise<Results> {
   if (!isExperiment(experiment)) {
-    throw new Error(`unknown experiment "${experiment}" (available: ${EXPERIMENTS.join(', ')}; dense follows with its issue)`);
+    throw new Error(`unknown experiment "${experiment}" (available: ${EXPERIMENTS.join(', ')})`);
   }
   const quick = opts.quick === true;
   const cachedFeatures = experiment !== 'zeroshot' && opts.cachedFeatures === true;
   const seeds = opts.seeds ?? defaultSeeds(experiment, quick);
-  const datasets = opts.datasets ?? defaultDatasets(experiment, quick);
-  const valid: readonly string[] = experiment === 'czsl' ? ['world-czsl'] : experiment === 'video' ? ['world-motion'] : WORLD_CLASSIFICATION;
-  for (const d of datasets) {
+  const resolved = resolveModel(opts.model, MINICLIP_DIR); // a released name not fetched yet fails here, before any data is read
+  const real = opts.data === undefined ? null : new RealRun(experiment, opts.data, opts.datasets, opts.log ?? (() => undefined));
+  const datasets = real ? real.names : opts.datasets ?? defaultDatasets(experiment, quick);
+  const valid: readonly string[] = experiment === 'czsl' ? ['world-czsl'] : experiment === 'video' ? ['world-motion'] : experiment === 'dense' ? ['world-scenes'] : WORLD_CLASSIFICATION;
+  for (const d of real ? [] : datasets) {
     if (!valid.includes(d)) throw new Error(`${experiment}: unknown dataset "${d}" (valid: ${valid.join(', ')})`);
   }
   if (experiment === 'transfer') transferRoles(datasets); // the first is the source, the rest its targets: checked before anything runs
   if (opts.variants && experiment !== 'fewshot') throw new Error(`${experiment}: --variants is a fewshot option (CoOp's variants in its Figure 3)`);
   const variants: CoOpVariant[] | undefined = experiment === 'fewshot' ? checkVariants(opts.variants ?? defaultVariants(quick)) : undefined;
   const out = path.resolve(opts.out ?? defaultOut(experiment, quick));
-  const modelDir = path.resolve(opts.model ?? MINICLIP_DIR);
+  const modelDir = resolved.source;
   const log = opts.log ?? (() => undefined);
   const info = await initBackend();
   const env = environment(); // the code and machine this run starts with
-  const data = dataRecords(experiment, datasets, quick, seeds);
-  const modelRecord = describeModel(modelDir);
+  const data = real ? real.records(quick) : dataRecords(experiment, datasets, quick, seeds);
+  const modelRecord = describeModel(modelDir, resolved.tokenizer ? [resolved.tokenizer] : []);
   if (opts.reuse) {
     const prior = reusable(out, experiment, { quick, seeds, datasets: [...datasets], cachedFeatures, ...(variants ? { variants } : {}) }, data, modelRecord, env);
     if (prior) {
@@ -177,17 +194,19 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
       return prior;
     }
   }
-  const training = experiment === 'zeroshot' ? '' : experiment === 'video' ? '; training on frozen frame features' : cachedFeatures ? '; training on cached features' : '; training on augmented views';
+  const training = experiment === 'zeroshot' ? '' : experiment === 'video' ? '; training on frozen frame features' : experiment === 'dense' ? '; training on 256 px scenes with random flips' : cachedFeatures ? '; training on cached features' : '; training on augmented views';
   log(`${experiment}: backend ${info.name}; model ${shownPath(modelDir)}; ${quick ? 'quick' : 'full'} run, seeds ${seeds.join(',')}${training}`);
-  const { model, tokenizer } = loadMiniClip(modelDir);
+  const { model, tokenizer } = loadClip(resolved, log);
+  const backbone = real ? officialBackbone(model.config) : null;
+  if (real && !backbone) log(`${experiment}: ${resolved.label} is none of the official configs' backbones (RN50, RN101, ViT-B/32, ViT-B/16): their vit_b16 configs are used (the same optimiser and input; they differ only in the backbone they name)`);
   const started = Date.now();
   try {
-    const run = { quick, seeds, log, datasets, cachedFeatures, variants, onProgress: opts.onProgress };
-    const runners = { zeroshot: runZeroshot, fewshot: runFewshot, base2new: runBase2New, transfer: runTransfer, czsl: runCzsl, video: runVideo };
+    const run = { quick, seeds, log, datasets, cachedFeatures, variants, onProgress: opts.onProgress, ...(real ? real.runOptions(backbone ?? 'vit_b16') : {}) };
+    const runners = { zeroshot: runZeroshot, fewshot: runFewshot, base2new: runBase2New, transfer: runTransfer, czsl: runCzsl, video: runVideo, dense: runDense };
     const rows = runners[experiment](model, tokenizer, run);
-    const configs = { zeroshot: () => ({}), fewshot: fewshotConfig, base2new: base2newConfig, transfer: transferConfig, czsl: czslConfig, video: videoConfig };
-    const extra = configs[experiment](quick, { cachedFeatures, datasets, variants });
-    const chance = chanceLevels(experiment, datasets, quick);
+    const configs = { zeroshot: () => ({}), fewshot: fewshotConfig, base2new: base2newConfig, transfer: transferConfig, czsl: czslConfig, video: videoConfig, dense: denseConfig };
+    const extra = real ? real.config(quick, { cachedFeatures, variants, backbone: backbone ?? 'vit_b16' }) : configs[experiment](quick, { cachedFeatures, datasets, variants });
+    const chance = real ? real.chance() : chanceLevels(experiment, datasets, quick);
     const config = { model: recordedPath(modelDir), quick, seeds, datasets: [...datasets], ...extra, ...(chance ? { chance } : {}), seconds: Math.round((Date.now() - started) / 1000) };
     const results = writeResults(out, experiment, config, rows, { data, model: modelRecord }, env);
     log(`${experiment}: wrote ${shownPath(path.join(out, 'results.json'))} (${config.seconds} s)`);

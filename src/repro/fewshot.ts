@@ -12,7 +12,7 @@ import { sampleFewShot } from '../data/protocols';
 import { getWorldDataset, WORLD_CLASSIFICATION } from '../data/world-benchmarks';
 import { zeroshotAccuracyOf } from '../eval/features';
 import { linearProbe } from '../eval/linear-probe';
-import { coopPresetForShots } from '../methods/presets';
+import { coopPresetForShots, type OfficialBackboneKey } from '../methods/presets';
 import { labelled, type ProgressCallback } from '../train/progress';
 import { SplitFeatures } from './features-cache';
 import type { ResultRow } from './record';
@@ -51,26 +51,32 @@ export function quickEpochs(epochs: number): number {
   return Math.max(1, Math.round(epochs / 5));
 }
 
-/** CoOp's preset for k shots on MiniCLIP, and the epochs a (quick) run trains it for. */
-export function fewshotPreset(shots: number, quick: boolean, variant: CoOpVariant = 'end') {
-  const base = coopPresetForShots('miniclip', shots);
+/**
+ * CoOp's preset for k shots on MiniCLIP (or, with an official backbone, the official config of that
+ * backbone for the dataset: ImageNet takes the ep50 ones), and the epochs a (quick) run trains it for.
+ */
+export function fewshotPreset(shots: number, quick: boolean, variant: CoOpVariant = 'end', backbone: OfficialBackboneKey | 'miniclip' = 'miniclip', dataset = '') {
+  const base = coopPresetForShots(backbone, shots, dataset);
   const preset = { ...base, config: { ...base.config, ...COOP_VARIANTS[variant] } };
   return { preset, epochs: quick ? quickEpochs(preset.optim.epochs) : preset.optim.epochs };
 }
 
-export function fewshotConfig(quick: boolean, opts: { cachedFeatures?: boolean; datasets?: readonly string[]; variants?: readonly CoOpVariant[] } = {}) {
+export function fewshotConfig(quick: boolean, opts: { cachedFeatures?: boolean; datasets?: readonly string[]; variants?: readonly CoOpVariant[]; backbone?: OfficialBackboneKey } = {}) {
   const shots = quick ? [1, 4, 16] : SHOTS;
   const variants = opts.variants ?? defaultVariants(quick);
+  const backbone = opts.backbone ?? 'miniclip';
   return {
     shots,
     variants: Object.fromEntries(variants.map((v) => [variantMethod(v), COOP_VARIANTS[v]])),
     coop: Object.fromEntries(shots.map((k) => {
-      const { preset, epochs } = fewshotPreset(k, quick);
+      const { preset, epochs } = fewshotPreset(k, quick, 'end', backbone);
       return [`${k}-shot`, describePreset(preset, epochs)];
     })),
-    epochRule: "COOP.md's: 1 shot the ep50 config, 2-4 shots ep100, 8-16 shots the 200-epoch one (here 13 / 25 / 50 epochs; quick runs a fifth)",
+    epochRule: backbone === 'miniclip'
+      ? "COOP.md's: 1 shot the ep50 config, 2-4 shots ep100, 8-16 shots the 200-epoch one (here 13 / 25 / 50 epochs; quick runs a fifth)"
+      : `COOP.md's: 1 shot the ep50 config, 2-4 shots ep100, 8-16 shots the 200-epoch one; ImageNet the ep50 one at every shot count (${backbone}'s official configs${quick ? '; quick runs a fifth of the epochs' : ''})`,
     linearProbe: "CoOp's lpclip: scikit-learn's L-BFGS logistic regression on the raw image features, C searched on the few-shot val split (min(k, 4) per class) over 1e6..1e-6, then 8 rounds of binary search; the last round's classifier",
-    ...describeTraining(coopPresetForShots('miniclip', 16), opts.datasets ?? WORLD_CLASSIFICATION, opts.cachedFeatures === true),
+    ...describeTraining(coopPresetForShots(backbone, 16), opts.datasets ?? WORLD_CLASSIFICATION, opts.cachedFeatures === true),
   };
 }
 
@@ -84,16 +90,20 @@ export interface FewshotOptions {
   cachedFeatures?: boolean;
   log?: (s: string) => void;
   onProgress?: ProgressCallback;
+  /** The dataset of a name (default: the world benchmark); `--data` gives real ones. */
+  dataset?: (name: string) => ClassificationDataset;
+  /** Train with this backbone's official CoOp configs (default: the world's presets for MiniCLIP). */
+  backbone?: OfficialBackboneKey;
 }
 
 export function runFewshot(model: ClipModel, tokenizer: ClipTokenizer, opts: FewshotOptions = {}): ResultRow[] {
   const quick = opts.quick === true;
-  const cfg = fewshotConfig(quick);
+  const cfg = fewshotConfig(quick, { backbone: opts.backbone });
   const variants = checkVariants(opts.variants ?? defaultVariants(quick));
   const log = opts.log ?? (() => undefined);
   const rows: ResultRow[] = [];
   for (const name of opts.datasets ?? WORLD_CLASSIFICATION) {
-    const ds = getWorldDataset(name as (typeof WORLD_CLASSIFICATION)[number], { quick }) as ClassificationDataset;
+    const ds = opts.dataset ? opts.dataset(name) : getWorldDataset(name as (typeof WORLD_CLASSIFICATION)[number], { quick }) as ClassificationDataset;
     const feats = new SplitFeatures(model, ds, log);
     try {
       const test = ds.split('test');
@@ -115,7 +125,7 @@ export function runFewshot(model: ClipModel, tokenizer: ClipTokenizer, opts: Few
           const accs: string[] = [];
           let epochs = 0;
           for (const v of variants) {
-            const p = fewshotPreset(k, quick, v);
+            const p = fewshotPreset(k, quick, v, opts.backbone ?? 'miniclip', name);
             epochs = p.epochs;
             const setup = trainingSetup(p.preset, { dataset: name, seed, imageResolution: model.config.imageResolution, cachedFeatures: opts.cachedFeatures === true, epochs });
             const coop = buildMethod(p.preset, model, tokenizer, ds.classNames, seed);

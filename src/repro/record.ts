@@ -95,17 +95,21 @@ export function summarise(rows: ResultRow[]): SummaryRow[] {
 /** What data a run used: enough to tell whether two runs saw the same pixels. */
 export interface DataRecord {
   dataset: string;
-  /** The manifest id of this variant (e.g. world-patterns-quick-seed1). */
+  /** The manifest id of this variant (e.g. world-patterns-quick-seed1; a folder dataset's download manifest, e.g. coop-caltech101). */
   id: string;
   variant: 'quick' | 'full';
   seed: number;
-  generatorVersion: number;
-  benchmarkVersion: number;
+  /** The world's generator and benchmark versions (world datasets only). */
+  generatorVersion?: number;
+  benchmarkVersion?: number;
   counts: Record<string, number>;
-  /** sha256 over every item (data/manifest.ts contentSha256). */
+  /** sha256 over every item (world: data/manifest.ts contentSha256; a folder dataset: its split files, file names and labels, data/real.ts). */
   contentSha256: string;
-  /** The committed manifest it matches (full variant, seed 0), with the file's own sha256. */
+  /** The committed manifest it matches (full variant, seed 0; a folder dataset's download manifest), with the file's own sha256. */
   manifest: { file: string; sha256: string } | null;
+  /** A folder dataset's folder and loader format. */
+  root?: string;
+  format?: string;
 }
 
 /** What model a run used: the sha256 of each of its files. */
@@ -115,7 +119,16 @@ export interface ModelRecord {
 }
 
 export function sha256File(file: string): string {
-  return createHash('sha256').update(fs.readFileSync(file)).digest('hex');
+  // streamed: a released checkpoint can be larger than one Buffer
+  const h = createHash('sha256');
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest('hex');
 }
 
 /**
@@ -148,13 +161,21 @@ export function describeData(ds: DescribedDataset, variant: 'quick' | 'full'): D
   };
 }
 
-/** The model record: sha256 of every file in the model folder (weights, vocabulary, config). */
-export function describeModel(dir: string): ModelRecord {
+/**
+ * The model record: sha256 of every file in the model folder (weights, vocabulary, config), or of a
+ * weights file and `extra` files used with it (its tokenizer).
+ */
+export function describeModel(dir: string, extra: readonly string[] = []): ModelRecord {
   const files: Record<string, string> = {};
+  if (fs.statSync(dir).isFile()) {
+    for (const f of [dir, ...extra]) files[path.basename(f)] = sha256File(f);
+    return { dir, files };
+  }
   for (const f of fs.readdirSync(dir).sort()) {
     const full = path.join(dir, f);
     if (fs.statSync(full).isFile() && /\.(safetensors|txt|json)$/.test(f)) files[f] = sha256File(full);
   }
+  for (const f of extra) files[path.basename(f)] = sha256File(f);
   return { dir, files };
 }
 

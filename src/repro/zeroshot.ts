@@ -13,6 +13,8 @@ export interface ZeroshotOptions {
   seeds?: number[];
   datasets?: readonly string[];
   log?: (line: string) => void;
+  /** The dataset of a name (default: the world benchmark of that name and seed); `--data` gives real ones. */
+  dataset?: (name: string, seed: number) => ClassificationDataset;
 }
 
 /** Zero-shot test accuracy of one dataset with each of several template sets (images encoded once). */
@@ -39,7 +41,7 @@ export function runZeroshot(model: ClipModel, tokenizer: ClipTokenizer, opts: Ze
   const log = opts.log ?? (() => undefined);
   for (const seed of opts.seeds ?? [0]) {
     for (const name of opts.datasets ?? WORLD_CLASSIFICATION) {
-      const ds = getWorldDataset(name as (typeof WORLD_CLASSIFICATION)[number], { quick: opts.quick, seed }) as ClassificationDataset;
+      const ds = opts.dataset ? opts.dataset(name, seed) : getWorldDataset(name as (typeof WORLD_CLASSIFICATION)[number], { quick: opts.quick, seed }) as ClassificationDataset;
       const [single, ens] = zeroshotAccuracies(model, tokenizer, ds, [[ds.template], ds.templates], log);
       log(`${name} (seed ${seed}): zero-shot ${(100 * single).toFixed(1)}%, ensemble of ${ds.templates.length} ${(100 * ens).toFixed(1)}%`);
       rows.push({ method: 'zeroshot', dataset: name, split: 'test', metric: 'accuracy', seed, value: 100 * single });

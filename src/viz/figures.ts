@@ -19,6 +19,9 @@ export const METHOD_STYLE: Record<string, { label: string; color: string }> = {
   csp: { label: 'CSP', color: '#d62728' },
   prompt: { label: 'Prompts (mean of frames)', color: '#1f77b4' },
   videoprompt: { label: 'Prompts + temporal transformer', color: '#d62728' },
+  baseline: { label: 'FPN on CLIP features (no language)', color: '#8c564b' },
+  'fixed-prompts': { label: 'Score map of hand-crafted prompts', color: '#e6a100' },
+  denseclip: { label: 'DenseCLIP', color: '#9e1f63' },
 };
 
 export function methodLabel(method: string): string {
@@ -39,6 +42,7 @@ export function modelLabel(results: Results): string {
 export function trainingLabel(results: Results): string {
   if (results.experiment === 'zeroshot') return '';
   if (results.experiment === 'video') return 'frozen frame features';
+  if (results.experiment === 'dense') return results.config.finetuneBackbone === true ? 'image backbone fine-tuned' : 'image backbone frozen';
   return trainedOnCachedFeatures(results) ? 'cached features, no augmentation' : 'augmented training';
 }
 
@@ -427,6 +431,8 @@ export function comparisonFigure(all: Results[]): NamedFigure {
     cols.push({ label: 'unseen pairs,<br>closed world<br>(world-czsl)', pick: (m) => find(cz.summary, m, 'world-czsl', 'closed', 'unseen') });
     cols.push({ label: 'AUC, closed<br>world<br>(world-czsl)', pick: (m) => find(cz.summary, m, 'world-czsl', 'closed', 'auc') });
   }
+  const dn = all.find((r) => r.experiment === 'dense');
+  if (dn) cols.push({ label: 'segmentation<br>mIoU<br>(world-scenes)', pick: (m) => find(dn.summary, m, 'world-scenes', 'test', 'miou') });
   // CoOp's other variants stay in the few-shot figure: here CoOp is its default (unified, end)
   const methods = Object.keys(METHOD_STYLE).filter((m) => !m.startsWith('coop-') && cols.some((c) => c.pick(m)));
   const model = all.length ? modelLabel(all[0]) : 'MiniCLIP';
@@ -478,6 +484,42 @@ export function videoFigure(results: Results): NamedFigure {
   return { name: 'video', figure: { data, layout }, width: 1000, height: 480 };
 }
 
+export const DENSE_METRICS: [string, string][] = [['miou', 'mIoU'], ['pixel-accuracy', 'pixel accuracy']];
+
+/** The all-background reference (%) a dense run recorded (config.allBackground), by metric; undefined where it has none. */
+export function allBackgroundOf(results: Results, metric: string): number | undefined {
+  const r = results.config.allBackground as { miou?: number; pixelAccuracy?: number } | undefined;
+  const v = metric === 'miou' ? r?.miou : metric === 'pixel-accuracy' ? r?.pixelAccuracy : undefined;
+  return typeof v === 'number' ? v : undefined;
+}
+
+/**
+ * DenseCLIP's comparison on world-scenes: mIoU and pixel accuracy of the FPN without language, with
+ * the score map of hand-crafted prompts and with DenseCLIP (mean ± std over seeds), and as a short
+ * black dash what predicting background everywhere scores.
+ */
+export function denseFigure(results: Results): NamedFigure {
+  const methods = ['baseline', 'fixed-prompts', 'denseclip'].filter((m) => results.rows.some((r) => r.method === m));
+  const xs = DENSE_METRICS.map((x) => x[1]);
+  const data: Record<string, unknown>[] = methods.map((m) => bars(m, xs, DENSE_METRICS.map(([metric]) => find(results.summary, m, 'world-scenes', 'test', metric))));
+  // the reference as a black line across each metric's group of bars (its values in the legend)
+  const floor = DENSE_METRICS.map(([metric]) => allBackgroundOf(results, metric));
+  const shapes = floor.flatMap((v, i) => (v === undefined ? [] : [{ type: 'line', xref: 'x', yref: 'y', x0: i - 0.42, x1: i + 0.42, y0: v, y1: v, line: { color: '#000000', width: 2.5 } }]));
+  if (shapes.length) {
+    const say = floor.map((v, i) => (v === undefined ? '' : `${DENSE_METRICS[i][1]} ${v.toFixed(1)}`)).filter((t) => t).join(', ');
+    data.push({ type: 'scatter', mode: 'lines', name: `background everywhere (${say})`, x: [null], y: [null], line: { color: '#000000', width: 2.5 }, hoverinfo: 'skip' });
+  }
+  const size = results.config.imageSize;
+  const layout = {
+    ...baseLayout(`Semantic segmentation on world-scenes${typeof size === 'number' ? ` (${size} px)` : ''}, test split<br><sup>${runLabel(results)}</sup>`),
+    barmode: 'group', uniformtext: UNIFORM_TEXT, shapes,
+    xaxis: { title: { text: 'metric (mmseg: intersection and union accumulated over the split)', font: AXIS_FONT } },
+    yaxis: yPercent('%', { range: [0, 105] }),
+    legend: { orientation: 'h', y: -0.25 },
+  };
+  return { name: 'dense', figure: { data, layout }, width: 900, height: 480 };
+}
+
 /** The figures of one experiment's results. */
 export function figuresFor(results: Results): NamedFigure[] {
   switch (results.experiment) {
@@ -487,6 +529,7 @@ export function figuresFor(results: Results): NamedFigure[] {
     case 'base2new': return [base2newFigure(results), ...[base2newDeltaFigure(results)].filter((f): f is NamedFigure => f !== null)];
     case 'transfer': return [transferFigure(results)];
     case 'video': return [videoFigure(results)];
-    default: throw new Error(`no figures for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new, transfer, czsl, video)`);
+    case 'dense': return [denseFigure(results)];
+    default: throw new Error(`no figures for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new, transfer, czsl, video, dense)`);
   }
 }

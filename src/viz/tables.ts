@@ -5,7 +5,7 @@ import { DataFrame, toCSV } from 'danfojs-node';
 import type { CspWalkthrough } from '../repro/csp-walkthrough';
 import type { Results, SummaryRow } from '../repro/record';
 import { escapeHtml } from './export';
-import { coopVariantsOf, methodLabel, modelLabel, pairedDelta, trainingLabel, VIDEO_METRICS } from './figures';
+import { allBackgroundOf, coopVariantsOf, DENSE_METRICS, methodLabel, modelLabel, pairedDelta, trainingLabel, VIDEO_METRICS } from './figures';
 
 export interface Table {
   name: string;
@@ -110,7 +110,22 @@ export function tablesFor(results: Results): Table[] {
     });
     return [{ name: 'video', title: `Video prompting on world-motion, test split (%), ${model}`, frame: new DataFrame(rows) }];
   }
-  throw new Error(`no tables for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new, transfer, czsl, video)`);
+  if (results.experiment === 'dense') {
+    // one row per method, then the all-background reference the run recorded
+    const methods = ['baseline', 'fixed-prompts', 'denseclip'].filter((m) => results.rows.some((r) => r.method === m));
+    const rows = methods.map((m) => {
+      const row: Record<string, string> = { method: methodLabel(m) };
+      for (const [metric, label] of DENSE_METRICS) row[label] = cell(results.summary.find((s) => s.method === m && s.dataset === 'world-scenes' && s.split === 'test' && s.metric === metric));
+      return row;
+    });
+    if (DENSE_METRICS.some(([metric]) => allBackgroundOf(results, metric) !== undefined)) {
+      const row: Record<string, string> = { method: 'Background everywhere (reference)' };
+      for (const [metric, label] of DENSE_METRICS) row[label] = allBackgroundOf(results, metric)?.toFixed(1) ?? '';
+      rows.push(row);
+    }
+    return [{ name: 'dense', title: `Semantic segmentation on world-scenes, test split (%), ${model}`, frame: new DataFrame(rows) }];
+  }
+  throw new Error(`no tables for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new, transfer, czsl, video, dense)`);
 }
 
 function records(t: Table): { columns: string[]; rows: string[][] } {

@@ -34,9 +34,12 @@ describe('CZSL datasets in the official layout', () => {
   ];
   for (const [i, m] of meta.entries()) writePng(path.join(root, 'images', m.image), [i * 20, 100, 200]);
 
-  it('asks for the torch metadata to be converted, and says how', () => {
-    fs.writeFileSync(path.join(root, 'metadata_compositional-split-natural.t7'), 'not read');
-    assert.throws(() => loadCzslFolder(root), (e: Error) => e.message.includes('is a torch pickle') && e.message.includes(metadataConversion(root)));
+  it('reads the torch metadata itself (test/unit/real-datasets.test.ts writes real ones): a file that is not torch.save is refused by name', () => {
+    const t7 = path.join(root, 'metadata_compositional-split-natural.t7');
+    fs.writeFileSync(t7, 'not a torch file');
+    assert.throws(() => loadCzslFolder(root), /metadata_compositional-split-natural\.t7: not a torch\.save file \(neither a zip nor a pickle\)/);
+    fs.rmSync(t7);
+    assert.match(metadataConversion(root), /json\.dump\(torch\.load/, 'the JSON copy, still read where there is no .t7');
   });
 
   it('reads pairs, attributes and objects as the official code sorts them, drops unlabelled images, loads the images', () => {

@@ -126,6 +126,25 @@ describe('DenseCLIP (method checks on a tiny CLIP)', () => {
 });
 
 describe('DenseCLIP segmentation decoder (FPN neck + Semantic FPN head)', () => {
+  it('dropout in training is seeded: the same seed gives the same outputs draw by draw, another seed others', async () => {
+    await initBackend();
+    const config = { inChannels: [8, 16, 32, 64 + 3], channels: 16, numClasses: 3, dropout: 0.5 };
+    const feats = config.inChannels.map((c, i) => tf.randomNormal([1, c, Math.ceil(8 / 2 ** i), Math.ceil(8 / 2 ** i)], 0, 1, 'float32', 3 + i) as tf.Tensor4D);
+    const draws = (seed: number) => {
+      const fpn = new SemanticFpn(config, fpnInitialWeights(config, 1));
+      fpn.training = true;
+      fpn.dropoutSeed = seed;
+      const out = [0, 1].map(() => tf.tidy(() => Array.from(fpn.forward(feats).dataSync())));
+      fpn.dispose();
+      return out;
+    };
+    const [a, b, c] = [draws(1), draws(1), draws(2)];
+    assert.deepStrictEqual(a, b, 'the same seed: the same masks');
+    assert.notDeepStrictEqual(a[0], a[1], 'successive draws differ');
+    assert.notDeepStrictEqual(a[0], c[0], 'another seed: other masks');
+    tf.dispose(feats);
+  });
+
   it('logits at stride 4 for odd and even maps, every weight gets a gradient, the loss falls, no tensor left behind', async () => {
     await initBackend();
     const config = { inChannels: [8, 16, 32, 64 + 3], channels: 16, numClasses: 3, dropout: 0.1 };

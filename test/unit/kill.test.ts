@@ -1,4 +1,4 @@
-// Kills (SIGKILL) at arbitrary moments of `repro` and of figure export: nothing half-written is ever
+// Kills (SIGKILL) at arbitrary moments of `repro` (zero-shot, and prompt training), of pretraining and of figure export: nothing half-written is ever
 // left under a real name, and the next run completes with the same numbers.
 import * as assert from 'assert';
 import { spawn, spawnSync } from 'child_process';
@@ -46,6 +46,47 @@ describe('kills during repro and figure export', function () {
       assert.deepStrictEqual(metrics(out), reference, `rerun after a kill at ${ms} ms`);
       assert.deepStrictEqual(temporaries(out), [], 'no temporary file left');
     }
+  });
+
+  it('prompt training: base2new killed while CoOp and CoCoOp train leaves no results or whole ones, and the rerun gives the same numbers', async () => {
+    const b2n = (out: string) => ['repro', 'base2new', '--quick', '--datasets', 'world-shapes', '--out', out];
+    const straight = path.join(tmp, 'b2n-straight');
+    const t0 = Date.now();
+    run(b2n(straight));
+    const took = Date.now() - t0;
+    const reference = metrics(straight);
+    for (const share of [0.3, 0.6, 0.9]) {
+      const out = path.join(tmp, `b2n-killed-${share}`);
+      await killAfter(b2n(out), Math.round(share * took));
+      if (fs.existsSync(path.join(out, 'results.json'))) assert.deepStrictEqual(metrics(out), reference, `after a kill at ${share} of the run`);
+      run(b2n(out));
+      assert.deepStrictEqual(metrics(out), reference, `rerun after a kill at ${share} of the run`);
+      assert.deepStrictEqual(temporaries(out), [], 'no temporary file left');
+    }
+  });
+
+  it('pretraining: killed with SIGKILL after a checkpoint, the same command resumes to the same weights, byte for byte', async () => {
+    const pre = (dir: string) => ['pretrain', '--steps', '4', '--batch-size', '8', '--bn-group', '8', '--warmup', '1', '--checkpoint-every', '1', '--seed', '3', '--out', path.join(dir, 'run'), '--export', path.join(dir, 'model')];
+    const straight = path.join(tmp, 'pre-straight');
+    run(pre(straight));
+    const killed = path.join(tmp, 'pre-killed');
+    // kill as soon as a checkpoint past step 1 is there, mid-run
+    await new Promise<void>((resolve) => {
+      const child = spawn(process.execPath, [BIN, ...pre(killed)], { stdio: 'ignore' });
+      const log = path.join(killed, 'run', 'log.jsonl');
+      const poll = setInterval(() => {
+        const lines = fs.existsSync(log) ? fs.readFileSync(log, 'utf8').trim().split('\n').filter(Boolean).length : 0;
+        if (lines >= 2) child.kill('SIGKILL');
+      }, 20);
+      child.on('exit', () => { clearInterval(poll); resolve(); });
+    });
+    assert.ok(!fs.existsSync(path.join(killed, 'model', 'model.safetensors')), 'the kill came before the export');
+    run(pre(killed));
+    const bytes = (dir: string) => fs.readFileSync(path.join(dir, 'model', 'model.safetensors'));
+    assert.ok(bytes(killed).equals(bytes(straight)), 'the resumed run exports the same weights as the straight one');
+    const steps = fs.readFileSync(path.join(killed, 'run', 'log.jsonl'), 'utf8').trim().split('\n').map((l) => (JSON.parse(l) as { step: number }).step);
+    assert.deepStrictEqual(steps, [1, 2, 3, 4], 'one log row per step, none repeated by the resume');
+    assert.deepStrictEqual(temporaries(killed), [], 'no temporary file left');
   });
 
   it('plot: figures killed mid-export are whole or absent; the rerun writes them all', async () => {

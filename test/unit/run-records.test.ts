@@ -124,7 +124,7 @@ describe('run records', () => {
     } finally {
       process.chdir(cwd);
     }
-    assert.throws(() => committedResults('dense'), /unknown experiment "dense" \(available: zeroshot, fewshot, base2new, transfer, czsl\)/);
+    assert.throws(() => committedResults('nosuch'), /unknown experiment "nosuch" \(available: zeroshot, fewshot, base2new, transfer, czsl, video, dense\)/);
   });
 
   it('quick training runs leave out the 80-class world-colors; quick zeroshot and full runs keep every benchmark', () => {

@@ -80,8 +80,12 @@ export class ContextDecoder {
     this.outProj = [p.norm(`${prefix}.out_proj.0`, w, EPS), p.linear(`${prefix}.out_proj.1`, w, opts.outDim ?? visualDim)];
   }
 
+  /** Seeds the dropout masks (each draw gets the next one of this seed's stream): runs repeat bit for bit. */
+  dropoutSeed = 0;
+  private dropoutDraws = 0;
+
   private drop(x: tf.Tensor): tf.Tensor {
-    return this.training && this.config.dropout > 0 ? tf.dropout(x, this.config.dropout) : x;
+    return this.training && this.config.dropout > 0 ? tf.dropout(x, this.config.dropout, undefined, `context-decoder-${this.dropoutSeed}-${this.dropoutDraws++}`) : x;
   }
 
   /** text [B, K, C], visual [B, N, C] -> the text update [B, K, C] (before gamma). */

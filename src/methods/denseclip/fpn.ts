@@ -41,6 +41,10 @@ export class SemanticFpn {
   private readonly classifier: Conv;
   training = false;
 
+  /** Seeds the dropout masks (each draw gets the next one of this seed's stream): runs repeat bit for bit. */
+  dropoutSeed = 0;
+  private dropoutDraws = 0;
+
   constructor(readonly config: FpnConfig, weights: StateDict, source = 'FPN weights') {
     const { inChannels, channels, numClasses } = config;
     this.params = new ParamReader(weights, source, true);
@@ -90,7 +94,7 @@ export class SemanticFpn {
         sum = sum === null ? x : (tf.add(sum, x) as tf.Tensor4D);
       });
       let y = sum as unknown as tf.Tensor4D;
-      if (this.training && this.config.dropout > 0) y = tf.dropout(y, this.config.dropout) as tf.Tensor4D;
+      if (this.training && this.config.dropout > 0) y = tf.dropout(y, this.config.dropout, undefined, `fpn-${this.dropoutSeed}-${this.dropoutDraws++}`) as tf.Tensor4D;
       return nchw(this.apply(y, this.classifier));
     });
   }

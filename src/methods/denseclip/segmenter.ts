@@ -80,6 +80,13 @@ export class DenseClipSegmenter {
     this.fpn = new SemanticFpn({ inChannels, channels: config.fpn.channels, numClasses, dropout: config.fpn.dropout }, weights.fpn);
   }
 
+  /** Seeds every dropout of the head and the context decoder (set it to the run's seed). */
+  set dropoutSeed(seed: number) {
+    this.fpn.dropoutSeed = seed;
+    if (this.denseclip?.decoder) this.denseclip.decoder.dropoutSeed = seed;
+    if (this.denseclip?.generator) this.denseclip.generator.dropoutSeed = seed;
+  }
+
   set training(on: boolean) {
     this.fpn.training = on;
     if (this.denseclip?.decoder) this.denseclip.decoder.training = on;

@@ -1,0 +1,265 @@
+// promptlab sweep and collect: grids parsed into runs with stable ids, run locally as processes
+// (finished runs skipped, a failed run reported and the rest going on, a killed sweep resumed without
+// redoing what finished), and collected into what one `repro` over the grid writes, row for row.
+import * as assert from 'assert';
+import { spawn, spawnSync } from 'child_process';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { EXPERIMENTS } from '../../src/repro/experiments';
+import { readResults, type Results } from '../../src/repro/record';
+import { expandGrid, makeManifest, parseGridSpec, readManifest, runId, saveManifest, shellWord } from '../../src/sweep/grid';
+import { arrayRanges, sbatchScript } from '../../src/sweep/slurm';
+
+const ROOT = path.resolve(__dirname, '..', '..');
+const BIN = path.join(ROOT, 'bin', 'promptlab.js');
+
+function cli(args: string[], timeout = 300000) {
+  const r = spawnSync(process.execPath, [BIN, ...args], { cwd: ROOT, encoding: 'utf8', timeout });
+  return { status: r.status, out: `${r.stdout}${r.stderr}` };
+}
+
+const rowsOf = (r: Results) => ({ rows: r.rows, summary: r.summary });
+const mtime = (f: string) => fs.statSync(f).mtimeMs;
+
+/** The pids of processes whose command line names `marker` (the test's own folders only). */
+function processesNaming(marker: string): number[] {
+  return fs.readdirSync('/proc').filter((p) => /^\d+$/.test(p)).filter((p) => {
+    try {
+      return fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').includes(marker);
+    } catch {
+      return false;
+    }
+  }).map(Number);
+}
+
+async function until(what: string, ok: () => boolean, ms: number): Promise<void> {
+  const end = Date.now() + ms;
+  while (!ok()) {
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+describe('sweep: grids', () => {
+  const quick = { quick: true, model: null, cachedFeatures: false, variants: null };
+
+  it('parses SPEC: lists, ranges, spaces and a trailing ;', () => {
+    assert.deepStrictEqual(parseGridSpec('zeroshot', ' seeds = 1..3 ; datasets=world-shapes, world-colors ;'), { seeds: [1, 2, 3], datasets: ['world-shapes', 'world-colors'] });
+    assert.deepStrictEqual(parseGridSpec('fewshot', 'seeds=0,7'), { seeds: [0, 7] });
+    assert.deepStrictEqual(parseGridSpec('czsl', 'datasets=world-czsl;seeds=1'), { datasets: ['world-czsl'], seeds: [1] });
+  });
+
+  it('bad SPECs: each error names the key and what is valid', () => {
+    const bad = (experiment: string, spec: string, re: RegExp) => assert.throws(() => makeManifest(experiment, spec, quick), re, spec);
+    bad('zeroshot', 'foo=1', /unknown grid key 'foo' \(keys for zeroshot: seeds, datasets\)/);
+    bad('zeroshot', 'seeds=1;datasets=world-nope', /datasets: unknown dataset 'world-nope' for zeroshot \(valid: world-shapes, world-sketches, world-patterns, world-colors, world-positions\)/);
+    bad('czsl', 'datasets=world-shapes', /unknown dataset 'world-shapes' for czsl \(valid: world-czsl\)/);
+    bad('zeroshot', 'seeds=1,x', /seeds: 'x' is not a seed \(valid: whole numbers >= 0/);
+    bad('zeroshot', 'seeds=3..1', /range 3\.\.1 runs backwards/);
+    bad('zeroshot', 'seeds=1,1', /seeds lists 1 twice/);
+    bad('zeroshot', 'seeds=1;seeds=2', /seeds is given twice/);
+    bad('zeroshot', 'seeds=1,', /seeds: an empty value/);
+    bad('zeroshot', 'seeds', /'seeds' is not KEY=V1,V2 \(keys for zeroshot: seeds, datasets\)/);
+    bad('zeroshot', ' ; ', /the grid is empty/);
+    bad('zeroshot', 'seed=1', /seed is not a grid key for zeroshot: the key is seeds/);
+    bad('fewshot', 'shots=1,16', /shots is not a grid key for fewshot: each `repro fewshot` run measures every shot count .*\(keys: seeds, datasets\)/);
+    bad('fewshot', 'variants=end,middle', /variants is not a grid key for fewshot: .*--variants a,b/);
+    bad('transfer', 'datasets=world-shapes', /datasets is not a grid key for transfer: a transfer run takes its source and its targets together \(keys: seeds\)/);
+    assert.throws(() => makeManifest('nope', 'seeds=1', quick), (e: Error) => e.message === `unknown experiment 'nope' (available: ${EXPERIMENTS.join(', ')})`);
+    assert.throws(() => makeManifest('zeroshot', 'seeds=1', { ...quick, variants: ['end'] }), /--variants is a fewshot option/);
+    assert.throws(() => makeManifest('fewshot', 'seeds=1', { ...quick, variants: ['sideways'] }), /unknown CoOp variant "sideways" \(valid: end, middle, end-csc, middle-csc\)/);
+  });
+
+  it('the CLI says so, with exit code 2', () => {
+    const r = cli(['sweep', 'zeroshot', '--grid', 'datasets=world-nope', '--out', path.join(os.tmpdir(), 'promptlab-sweep-never')]);
+    assert.strictEqual(r.status, 2);
+    assert.match(r.out, /^promptlab sweep: --grid 'datasets=world-nope': datasets: unknown dataset 'world-nope' for zeroshot \(valid: world-shapes,/m);
+    assert.ok(!fs.existsSync(path.join(os.tmpdir(), 'promptlab-sweep-never')), 'nothing written for a bad grid');
+    const w = cli(['sweep', 'zeroshot', '--grid', 'seeds=1', '--wait', '--out', '/tmp/x']);
+    assert.strictEqual(w.status, 2);
+    assert.match(w.out, /--wait goes with --slurm/);
+  });
+
+  it('runs: ids made of the parameters only, in the order one repro measures them', () => {
+    const zs = expandGrid('zeroshot', parseGridSpec('zeroshot', 'datasets=world-shapes,world-colors;seeds=1,2'), quick);
+    // zeroshot measures seed by seed; the same grid written the other way round gives the same runs
+    assert.deepStrictEqual(zs.map((r) => r.id), ['seed1_world-shapes', 'seed1_world-colors', 'seed2_world-shapes', 'seed2_world-colors']);
+    assert.deepStrictEqual(expandGrid('zeroshot', parseGridSpec('zeroshot', 'seeds=1,2;datasets=world-shapes,world-colors'), quick), zs);
+    assert.deepStrictEqual(zs[1].args, ['repro', 'zeroshot', '--quick', '--seeds', '1', '--datasets', 'world-colors']);
+    assert.deepStrictEqual(zs.map((r) => r.index), [0, 1, 2, 3]);
+    // the training experiments measure dataset by dataset
+    const fs2 = expandGrid('fewshot', parseGridSpec('fewshot', 'seeds=1,2;datasets=world-shapes,world-colors'), { ...quick, quick: false });
+    assert.deepStrictEqual(fs2.map((r) => r.id), ['seed1_world-shapes', 'seed2_world-shapes', 'seed1_world-colors', 'seed2_world-colors']);
+    // a key the grid leaves out is the experiment's default, and not in the id
+    const seedsOnly = expandGrid('base2new', parseGridSpec('base2new', 'seeds=4,5'), quick);
+    assert.deepStrictEqual(seedsOnly.map((r) => r.id), ['seed4', 'seed5']);
+    assert.deepStrictEqual(seedsOnly[0].datasets, ['world-shapes', 'world-sketches', 'world-patterns', 'world-positions']);
+    assert.deepStrictEqual(seedsOnly[0].args, ['repro', 'base2new', '--quick', '--seeds', '4']);
+    assert.strictEqual(runId({ datasets: ['world-shapes'] }, undefined, 'world-shapes'), 'world-shapes');
+    const m = makeManifest('fewshot', 'seeds=1', { quick: false, model: 'models/miniclip', cachedFeatures: true, variants: ['end', 'middle'] });
+    assert.deepStrictEqual(m.runs[0].args, ['repro', 'fewshot', '--model', path.join(ROOT, 'models', 'miniclip'), '--cached-features', '--variants', 'end,middle', '--seeds', '1']);
+  });
+
+  it('grid.json: kept when the same grid comes again (in any order), refused for another', () => {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-grid-'));
+    try {
+      const a = saveManifest(dir, makeManifest('zeroshot', 'seeds=1,2;datasets=world-shapes', quick));
+      assert.deepStrictEqual(readManifest(dir), a);
+      assert.deepStrictEqual(saveManifest(dir, makeManifest('zeroshot', 'datasets=world-shapes;seeds=1,2', quick)), a);
+      assert.throws(() => saveManifest(dir, makeManifest('zeroshot', 'seeds=1,2,3;datasets=world-shapes', quick)), /holds another sweep \(its grid.json: the grid 'seeds=1,2;datasets=world-shapes' \(2 runs\), not 'seeds=1,2,3;datasets=world-shapes' \(3 runs\)\); give another --out/);
+      assert.throws(() => saveManifest(dir, makeManifest('zeroshot', 'seeds=1,2;datasets=world-shapes', { ...quick, quick: false })), /holds another sweep \(its grid.json: quick true, not false\)/);
+      fs.writeFileSync(path.join(dir, 'grid.json'), '{"promptlab":"sweep","version":1,"experiment":"zeroshot","spec":"","options":{},"runs":[{"index":0,"id":"../x","args":["repro","zeroshot"],"seeds":[1],"datasets":["a"]}]}');
+      assert.throws(() => readManifest(dir), /runs\[0\]\.id "\.\.\/x" is not a folder name/);
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
+  it('the Slurm script: an array of n tasks, options passed through, one run per index', () => {
+    const m = makeManifest('zeroshot', 'seeds=1..3;datasets=world-shapes,world-colors', quick);
+    const s = sbatchScript('/tmp/sweep-x', m, { partition: 'gpu', gpusPerTask: '1', time: '01:00:00', mem: '8G', account: 'lab' });
+    assert.match(s, /^#SBATCH --array=0-5$/m);
+    for (const line of ['--partition=gpu', '--gpus-per-task=1', '--time=01:00:00', '--mem=8G', '--account=lab', '--output=/tmp/sweep-x/slurm/%A_%a.out']) assert.ok(s.includes(`#SBATCH ${line}\n`), line);
+    assert.ok(!s.includes('--cpus-per-task'), 'only the options given');
+    // every #SBATCH line comes before the first command (sbatch stops reading them there)
+    const lines = s.split('\n');
+    const firstCommand = lines.findIndex((l) => l.trim() !== '' && !l.startsWith('#'));
+    const lastSbatch = lines.map((l, i) => (l.startsWith('#SBATCH') ? i : -1)).reduce((a, b) => Math.max(a, b));
+    assert.ok(lastSbatch > 0 && lastSbatch < firstCommand);
+    m.runs.forEach((r) => assert.ok(s.includes(`  ${r.index}) id=${r.id}; args=(--seeds ${r.seeds[0]} --datasets ${r.datasets[0]}) ;;`), r.id));
+    assert.match(s, /bin\/promptlab\.js repro zeroshot --quick "\$\{args\[@\]\}" --out "\$out"/);
+    const file = path.join(os.tmpdir(), `promptlab-sbatch-${process.pid}.sh`);
+    fs.writeFileSync(file, s);
+    try {
+      assert.strictEqual(spawnSync('bash', ['-n', file]).status, 0, 'bash syntax');
+      const r = spawnSync('bash', [file], { env: { ...process.env, SLURM_ARRAY_TASK_ID: '6' }, encoding: 'utf8' });
+      assert.strictEqual(r.status, 2);
+      assert.match(r.stderr, /no run 6 in this grid \(0-5\)/);
+    } finally {
+      fs.rmSync(file, { force: true });
+    }
+    assert.throws(() => sbatchScript('/tmp/sweep-x', m, { time: '1 hour' }), /--time '1 hour': Slurm takes letters, digits/);
+    assert.throws(() => sbatchScript('/tmp/with space', m), /#SBATCH lines cannot carry/);
+    assert.strictEqual(arrayRanges([0, 1, 2, 5, 7, 8]), '0-2,5,7-8');
+    assert.strictEqual(shellWord("it's"), `'it'\\''s'`);
+  });
+});
+
+describe('sweep: local runs and collect', function () {
+  this.timeout(900000);
+  let tmp = '';
+  before(() => { tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-sweep-')); });
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const grid = 'seeds=1,2;datasets=world-shapes,world-patterns';
+
+  it('runs a grid, skips it all on a re-run, and collects what one repro over the grid writes, row for row', () => {
+    const dir = path.join(tmp, 'grid');
+    const first = cli(['sweep', 'zeroshot', '--grid', grid, '--quick', '--out', dir]);
+    assert.strictEqual(first.status, 0, first.out);
+    assert.match(first.out, /4 runs into .*, 1 worker/);
+    for (const id of ['seed1_world-shapes', 'seed1_world-patterns', 'seed2_world-shapes', 'seed2_world-patterns']) {
+      assert.match(first.out, new RegExp(`\\[\\d/4\\] ${id}: done in [\\d.]+ s`));
+      assert.match(fs.readFileSync(path.join(dir, 'runs', id, 'log.txt'), 'utf8'), new RegExp(`zeroshot: wrote .*results.json[\\s\\S]*promptlab sweep: run ${id} exited with code 0`));
+    }
+    assert.match(first.out, /sweep: 4 of 4 runs finished \(4 now, 0 earlier\), 0 failed/);
+    const results = path.join(dir, 'runs', 'seed2_world-patterns', 'results.json');
+    const before = mtime(results);
+    const again = cli(['sweep', 'zeroshot', '--grid', grid, '--quick', '--out', dir]);
+    assert.strictEqual(again.status, 0, again.out);
+    assert.match(again.out, /4 of 4 runs finished earlier \(valid run records\): skipped/);
+    assert.match(again.out, /nothing left to run/);
+    assert.strictEqual(mtime(results), before, 'a finished run is not redone');
+
+    const collected = path.join(tmp, 'collected');
+    const c = cli(['collect', dir, '--out', collected]);
+    assert.strictEqual(c.status, 0, c.out);
+    assert.match(c.out, /collect: 4 of 4 runs of zeroshot, 2 datasets, seeds 1,2, 8 rows/);
+    const single = path.join(tmp, 'single');
+    const s = cli(['repro', 'zeroshot', '--quick', '--seeds', '1,2', '--datasets', 'world-shapes,world-patterns', '--out', single]);
+    assert.strictEqual(s.status, 0, s.out);
+    const a = readResults(collected);
+    const b = readResults(single);
+    assert.deepStrictEqual(rowsOf(a), rowsOf(b));
+    assert.deepStrictEqual(a.config.datasets, b.config.datasets);
+    assert.deepStrictEqual(a.config.seeds, b.config.seeds);
+    assert.strictEqual((a.config.parts as unknown[]).length, 4);
+    // its tables too
+    for (const f of ['zeroshot-accuracy.csv', 'zeroshot-accuracy.md']) assert.strictEqual(fs.readFileSync(path.join(collected, f), 'utf8'), fs.readFileSync(path.join(single, f), 'utf8'), f);
+    assert.ok(fs.existsSync(path.join(collected, 'zeroshot-accuracy.html')));
+  });
+
+  it('a failed run is reported with its log and rerun command, the others go on, and collect lists it', () => {
+    const dir = path.join(tmp, 'failing');
+    // a directory where the run's results.json goes: that run fails when it writes its results
+    fs.mkdirSync(path.join(dir, 'runs', 'seed3_world-shapes', 'results.json'), { recursive: true });
+    const r = cli(['sweep', 'zeroshot', '--grid', 'seeds=3;datasets=world-shapes,world-patterns', '--quick', '--out', dir]);
+    assert.strictEqual(r.status, 1, r.out);
+    const log = path.join(dir, 'runs', 'seed3_world-shapes', 'log.txt');
+    assert.match(r.out, new RegExp(`\\[1/2\\] seed3_world-shapes: FAILED after [\\d.]+ s: exit code 1: promptlab repro: EISDIR.*; log ${log}`));
+    assert.match(r.out, /\[2\/2\] seed3_world-patterns: done in/);
+    assert.match(r.out, /1 of 2 runs finished \(1 now, 0 earlier\), 1 failed/);
+    assert.ok(r.out.includes(`    rerun: node bin/promptlab.js repro zeroshot --quick --seeds 3 --datasets world-shapes --out ${path.join(dir, 'runs', 'seed3_world-shapes')}`), r.out);
+    assert.match(fs.readFileSync(log, 'utf8'), /promptlab sweep: run seed3_world-shapes exited with code 1/);
+
+    const out = path.join(tmp, 'failing-collected');
+    const c = cli(['collect', dir, '--out', out]);
+    assert.strictEqual(c.status, 1);
+    assert.match(c.out, /promptlab collect: 1 of 2 runs of .* have no valid run record:\n  seed3_world-shapes: failed: exit code 1: .*; log .*log\.txt\n    rerun: node bin\/promptlab\.js repro zeroshot --quick --seeds 3 --datasets world-shapes --out /);
+    assert.match(c.out, /nothing was written; --allow-missing collects the 1 finished runs/);
+    assert.ok(!fs.existsSync(path.join(out, 'results.json')));
+    const partial = cli(['collect', dir, '--out', out, '--allow-missing']);
+    assert.strictEqual(partial.status, 0, partial.out);
+    assert.deepStrictEqual(readResults(out).config.datasets, ['world-patterns']);
+    // the cause removed, the same sweep reruns only the failed run
+    fs.rmSync(path.join(dir, 'runs', 'seed3_world-shapes', 'results.json'), { recursive: true });
+    const fixed = cli(['sweep', 'zeroshot', '--grid', 'seeds=3;datasets=world-shapes,world-patterns', '--quick', '--out', dir]);
+    assert.strictEqual(fixed.status, 0, fixed.out);
+    assert.match(fixed.out, /1 of 2 runs finished earlier .*skipped \(seed3_world-patterns\)/);
+    assert.match(fixed.out, /\[2\/2\] seed3_world-shapes: done/);
+  });
+
+  it('a sweep killed (SIGTERM, then SIGKILL) resumes without redoing finished runs', async () => {
+    const dir = path.join(tmp, 'killed');
+    const args = ['sweep', 'zeroshot', '--grid', 'seeds=4..6;datasets=world-shapes', '--quick', '--out', dir];
+    const done = (id: string) => fs.existsSync(path.join(dir, 'runs', id, 'results.json'));
+    const start = () => {
+      const child = spawn(process.execPath, [BIN, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+      let out = '';
+      child.stdout.on('data', (d) => { out += d; });
+      child.stderr.on('data', (d) => { out += d; });
+      const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; out: string }>((resolve) => child.on('close', (code, signal) => resolve({ code, signal, out })));
+      return { child, exited };
+    };
+    // 1. SIGTERM once the first run has finished: the sweep stops its running run and says how to resume
+    const a = start();
+    await until('the first run', () => done('seed4_world-shapes'), 240000);
+    const first = mtime(path.join(dir, 'runs', 'seed4_world-shapes', 'results.json'));
+    a.child.kill('SIGTERM');
+    const ea = await a.exited;
+    assert.strictEqual(ea.code, 143, ea.out);
+    assert.match(ea.out, /sweep: interrupted: stopping \d running run/);
+    assert.match(ea.out, /to run what is left \(finished runs are skipped\): node bin\/promptlab\.js sweep zeroshot --grid 'seeds=4\.\.6;datasets=world-shapes' --quick --workers 1 --out /);
+    assert.deepStrictEqual(processesNaming(dir), [], 'no run of the sweep goes on after it');
+    // 2. resumed, then killed outright once a second run has finished: its orphaned run ends too
+    const b = start();
+    await until('a second run', () => done('seed5_world-shapes'), 240000);
+    b.child.kill('SIGKILL');
+    const eb = await b.exited;
+    assert.strictEqual(eb.signal, 'SIGKILL');
+    assert.match(eb.out, /1 of 3 runs finished earlier \(valid run records\): skipped \(seed4_world-shapes\)/);
+    await until('the orphaned runs to end', () => processesNaming(dir).length === 0, 60000);
+    // 3. resumed again: only what was left runs
+    const c = cli(args);
+    assert.strictEqual(c.status, 0, c.out);
+    const earlier = Number(/(\d) of 3 runs finished earlier/.exec(c.out)?.[1]);
+    assert.ok(earlier >= 2, c.out);
+    assert.match(c.out, /3 of 3 runs finished/);
+    assert.strictEqual(mtime(path.join(dir, 'runs', 'seed4_world-shapes', 'results.json')), first, 'the first run was not redone');
+    assert.ok(!fs.readdirSync(path.join(dir, 'runs'), { recursive: true }).some((f) => String(f).includes('.tmp-')), 'no temporary file left');
+    const collected = path.join(tmp, 'killed-collected');
+    const col = cli(['collect', dir, '--out', collected]);
+    assert.strictEqual(col.status, 0, col.out);
+    assert.deepStrictEqual(readResults(collected).config.seeds, [4, 5, 6]);
+  });
+});
