@@ -19,6 +19,8 @@ import { runCspWalkthrough } from './csp-walkthrough';
 import { cspWalkthroughFigures } from '../viz/czsl-figures';
 import { runExperiment, type ExperimentName } from './experiments';
 import { runPromptStudy } from './prompts';
+import { runVideoWalkthrough } from './video';
+import { videoConfusionFigure } from '../viz/video-figures';
 import { readResults, shownPath, type Results } from './record';
 import type { ProgressCallback } from '../train/progress';
 
@@ -89,6 +91,15 @@ export const NOTEBOOK_SECTIONS: { notebook: string; title: string; make: (ctx: C
       const results = await ctx.experiment('czsl');
       const walk = withModel(ctx, ({ model, tokenizer }) => runCspWalkthrough(model, tokenizer, { quick: ctx.quick }));
       return { figures: [...figuresFor(results), ...cspWalkthroughFigures(walk)], tables: [...tablesFor(results), vocabularyTable(walk)] };
+    },
+  },
+  {
+    notebook: '05-video',
+    title: 'Video prompting: time order, prompts and the temporal transformer',
+    async make(ctx) {
+      const results = await ctx.experiment('video');
+      const walk = withModel(ctx, ({ model, tokenizer }) => runVideoWalkthrough(model, tokenizer, { quick: ctx.quick }));
+      return { figures: [...figuresFor(results), videoConfusionFigure(walk)], tables: tablesFor(results) };
     },
   },
   {
