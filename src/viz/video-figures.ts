@@ -53,11 +53,11 @@ export function videoConfusionFigure(w: VideoWalkthrough, model = 'MiniCLIP'): N
     font: FONT,
     grid: { rows: 1, columns: methods.length, pattern: 'independent', xgap: 0.1 },
     annotations: methods.map((m, i) => ({
-      text: `<b>${methodLabel(m)}</b>: top-1 ${w.metrics[m].accuracy.toFixed(0)}%, reversal ${w.metrics[m].reversalConfusion.toFixed(0)}%`,
-      xref: `x${i === 0 ? '' : i + 1} domain`, yref: `y${i === 0 ? '' : i + 1} domain`, x: 0.5, y: 1.1, showarrow: false,
+      text: `<b>${methodLabel(m)}</b><br>top-1 ${w.metrics[m].accuracy.toFixed(0)}%, predicted as the reversal ${w.metrics[m].reversalConfusion.toFixed(0)}%`,
+      xref: `x${i === 0 ? '' : i + 1} domain`, yref: `y${i === 0 ? '' : i + 1} domain`, x: 0.5, y: 1.02, yanchor: 'bottom', showarrow: false, font: { size: 12 },
     })),
     shapes,
-    margin: { t: 120, b: 150, l: 160, r: 40 },
+    margin: { t: 140, b: 170, l: 200, r: 40 },
     plot_bgcolor: '#ffffff',
   };
   methods.forEach((_, i) => {
@@ -66,5 +66,5 @@ export function videoConfusionFigure(w: VideoWalkthrough, model = 'MiniCLIP'): N
     layout[`yaxis${s}`] = { ...(i === 0 ? { title: { text: 'true motion' } } : { showticklabels: false }), autorange: 'reversed' };
   });
   const figure: PlotlyFigure = { data, layout };
-  return { name: 'video-confusion', figure, width: 1500, height: 600 };
+  return { name: 'video-confusion', figure, width: 1600, height: 660 };
 }
