@@ -49,11 +49,11 @@ export function videoConfusionFigure(w: VideoWalkthrough, model = 'MiniCLIP'): N
     x0: r - 0.5, x1: r + 0.5, y0: row - 0.5, y1: row + 0.5, line: { color: '#ffffff', width: 2 },
   }])));
   const layout: Record<string, unknown> = {
-    title: { text: `What each model predicts for each motion (white outline: the motion's time reversal)<br><sup>world-motion test split, seed ${w.seed}, ${w.iterations} training iterations, ${w.quick ? 'quick run' : 'full run'}; ${model}</sup>`, font: { size: 15 } },
+    title: { text: `What each model predicts for each motion (white outline: its time reversal; "reversal": the share of paired motions predicted as their reversal)<br><sup>world-motion test split, seed ${w.seed}, ${w.iterations} training iterations, ${w.quick ? 'quick run' : 'full run'}; ${model}</sup>`, font: { size: 15 } },
     font: FONT,
-    grid: { rows: 1, columns: methods.length, pattern: 'independent', xgap: 0.1 },
+    grid: { rows: 1, columns: methods.length, pattern: 'independent', xgap: 0.14 },
     annotations: methods.map((m, i) => ({
-      text: `<b>${methodLabel(m)}</b><br>top-1 ${w.metrics[m].accuracy.toFixed(0)}%, predicted as the reversal ${w.metrics[m].reversalConfusion.toFixed(0)}%`,
+      text: `<b>${methodLabel(m)}</b><br>top-1 ${w.metrics[m].accuracy.toFixed(0)}%, reversal ${w.metrics[m].reversalConfusion.toFixed(0)}%`,
       xref: `x${i === 0 ? '' : i + 1} domain`, yref: `y${i === 0 ? '' : i + 1} domain`, x: 0.5, y: 1.02, yanchor: 'bottom', showarrow: false, font: { size: 12 },
     })),
     shapes,
