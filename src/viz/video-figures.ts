@@ -49,7 +49,7 @@ export function videoConfusionFigure(w: VideoWalkthrough, model = 'MiniCLIP'): N
     x0: r - 0.5, x1: r + 0.5, y0: row - 0.5, y1: row + 0.5, line: { color: '#ffffff', width: 2 },
   }])));
   const layout: Record<string, unknown> = {
-    title: { text: `What each model predicts for each motion (white outline: its time reversal; "reversal": the share of paired motions predicted as their reversal)<br><sup>world-motion test split, seed ${w.seed}, ${w.iterations} training iterations, ${w.quick ? 'quick run' : 'full run'}; ${model}</sup>`, font: { size: 15 } },
+    title: { text: `What each model predicts for each motion (white outline: its time reversal)<br><sup>"reversal": the share of the paired motions' clips predicted as their reversal; world-motion test split, seed ${w.seed}, ${w.iterations} training iterations, ${w.quick ? 'quick run' : 'full run'}; ${model}</sup>`, font: { size: 15 } },
     font: FONT,
     grid: { rows: 1, columns: methods.length, pattern: 'independent', xgap: 0.14 },
     annotations: methods.map((m, i) => ({
