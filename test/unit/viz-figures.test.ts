@@ -1,7 +1,9 @@
 // The figure and table builders (src/viz): every figure names its dataset(s) and model, labels its
 // axes and keeps base and new classes visibly apart; tables carry every number of the summary.
 import * as assert from 'assert';
-import { summarise, type Results, type ResultRow } from '../../src/repro/record';
+import * as fs from 'fs';
+import * as path from 'path';
+import { readResults, summarise, type Results, type ResultRow } from '../../src/repro/record';
 import { base2newDeltaFigure, base2newFigure, chanceOf, comparisonFigure, fewshotFigure, figuresFor, promptStudyFigures, transferFigure, zeroshotFigure } from '../../src/viz/figures';
 import type { PlotlyFigure } from '../../src/viz/plotly';
 import { tableCsv, tableHtml, tableMarkdown, tablesFor } from '../../src/viz/tables';
@@ -189,12 +191,17 @@ describe('tables', () => {
     assert.match(lines[lines.length - 1], /\| 27\.5 ± 0\.7 \| 28\.5 ± 0\.7 \|$/);
   });
 
-  it('few-shot and zero-shot tables; a cell with a comma is refused for CSV', () => {
+  it('few-shot and zero-shot tables; a cell with a comma, a quote or a line break is quoted in CSV', () => {
     const [few] = tablesFor(fewshot);
     assert.deepStrictEqual(few.frame.columns, ['benchmark', 'Zero-shot CLIP', 'Linear probe 1-shot', 'Linear probe 4-shot', 'Linear probe 16-shot', 'CoOp 1-shot', 'CoOp 4-shot', 'CoOp 16-shot']);
     const [zs] = tablesFor(zeroshot);
     assert.match(tableMarkdown(zs), /\| world-shapes \| 40\.0 \| 42\.0 \|/);
     const bad = tablesFor(results('zeroshot', rows('zeroshot', 'test', 'accuracy', () => 1, [0]).map((r) => ({ ...r, dataset: 'a,b' }))))[0];
-    assert.throws(() => tableCsv(bad), /"a,b" holds a comma/);
+    assert.match(tableCsv(bad), /\n"a,b",/);
+    const quoted = tablesFor(results('zeroshot', rows('zeroshot', 'test', 'accuracy', () => 1, [0]).map((r) => ({ ...r, dataset: 'say "hi"\nthere' }))))[0];
+    assert.match(tableCsv(quoted), /\n"say ""hi""\nthere",/);
+    // plain cells are written as before (the committed CSVs were written by danfojs' toCSV)
+    const committed = path.join(__dirname, '..', '..', 'results', 'zeroshot', 'full');
+    assert.strictEqual(tableCsv(tablesFor(readResults(committed))[0]), fs.readFileSync(path.join(committed, 'zeroshot-accuracy.csv'), 'utf8'));
   });
 });
