@@ -22,7 +22,7 @@ import * as http from 'http';
 import * as https from 'https';
 import * as os from 'os';
 import * as path from 'path';
-import { confinedPath, readJsonFile } from '../io/files';
+import { confinedPath, hashFile, readJsonFile } from '../io/files';
 import { REPO_ROOT } from '../repro/record';
 
 export const DOWNLOAD_MANIFEST_DIR = path.join(REPO_ROOT, 'data-manifests', 'downloads');
@@ -252,17 +252,6 @@ export function loadDownloadManifest(idOrFile: string): DownloadManifest {
   return checkDownloadManifest(readJsonFile(file, 'download manifest'), file);
 }
 
-function hashFile(file: string, algorithm: 'sha256' | 'sha1'): string {
-  const h = createHash(algorithm);
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(1 << 20);
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest('hex');
-}
 
 function formatBytes(n: number): string {
   return n >= 1e9 ? `${(n / 1e9).toFixed(2)} GB` : n >= 1e6 ? `${(n / 1e6).toFixed(1)} MB` : `${(n / 1e3).toFixed(0)} kB`;

@@ -5,6 +5,7 @@
 //   * every result, record, checkpoint and figure is written atomically (a temporary file beside it,
 //     then a rename), so a kill never leaves a half-written file under the real name; the
 //     temporaries a killed process left behind are removed by the next writer of that folder.
+import { createHash } from 'crypto';
 import * as fs from 'fs';
 import * as path from 'path';
 
@@ -125,4 +126,17 @@ export function removeStaleTemporaries(dir: string): string[] {
     removed.push(name);
   }
   return removed;
+}
+
+/** The hex digest of a file, read in 1 MiB pieces (a released checkpoint can be larger than one Buffer). */
+export function hashFile(file: string, algorithm: 'sha256' | 'sha1'): string {
+  const h = createHash(algorithm);
+  const fd = fs.openSync(file, 'r');
+  try {
+    const buf = Buffer.alloc(1 << 20);
+    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
+  } finally {
+    fs.closeSync(fd);
+  }
+  return h.digest('hex');
 }

@@ -1,10 +1,9 @@
 // Results and run records in the pinned format: DIR/results.json with the experiment, its config,
 // the environment, one row per measurement and a summary (mean, std, n) per method/dataset/split.
-import { confinedPath, readJsonFile, removeStaleTemporaries, writeFileAtomic } from '../io/files';
+import { confinedPath, hashFile, readJsonFile, removeStaleTemporaries, writeFileAtomic } from '../io/files';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { createHash } from 'crypto';
 import * as tf from '@tensorflow/tfjs';
 import { backendInfo } from '../backend';
 import { commandOutput } from '../backend/system';
@@ -119,16 +118,7 @@ export interface ModelRecord {
 }
 
 export function sha256File(file: string): string {
-  // streamed: a released checkpoint can be larger than one Buffer
-  const h = createHash('sha256');
-  const fd = fs.openSync(file, 'r');
-  try {
-    const buf = Buffer.alloc(1 << 20);
-    for (let n; (n = fs.readSync(fd, buf, 0, buf.length, null)) > 0;) h.update(buf.subarray(0, n));
-  } finally {
-    fs.closeSync(fd);
-  }
-  return h.digest('hex');
+  return hashFile(file, 'sha256');
 }
 
 /**
