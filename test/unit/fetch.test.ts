@@ -32,6 +32,7 @@ describe('promptlab fetch (loopback HTTP server)', function () {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-fetch-'));
   const payload = Buffer.from(Array.from({ length: 300000 }, (_, i) => (i * 31 + 7) % 251));
   const requests: { url: string; range?: string }[] = [];
+  let stall = true;
   let server: http.Server;
   let base = '';
   /** Serves /file (with Range) and /cut (the first 100,000 bytes, then the connection drops). */
@@ -39,6 +40,14 @@ describe('promptlab fetch (loopback HTTP server)', function () {
     server = http.createServer((req, res) => {
       requests.push({ url: req.url ?? '', range: req.headers.range });
       const body = req.url?.startsWith('/bpe') ? fs.readFileSync(bpeSource()) : payload;
+      if (req.url === '/stall' && stall) {
+        // the first 100,000 bytes, then nothing more until the client goes away (killed mid-download)
+        stall = false;
+        res.writeHead(200, { 'Content-Length': String(body.length) });
+        res.write(body.subarray(0, 100000));
+        return;
+      }
+      if (req.url === '/stall') req.url = '/file'; // later requests: served whole, with Range
       if (req.url === '/cut') {
         res.writeHead(200, { 'Content-Length': String(body.length) });
         res.write(body.subarray(0, 100000), () => res.destroy());
@@ -93,6 +102,25 @@ describe('promptlab fetch (loopback HTTP server)', function () {
     assert.ok(!fs.existsSync(path.join(dest, 'sub', 'data.bin')), 'nothing under the real name');
     await fetchManifest(manifest(`${base}/file`), dest);
     assert.strictEqual(requests[requests.length - 1].range, `bytes=${kept}-`);
+    assert.ok(fs.readFileSync(path.join(dest, 'sub', 'data.bin')).equals(payload));
+    assert.ok(!fs.existsSync(part));
+  });
+
+  it('promptlab fetch killed with SIGKILL mid-download: nothing under the real name, and the same command resumes to the right bytes', async () => {
+    const dest = path.join(tmp, 'killed');
+    const file = path.join(tmp, 'stall.json');
+    fs.writeFileSync(file, JSON.stringify(manifest(`${base}/stall`)));
+    const part = path.join(dest, 'sub', 'data.bin.part');
+    await new Promise<void>((resolve) => {
+      const child = spawn(process.execPath, [BIN, 'fetch', '--manifest', file, '--dest', dest], { stdio: 'ignore' });
+      const poll = setInterval(() => { if (fs.existsSync(part) && fs.statSync(part).size >= 100000) child.kill('SIGKILL'); }, 20);
+      child.on('exit', () => { clearInterval(poll); resolve(); });
+    });
+    assert.ok(!fs.existsSync(path.join(dest, 'sub', 'data.bin')), 'nothing under the real name after the kill');
+    const kept = fs.statSync(part).size;
+    const r = await run([BIN, 'fetch', '--manifest', file, '--dest', dest]);
+    assert.strictEqual(r.status, 0, r.stderr);
+    assert.strictEqual(requests[requests.length - 1].range, `bytes=${kept}-`, 'the rerun resumes where the killed one stopped');
     assert.ok(fs.readFileSync(path.join(dest, 'sub', 'data.bin')).equals(payload));
     assert.ok(!fs.existsSync(part));
   });
