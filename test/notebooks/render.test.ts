@@ -81,9 +81,16 @@ describe('notebooks in the browser: every committed figure shows in Jupyter (unt
   after(async () => {
     await context?.close().catch(() => undefined);
     if (server) {
+      // the kernels the opened notebooks started: shut down through the server's API first (killing
+      // the server alone leaves them running), then the server, given time to exit cleanly
+      try {
+        const res = await fetch(`http://127.0.0.1:${port}/api/kernels`);
+        const kernels = (await res.json()) as { id: string }[];
+        await Promise.all(kernels.map((k) => fetch(`http://127.0.0.1:${port}/api/kernels/${k.id}`, { method: 'DELETE' })));
+      } catch { /* the server is gone already */ }
       server.kill('SIGTERM');
-      await new Promise((r) => setTimeout(r, 500));
-      if (server.exitCode === null) server.kill('SIGKILL');
+      for (let i = 0; i < 50 && server.exitCode === null && server.signalCode === null; i++) await new Promise((r) => setTimeout(r, 100));
+      if (server.exitCode === null && server.signalCode === null) server.kill('SIGKILL');
     }
     if (home) fs.rmSync(home, { recursive: true, force: true });
   });
