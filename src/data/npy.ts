@@ -330,13 +330,18 @@ function decodeData(bytes: Uint8Array, header: NpyHeader, label: string): NpyDat
     default:
       throw npyError(label, `dtype ${dtype} has no decoder`);
   }
-  return header.fortranOrder && header.shape.length > 1 ? fortranToC(data, header.shape) : data;
+  return header.fortranOrder && header.shape.length > 1 ? reorder(data, header.shape, true) : data;
 }
 
-/** Column-major (Fortran) data of `shape` reordered to row-major (C). */
-function fortranToC<T extends NpyData>(data: T, shape: number[]): T {
+/**
+ * Reorders data of `shape` between column-major (Fortran) and row-major (C): `toC` reads Fortran order
+ * and writes C order, else the reverse. Walks the C indices, the last axis fastest, keeping the
+ * matching Fortran offset.
+ */
+function reorder<T extends NpyData>(data: T, shape: number[], toC: boolean): T {
   const n = shape.length;
   const out = new (data.constructor as { new (length: number): T })(data.length);
+  const o = out as unknown as { [k: number]: unknown };
   const fStride = new Array<number>(n);
   let s = 1;
   for (let k = 0; k < n; k++) {
@@ -346,8 +351,8 @@ function fortranToC<T extends NpyData>(data: T, shape: number[]): T {
   const idx = new Array<number>(n).fill(0);
   let f = 0; // the Fortran offset of idx
   for (let c = 0; c < data.length; c++) {
-    (out as unknown as ArrayLike<unknown> & { [k: number]: unknown })[c] = data[f];
-    // next C index: the last axis fastest
+    if (toC) o[c] = data[f];
+    else o[f] = data[c];
     for (let k = n - 1; k >= 0; k--) {
       idx[k]++;
       f += fStride[k];
@@ -443,7 +448,7 @@ export function encodeNpy(arr: NpyArray, opts: { version?: 1 | 2 | 3; fortranOrd
   out.write(dict, headerStart, version === 3 ? 'utf8' : 'latin1');
   out[headerStart + headerLength - 1] = 0x0a;
 
-  const values = fortran && shape.length > 1 ? cToFortran(arr.data, shape) : arr.data;
+  const values = fortran && shape.length > 1 ? reorder(arr.data, shape, false) : arr.data;
   let o = headerStart + headerLength;
   for (let k = 0; k < count; k++, o += itemSize) {
     const v = values[k];
@@ -469,31 +474,6 @@ export function encodeNpy(arr: NpyArray, opts: { version?: 1 | 2 | 3; fortranOrd
       case '|b1':
         out[o] = Number(v) ? 1 : 0;
         break;
-    }
-  }
-  return out;
-}
-
-/** Row-major data of `shape` reordered column-major. */
-function cToFortran(data: NpyData, shape: number[]): NpyData {
-  const n = shape.length;
-  const out = new (data.constructor as { new (length: number): NpyData })(data.length);
-  const fStride = new Array<number>(n);
-  let s = 1;
-  for (let k = 0; k < n; k++) {
-    fStride[k] = s;
-    s *= shape[k];
-  }
-  const idx = new Array<number>(n).fill(0);
-  let f = 0;
-  for (let c = 0; c < data.length; c++) {
-    (out as unknown as { [k: number]: unknown })[f] = data[c];
-    for (let k = n - 1; k >= 0; k--) {
-      idx[k]++;
-      f += fStride[k];
-      if (idx[k] < shape[k]) break;
-      f -= fStride[k] * shape[k];
-      idx[k] = 0;
     }
   }
   return out;

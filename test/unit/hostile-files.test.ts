@@ -12,6 +12,7 @@ import { readSafetensors, readSafetensorsHeader, writeSafetensors } from '../../
 import { readTorchCheckpoint } from '../../src/clip/torch-checkpoint';
 import { loadWeights } from '../../src/clip/weights';
 import { loadManifest } from '../../src/data/manifest';
+import { zipOf } from '../helpers/torch-save';
 
 describe('hostile files', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-hostile-'));
@@ -120,37 +121,6 @@ describe('hostile files', () => {
   });
 });
 
-/** A minimal zip (stored entries) written by hand, to make hostile PyTorch archives. */
-function zipOf(entries: [string, Uint8Array][]): Buffer {
-  const locals: Buffer[] = [];
-  const centrals: Buffer[] = [];
-  let offset = 0;
-  for (const [name, data] of entries) {
-    const n = Buffer.from(name);
-    const local = Buffer.alloc(30);
-    local.writeUInt32LE(0x04034b50, 0);
-    local.writeUInt32LE(data.length, 18);
-    local.writeUInt32LE(data.length, 22);
-    local.writeUInt16LE(n.length, 26);
-    const central = Buffer.alloc(46);
-    central.writeUInt32LE(0x02014b50, 0);
-    central.writeUInt32LE(data.length, 20);
-    central.writeUInt32LE(data.length, 24);
-    central.writeUInt16LE(n.length, 28);
-    central.writeUInt32LE(offset, 42);
-    locals.push(local, n, Buffer.from(data));
-    centrals.push(central, n);
-    offset += 30 + n.length + data.length;
-  }
-  const cd = Buffer.concat(centrals);
-  const eocd = Buffer.alloc(22);
-  eocd.writeUInt32LE(0x06054b50, 0);
-  eocd.writeUInt16LE(entries.length, 8);
-  eocd.writeUInt16LE(entries.length, 10);
-  eocd.writeUInt32LE(cd.length, 12);
-  eocd.writeUInt32LE(offset, 16);
-  return Buffer.concat([...locals, cd, eocd]);
-}
 
 describe('hostile PyTorch files: nothing in them runs', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-pickle-'));
