@@ -1,6 +1,7 @@
 // Relative-error comparison against golden tensors, with messages that say where it went wrong.
 import * as assert from 'assert';
 import * as tf from '@tensorflow/tfjs';
+import type { ClipModel } from '../../src/clip/model';
 
 export interface Golden {
   shape: number[];
@@ -54,4 +55,9 @@ export function fixtureTensor(f: { file: string; tensors: Map<string, Golden> },
   const t = f.tensors.get(name);
   if (!t) throw new Error(`${f.file}: no tensor '${name}'`);
   return t;
+}
+
+/** A copy of every weight of a CLIP, to check after training that the frozen model did not move. */
+export function snapshot(clip: ClipModel): Map<string, Float32Array> {
+  return new Map([...clip.stateDict()].map(([k, t]) => [k, Float32Array.from(t.data)]));
 }

@@ -2,6 +2,7 @@
 // train, the loss falls on a fixed batch, and no tensor growth across a training step and an
 // evaluation. On a tiny random CLIP with a tiny vocabulary, so they run in seconds.
 import * as assert from 'assert';
+import { snapshot } from '../helpers/compare';
 import * as tf from '@tensorflow/tfjs';
 import { ClipConfig } from '../../src/clip/config';
 import { ClipModel } from '../../src/clip/model';
@@ -45,10 +46,6 @@ const METHODS: [string, (s: Setup) => PromptMethod][] = [
   ['CSP (vocabulary dropout 0.3, training mode)', (s) => Object.assign(new CSP(s.clip, s.tok, ATTRS, OBJS, PAIRS, { attrDropout: 0.3, seed: 2 }), { training: true })],
   ['CSP (CoOp baseline: learned context, frozen vocabulary)', (s) => new CompositionalCoOp(s.clip, s.tok, ATTRS, OBJS, PAIRS)],
 ];
-
-function snapshot(clip: ClipModel): Map<string, Float32Array> {
-  return new Map([...clip.stateDict()].map(([k, t]) => [k, Float32Array.from(t.data)]));
-}
 
 describe('prompt-learning methods: the same four checks', () => {
   let s: Setup;

@@ -3,6 +3,7 @@
 // tensor growth across a training step and an evaluation), with per-frame features [B, T, E] as the
 // input; the two prompt layouts; the classes a step scores; and errors that name the bad input.
 import * as assert from 'assert';
+import { snapshot } from '../helpers/compare';
 import * as tf from '@tensorflow/tfjs';
 import { ClipConfig } from '../../src/clip/config';
 import { ClipModel } from '../../src/clip/model';
@@ -41,10 +42,6 @@ const VARIANTS: [string, Partial<VideoPromptConfig>][] = [
   ['paper layout, 1 layer', { ...SMALL, layout: 'paper', tfmLayers: 1 }],
   ['mean over frames (temporal off)', { ...SMALL, temporal: false }],
 ];
-
-function snapshot(clip: ClipModel): Map<string, Float32Array> {
-  return new Map([...clip.stateDict()].map(([k, t]) => [k, Float32Array.from(t.data)]));
-}
 
 describe('video prompting: the method checks', () => {
   let s: Setup;
