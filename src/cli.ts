@@ -26,19 +26,29 @@ Commands:
       pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors; --stop-at ends a sitting early;
       exports to --export (default DIR/model; the shipped models/miniclip, every command's default, only when --export names it);
       --workers splits every batch over W threads, --bn-group sets the images per BatchNorm group, which W must share evenly)
-  repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR|FILE|NAME] [--data ROOT] [--datasets a,b] [--cached-features] [--variants a,b]
+  repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR|FILE|NAME] [--data ROOT] [--datasets a,b] [--cached-features] [--variants a,b] [--shots 1,4]
+        [--protocol closed|fewshot|zeroshot] [--val-ensemble N]
       run a paper experiment end to end and write DIR/results.json, its figures and tables (experiments: zeroshot, fewshot, base2new, transfer,
       czsl, video, dense; for transfer, --datasets is the source first, then its targets; for fewshot, --variants picks CoOp's variants of its Figure 3:
-      end, middle, end-csc, middle-csc; all four in full runs, end in quick runs). Prompts train on fresh random crops and flips through the frozen
+      end, middle, end-csc, middle-csc; all four in full runs, end in quick runs; --shots measures only some of its shot counts: 1,2,4,8,16 in full runs,
+      1,4,16 in quick runs, each giving the rows a run of all of them gives). Prompts train on fresh random crops and flips through the frozen
       image tower at every step, as the papers' code does; --cached-features trains on image features computed once (faster, no
       augmentation; recorded in results.json and shown with every figure and table). --model also takes a weights file or a released
-      CLIP's name (ViT-B/16, RN50, ...; once: npx promptlab fetch clip-vit-b-16); --data ROOT runs zeroshot, fewshot and base2new on
-      CoOp's datasets under ROOT (--datasets caltech101,oxford_pets,...; default its 11) with the official presets
+      CLIP's name (ViT-B/16, RN50, ...; once: npx promptlab fetch clip-vit-b-16) or a Hugging Face CLIP folder's name
+      (openai/clip-vit-base-patch16, ...; once: npx promptlab fetch hf-clip-vit-base-patch16); --data ROOT runs zeroshot, fewshot,
+      base2new and transfer on CoOp's datasets under ROOT (--datasets caltech101,oxford_pets,...; default its 11; transfer: imagenet,
+      then its 10 cross-dataset targets and imagenetv2, imagenet_sketch, imagenet_a, imagenet_r) with the official presets.
+      video's --protocol: closed (the default: train and test on all 10 motions; top-1, top-5, reversal confusion), fewshot (all-way,
+      2/4/8/16 clips per motion, 2/4/8 in quick runs; accuracy@k ...) or zeroshot (train on 5 motions, test on the 5 held out, each
+      time-reversal pair on one side; split new); written to runs/video/<protocol>/<quick|full> unless --out. --val-ensemble N (closed
+      only): each test clip scored on N temporal crops, softmax averaged, as the official evaluation; world clips have exactly the
+      model's 8 frames and are kept whole, so there every crop is the clip and N only multiplies the cost (default 1)
   merge-results --out DIR PART_DIR...
-      put an experiment run in parts (datasets or seeds run separately) back together into DIR/results.json
+      put an experiment run in parts (datasets, seeds or fewshot's shots run separately) back together into DIR/results.json
+      (a row two parts share, such as fewshot's zero-shot row, must have the same value in both and is kept once)
   sweep <experiment> --grid SPEC [--workers N | --slurm [--wait]] --out DIR [--quick] [--model DIR]
-      a grid of runs (SPEC like 'seeds=1..6;datasets=world-shapes,world-colors'), one \`repro\` each into DIR/runs/<id>/ with its
-      log: locally, N processes at a time (finished runs are skipped on a re-run; a failed one does not stop the rest), or with
+      a grid of runs (SPEC like 'seeds=1..6;datasets=world-shapes,world-colors'; fewshot also takes shots, e.g. 'seeds=1,2;shots=1,4,16'),
+      one \`repro\` each into DIR/runs/<id>/ with its log: locally, N processes at a time (finished runs are skipped on a re-run; a failed one does not stop the rest), or with
       --slurm as a job array (DIR/sweep.sbatch; --partition, --gpus-per-task, --time, --mem, --account, --cpus-per-task pass
       through; --wait blocks until it ends; --no-submit only writes the script); also --cached-features, --variants a,b
   collect DIR --out DIR2 [--allow-missing]

@@ -39,12 +39,12 @@ function parseArgsMessage(e: Error & { code?: string }, options: OptionSpec): st
 export function requireModel(command: string, flag: string, source: string | undefined): string | undefined {
   if (source === undefined) return undefined;
   const what = `promptlab ${command}: ${flag} ${source}`;
-  const valid = 'a folder with model.safetensors and config.json (like models/miniclip, or a Hugging Face CLIP folder), or a .safetensors file';
+  const valid = 'a folder with model.safetensors (or pytorch_model.bin) and config.json (like models/miniclip, or a Hugging Face CLIP folder), or a weights file (.safetensors, .pt, .pth, .bin)';
   if (!fs.existsSync(source)) throw new UsageError(`${what} does not exist; expected ${valid}`);
   const st = fs.statSync(source);
   if (st.isDirectory()) {
-    if (!['model.safetensors', 'model.safetensors.index.json'].some((f) => fs.existsSync(path.join(source, f)))) {
-      throw new UsageError(`${what} holds no model.safetensors (found: ${fs.readdirSync(source).slice(0, 8).join(', ') || 'nothing'}); expected ${valid}`);
+    if (!['model.safetensors', 'model.safetensors.index.json', 'pytorch_model.bin'].some((f) => fs.existsSync(path.join(source, f)))) {
+      throw new UsageError(`${what} holds no model.safetensors nor pytorch_model.bin (found: ${fs.readdirSync(source).slice(0, 8).join(', ') || 'nothing'}); expected ${valid}`);
     }
   } else if (!st.isFile()) {
     throw new UsageError(`${what} is not a regular file or folder; expected ${valid}`);

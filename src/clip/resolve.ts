@@ -6,7 +6,11 @@
 //     BPE from the user cache;
 //   * a released model's name (ViT-B/16, RN50, ViT-L/14@336px; also its manifest id clip-vit-b-16 or
 //     file name ViT-B-16), found through data-manifests/downloads/clip-*.json in the user cache
-//     (PROMPTLAB_CACHE, else ~/.cache/promptlab) at <cache>/<id>/<weights>, its tokenizer beside it.
+//     (PROMPTLAB_CACHE, else ~/.cache/promptlab) at <cache>/<id>/<weights>, its tokenizer beside it;
+//   * a Hugging Face CLIP folder's Hub name (openai/clip-vit-base-patch32; also clip-vit-base-patch32 or
+//     the manifest id hf-clip-vit-base-patch32), found through data-manifests/downloads/hf-*.json at
+//     <cache>/<id>/: its config.json, its weights and its own tokenizer files (vocab.json + merges.txt),
+//     all of which must be there; CLIP's merges file from elsewhere is never used for it.
 //     Nothing is downloaded here: a model not fetched yet is an error with the command that fetches it.
 // The weights' sha256 is not recomputed at every load (fetch checked it; a run record hashes the
 // files it used, and a load says when a file differs from its manifest's image resolution).
@@ -23,6 +27,10 @@ export interface ResolvedModel {
   source: string;
   /** The tokenizer file to use (a released model's, or one found beside a weights file), else null (a folder's own rules). */
   tokenizer: string | null;
+  /** A Hugging Face folder whose own tokenizer files (tokenizer.json, or vocab.json + merges.txt) are the tokenizer, else null. */
+  hfTokenizer: string | null;
+  /** The files read beside a weights file (its tokenizer files, a Hugging Face folder's config.json), which a run record hashes. */
+  companions: string[];
   /** The model manifest a name resolved through, else null. */
   manifest: DownloadManifest | null;
   /** How it was named, for messages: the name, or the path as given. */
@@ -43,10 +51,10 @@ function modelManifests(): Map<string, DownloadManifest> {
   return out;
 }
 
-/** The order OpenAI's clip.py lists its models in (names not in it follow, sorted). */
+/** The order OpenAI's clip.py lists its models in (names not in it, such as the Hugging Face folders, follow, sorted). */
 const RELEASE_ORDER = ['RN50', 'RN101', 'RN50x4', 'RN50x16', 'RN50x64', 'ViT-B/32', 'ViT-B/16', 'ViT-L/14', 'ViT-L/14@336px'];
 
-/** The released models' names (RN50, ..., ViT-L/14@336px). */
+/** The released models' names (RN50, ..., ViT-L/14@336px, then the Hugging Face folders: openai/clip-vit-base-patch16, ...). */
 export function modelNames(): string[] {
   const rank = (n: string) => (RELEASE_ORDER.includes(n) ? RELEASE_ORDER.indexOf(n) : RELEASE_ORDER.length);
   return [...new Set([...modelManifests().values()].map((m) => m.model!.name))].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
@@ -68,28 +76,50 @@ export function modelCacheDir(m: DownloadManifest): string {
  * when the name is unknown or its files are not fetched yet.
  */
 export function resolveModel(spec: string | undefined, fallback: string): ResolvedModel {
-  if (spec === undefined) return { source: path.resolve(fallback), tokenizer: null, manifest: null, label: fallback };
+  const plain = { hfTokenizer: null, companions: [] };
+  if (spec === undefined) return { source: path.resolve(fallback), tokenizer: null, manifest: null, label: fallback, ...plain };
   if (fs.existsSync(spec)) {
     const source = path.resolve(spec);
     const st = fs.statSync(source);
-    if (st.isDirectory()) return { source, tokenizer: null, manifest: null, label: spec };
+    if (st.isDirectory()) {
+      // a Hugging Face folder with PyTorch weights only: its pytorch_model.bin, with the folder's tokenizer and config
+      const hasSafetensors = ['model.safetensors', 'model.safetensors.index.json'].some((f) => fs.existsSync(path.join(source, f)));
+      const bin = path.join(source, 'pytorch_model.bin');
+      if (!hasSafetensors && fs.existsSync(bin)) return { ...resolveModel(bin, fallback), label: spec };
+      return { source, tokenizer: null, manifest: null, label: spec, ...plain };
+    }
     if (!st.isFile() || !WEIGHT_FILE.test(source)) throw new Error(`--model ${spec}: expected a model folder, a weights file (.pt, .pth, .bin, .safetensors) or a released model's name (${modelNames().join(', ')})`);
-    return { source, tokenizer: tokenizerBeside(source), manifest: null, label: spec };
+    const tokenizer = tokenizerBeside(source);
+    if (tokenizer) return { source, tokenizer, manifest: null, label: spec, hfTokenizer: null, companions: [tokenizer] };
+    // a weights file in a Hugging Face folder (pytorch_model.bin): the folder's tokenizer and config come with it
+    const dir = path.dirname(source);
+    const hf = [['tokenizer.json'], ['vocab.json', 'merges.txt']].map((set) => set.map((f) => path.join(dir, f))).find((set) => set.every((f) => fs.existsSync(f))); // fromHuggingFace's order
+    if (!hf) return { source, tokenizer: null, manifest: null, label: spec, hfTokenizer: null, companions: [] };
+    const config = path.join(dir, 'config.json');
+    return { source, tokenizer: null, manifest: null, label: spec, hfTokenizer: dir, companions: [...(fs.existsSync(config) ? [config] : []), ...hf] };
   }
   const m = modelManifests().get(key(spec));
   if (!m) throw new Error(`--model ${spec}: not a file or folder, nor a released model's name (${modelNames().join(', ')})`);
+  const mo = m.model!;
   const dir = modelCacheDir(m);
   const fetch = `npx promptlab fetch ${m.id}`;
-  const weights = path.join(dir, m.model!.weights);
+  const weights = path.join(dir, mo.weights);
   if (!fs.existsSync(weights)) {
-    throw new Error(`--model ${spec}: ${m.model!.name} is not downloaded yet (${weights} is missing); run \`${fetch}\` once to download and verify it into the user cache (PROMPTLAB_CACHE moves the cache)`);
+    throw new Error(`--model ${spec}: ${mo.name} is not downloaded yet (${weights} is missing); run \`${fetch}\` once to download${mo.format === 'huggingface' ? '' : ' and verify'} it into the user cache (PROMPTLAB_CACHE moves the cache)`);
   }
-  let tokenizer: string | null = null;
-  if (m.model!.tokenizer) {
-    tokenizer = path.join(dir, m.model!.tokenizer);
-    if (!fs.existsSync(tokenizer)) throw new Error(`--model ${spec}: its tokenizer ${tokenizer} is missing; run \`${fetch}\` (it skips the weights already there)`);
+  const needed = (files: string[], what: string) => {
+    const gone = files.map((f) => path.join(dir, f)).filter((f) => !fs.existsSync(f));
+    if (gone.length) throw new Error(`--model ${spec}: ${what} ${gone.join(', ')} ${gone.length > 1 ? 'are' : 'is'} missing; run \`${fetch}\` (it skips the files already there)`);
+    return files.map((f) => path.join(dir, f));
+  };
+  if (mo.format === 'huggingface') {
+    // the folder's own config and tokenizer, all of them: never CLIP's merges file from elsewhere
+    const config = needed([mo.config!], 'its config');
+    const tokenizerFiles = needed(mo.tokenizerFiles!, 'its tokenizer file');
+    return { source: weights, tokenizer: null, hfTokenizer: path.dirname(tokenizerFiles[0]), companions: [...config, ...tokenizerFiles], manifest: m, label: mo.name };
   }
-  return { source: weights, tokenizer, manifest: m, label: m.model!.name };
+  const tokenizer = mo.tokenizer ? needed([mo.tokenizer], 'its tokenizer')[0] : null;
+  return { source: weights, tokenizer, manifest: m, label: mo.name, hfTokenizer: null, companions: tokenizer ? [tokenizer] : [] };
 }
 
 /** A tokenizer file beside a weights file: bpe.txt, CLIP's merges file, else null. */
@@ -110,7 +140,8 @@ export function loadClip(r: ResolvedModel, log: (s: string) => void = () => unde
     let tokenizer: ClipTokenizer;
     const dir = path.dirname(r.source);
     const cached = path.join(userCacheDir(), 'clip-bpe', 'bpe_simple_vocab_16e6.txt.gz');
-    if (r.tokenizer) tokenizer = ClipTokenizer.fromMergesFile(r.tokenizer);
+    if (r.hfTokenizer) tokenizer = ClipTokenizer.fromHuggingFace(r.hfTokenizer);
+    else if (r.tokenizer) tokenizer = ClipTokenizer.fromMergesFile(r.tokenizer);
     else if (['tokenizer.json', 'vocab.json'].some((f) => fs.existsSync(path.join(dir, f)))) tokenizer = ClipTokenizer.fromHuggingFace(dir);
     else if (model.config.vocabSize === CLIP_VOCAB_SIZE && fs.existsSync(cached)) tokenizer = ClipTokenizer.fromMergesFile(cached);
     else {

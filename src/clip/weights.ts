@@ -150,8 +150,11 @@ function readFolder(dir: string): { sd: StateDict; file: string } {
     }
     return { sd, file: index };
   }
+  // a Hugging Face folder with PyTorch weights only
+  const bin = path.join(dir, 'pytorch_model.bin');
+  if (fs.existsSync(bin)) return { sd: readTorchCheckpoint(bin), file: bin };
   const found = fs.readdirSync(dir).join(', ') || 'nothing';
-  throw new Error(`${dir}: no model.safetensors or model.safetensors.index.json in this folder (found: ${found})`);
+  throw new Error(`${dir}: no model.safetensors, model.safetensors.index.json or pytorch_model.bin in this folder (found: ${found})`);
 }
 
 function readJson(file: string): unknown {

@@ -11,7 +11,9 @@
 // marks a file promptlab cannot download (a login, a licence form, a host that only serves a page):
 // fetch downloads the rest, then stops with each such file's "note" and where to put it.
 // A manifest may also describe what the files are: "model" (a released CLIP checkpoint: its name, the
-// weights file and its tokenizer among the files) or "dataset" (a benchmark: its name in the papers'
+// weights file and its tokenizer among the files; or, with "format": "huggingface", a Hugging Face CLIP
+// folder: config.json, the weights, the folder's own tokenizer files, and the Hub repository and
+// revision its URLs resolve at) or "dataset" (a benchmark: its name in the papers'
 // code, the loader format, its folder under a data root and the layout inside it, expected counts,
 // class-name rewrites, and the steps that turn the downloads into that layout), with "sources" (where
 // each fact came from). checkDownloadManifest validates all of it.
@@ -48,16 +50,40 @@ export interface DownloadFile {
   note?: string;
 }
 
-/** A released CLIP checkpoint: the name users type (`--model ViT-B/16`), its weights and tokenizer among the files. */
+/**
+ * A released CLIP checkpoint: the name users type (`--model ViT-B/16`, `--model openai/clip-vit-base-patch32`),
+ * its weights and tokenizer among the files.
+ */
 export interface ModelSection {
   name: string;
   aliases?: string[];
+  /**
+   * How the files are read: 'openai' (the default) is a weights file with CLIP's merges file beside it
+   * (`tokenizer`); 'huggingface' is a Hugging Face CLIPModel folder: its config.json (`config`), the
+   * weights, and the folder's own tokenizer files (`tokenizerFiles`), never CLIP's merges file from elsewhere.
+   */
+  format?: 'openai' | 'huggingface';
   /** The weights file (a files[].path). */
   weights: string;
-  /** The tokenizer file (a files[].path), so that the model folder is complete. */
+  /** openai: the tokenizer file (a files[].path), so that the model folder is complete. */
   tokenizer?: string;
+  /** huggingface: the folder's config.json (a files[].path beside the weights). */
+  config?: string;
+  /** huggingface: the folder's tokenizer files (files[].paths beside the weights): vocab.json + merges.txt, or tokenizer.json. */
+  tokenizerFiles?: string[];
+  /**
+   * huggingface: the Hub repository and the revision every file's URL resolves at
+   * (https://huggingface.co/<repo>/resolve/<revision>/<path>). A revision that is not a 40-digit commit
+   * is a branch whose files may change: its files can carry no sha256.
+   */
+  hub?: { repo: string; revision: string };
   imageResolution?: number;
 }
+
+/** The weights file names a Hugging Face CLIP folder is read from (src/clip/weights.ts reads either). */
+export const HF_WEIGHT_FILES = ['model.safetensors', 'pytorch_model.bin'] as const;
+/** The tokenizer files of a Hugging Face folder that src/clip/tokenizer.ts reads (ClipTokenizer.fromHuggingFace). */
+export const HF_TOKENIZER_FILE_SETS: readonly (readonly string[])[] = [['vocab.json', 'merges.txt'], ['tokenizer.json']];
 
 /** The loaders that read a dataset section's layout. */
 export const DATASET_FORMATS = ['coop-split', 'fgvc-variants', 'imagenet-folders', 'imagenet-label-folders', 'imagenet-wnid-folders', 'czsl', 'ade20k', 'hmdb51', 'ucf101'] as const;
@@ -170,11 +196,15 @@ export function checkDownloadManifest(m: unknown, file: string): DownloadManifes
     const mo = r.model;
     if (!isObject(mo) || typeof mo.name !== 'string' || mo.name === '') throw bad('"model" is not {"name", "weights", ...}');
     if (mo.aliases !== undefined) strings(mo.aliases, 'model.aliases');
-    for (const k of ['weights', 'tokenizer'] as const) {
-      if (k === 'tokenizer' && mo[k] === undefined) continue;
-      if (typeof mo[k] !== 'string' || !paths.has(mo[k] as string)) throw bad(`model.${k} ${JSON.stringify(mo[k])} is not the path of one of the files`);
-    }
+    if (mo.format !== undefined && mo.format !== 'openai' && mo.format !== 'huggingface') throw bad(`model.format ${JSON.stringify(mo.format)} is not openai or huggingface`);
+    const isFile = (k: string, v: unknown) => {
+      if (typeof v !== 'string' || !paths.has(v)) throw bad(`model.${k} ${JSON.stringify(v)} is not the path of one of the files`);
+    };
+    isFile('weights', mo.weights);
+    if (mo.tokenizer !== undefined) isFile('tokenizer', mo.tokenizer);
     if (mo.imageResolution !== undefined && (!Number.isSafeInteger(mo.imageResolution) || (mo.imageResolution as number) <= 0)) throw bad('model.imageResolution is not a positive integer');
+    if (mo.format === 'huggingface') checkHuggingFaceModel(mo, r.files as Record<string, unknown>[], isFile, bad);
+    else for (const k of ['config', 'tokenizerFiles', 'hub']) if (mo[k] !== undefined) throw bad(`model.${k} belongs to a Hugging Face folder ("format": "huggingface")`);
   }
   if (r.dataset !== undefined) {
     const d = r.dataset;
@@ -198,6 +228,36 @@ export function checkDownloadManifest(m: unknown, file: string): DownloadManifes
   if (r.kind === 'model' && r.model === undefined) throw bad('kind is model but there is no "model" section');
   if (r.kind === 'dataset' && r.dataset === undefined) throw bad('kind is dataset but there is no "dataset" section');
   return r as unknown as DownloadManifest;
+}
+
+/**
+ * The model section of a Hugging Face CLIP folder: config.json and the tokenizer files beside the
+ * weights, under the names the loaders look for, and every file's URL at the section's repository and
+ * revision; a branch (not a commit) pins no checksum.
+ */
+function checkHuggingFaceModel(mo: Record<string, unknown>, files: Record<string, unknown>[], isFile: (k: string, v: unknown) => void, bad: (what: string) => Error): void {
+  const weights = mo.weights as string;
+  const dir = path.posix.dirname(weights);
+  const beside = (f: string) => (dir === '.' ? f : `${dir}/${f}`);
+  if (!(HF_WEIGHT_FILES as readonly string[]).includes(path.posix.basename(weights))) throw bad(`model.weights ${JSON.stringify(weights)}: a Hugging Face folder's weights are ${HF_WEIGHT_FILES.join(' or ')}`);
+  if (mo.tokenizer !== undefined) throw bad('model.tokenizer is a merges file for an OpenAI checkpoint; a Hugging Face folder lists its own tokenizer files in model.tokenizerFiles');
+  if (mo.config !== beside('config.json')) throw bad(`model.config ${JSON.stringify(mo.config)} must be ${JSON.stringify(beside('config.json'))}: the config.json beside the weights`);
+  isFile('config', mo.config);
+  const tok = mo.tokenizerFiles;
+  if (!Array.isArray(tok) || tok.some((t) => typeof t !== 'string')) throw bad('model.tokenizerFiles is not a list of the folder\'s tokenizer files');
+  const sets = HF_TOKENIZER_FILE_SETS.map((set) => set.map(beside));
+  if (!sets.some((set) => set.length === tok.length && set.every((f) => tok.includes(f)))) throw bad(`model.tokenizerFiles ${JSON.stringify(tok)} must be ${sets.map((set) => JSON.stringify(set)).join(' or ')} (the files the tokenizer reads, beside the weights)`);
+  tok.forEach((t, i) => isFile(`tokenizerFiles[${i}]`, t));
+  const hub = mo.hub;
+  if (!isObject(hub) || typeof hub.repo !== 'string' || !/^[A-Za-z0-9][\w.-]*\/[A-Za-z0-9][\w.-]*$/.test(hub.repo) || typeof hub.revision !== 'string' || !/^[A-Za-z0-9][\w.-]*$/.test(hub.revision)) {
+    throw bad(`model.hub ${JSON.stringify(hub)} is not {"repo": "<owner>/<name>", "revision": "<branch, tag or 40-digit commit>"}`);
+  }
+  const commit = /^[0-9a-f]{40}$/.test(hub.revision);
+  files.forEach((f, i) => {
+    const want = `https://huggingface.co/${hub.repo}/resolve/${hub.revision}/${f.path as string}`;
+    if (f.url !== want) throw bad(`files[${i}].url ${JSON.stringify(f.url)} is not ${want} (the file at model.hub's repository and revision)`);
+    if (!commit && f.sha256 !== null) throw bad(`files[${i}] has a sha256, but model.hub.revision "${hub.revision}" is a branch, not a commit: its files may change, so no checksum is pinned`);
+  });
 }
 
 /** Every download manifest in data-manifests/downloads (or `dir`), checked, by id. */

@@ -1,5 +1,5 @@
 // The papers' classification datasets under a data root, found through their download manifests
-// (data-manifests/downloads/coop-*.json): `promptlab repro <zeroshot|fewshot|base2new> --data ROOT
+// (data-manifests/downloads/coop-*.json): `promptlab repro <zeroshot|fewshot|base2new|transfer> --data ROOT
 // --datasets caltech101,oxford_pets,...` loads each from ROOT/<dataset.dir> with the loader of its
 // format (src/data/coop-datasets.ts), CoOp's zero-shot template and its prompt ensemble
 // (ZeroshotCLIP2: IMAGENET_TEMPLATES_SELECT plus the dataset's template, ImageNet without it), and
@@ -17,6 +17,12 @@ export const CLASSIFICATION_FORMATS: readonly DatasetFormat[] = ['coop-split', '
 
 /** CoOp's 11 datasets, in the order of its tables: the default of --data runs. */
 export const COOP_DATASETS = ['imagenet', 'caltech101', 'oxford_pets', 'stanford_cars', 'oxford_flowers', 'food101', 'fgvc_aircraft', 'sun397', 'dtd', 'eurosat', 'ucf101'] as const;
+
+/**
+ * ImageNet's domain-shifted test sets, in the order of the papers' tables: CoOp's and CoCoOp's domain
+ * generalisation targets of a model trained on ImageNet (test only; A and R hold 200 of its classes).
+ */
+export const IMAGENET_SHIFTS = ['imagenetv2', 'imagenet_sketch', 'imagenet_a', 'imagenet_r'] as const;
 
 /** CoOp's IMAGENET_TEMPLATES_SELECT (trainers/imagenet_templates.py): ZeroshotCLIP2's ensemble. */
 export const IMAGENET_TEMPLATES_SELECT: readonly string[] = [
@@ -49,7 +55,7 @@ export function realDatasetName(m: DownloadManifest): string {
 
 /** The names --datasets accepts with --data (CoOp's config names): its 11, then the shifted ImageNets, then any other. */
 export function realDatasetNames(): string[] {
-  const order: readonly string[] = [...COOP_DATASETS, 'imagenetv2', 'imagenet_sketch', 'imagenet_a', 'imagenet_r'];
+  const order: readonly string[] = [...COOP_DATASETS, ...IMAGENET_SHIFTS];
   const rank = (n: string) => (order.includes(n) ? order.indexOf(n) : order.length);
   return [...new Set([...classificationManifests().values()].map(realDatasetName))].sort((a, b) => rank(a) - rank(b) || (a < b ? -1 : a > b ? 1 : 0));
 }

@@ -66,7 +66,8 @@ export interface DenseScene {
   labels: Uint8Array;
 }
 
-function renderSplit(ds: WorldScenesDataset, split: SplitName, limit = Infinity): DenseScene[] {
+/** The scenes of a split (the first `limit`), rendered. */
+export function denseScenes(ds: WorldScenesDataset, split: SplitName, limit = Infinity): DenseScene[] {
   return ds.split(split).slice(0, limit).map((item) => {
     const ex = ds.example(item, split);
     return { index: item.index, image: ex.image, labels: ex.labels };
@@ -92,13 +93,13 @@ function flipLabels(labels: Uint8Array, w: number, h: number): Uint8Array {
   return out;
 }
 
-interface Batch {
+export interface DenseBatch {
   pixels: tf.Tensor4D;
   labels: { data: Uint8Array; shape: [number, number, number] };
 }
 
 /** Scenes as CLIP-normalised pixels NCHW and labels [B, H, W]; `flips[i]` mirrors scene i left-right. */
-function batchOf(scenes: readonly DenseScene[], size: number, flips?: readonly boolean[]): Batch {
+export function denseBatch(scenes: readonly DenseScene[], size: number, flips?: readonly boolean[]): DenseBatch {
   const per = 3 * size * size;
   const pixels = new Float32Array(scenes.length * per);
   const labels = new Uint8Array(scenes.length * size * size);
@@ -194,7 +195,7 @@ export function trainDenseSegmenter(seg: DenseClipSegmenter, preset: DenseClipPr
       if (step === 0) order = rng.shuffled(Array.from({ length: n }, (_, i) => i));
       const idx = order.slice(step * batch, (step + 1) * batch);
       const flips = idx.map(() => rng.chance(preset.flipProb));
-      const b = batchOf(idx.map((i) => scenes[i]), preset.imageSize, flips);
+      const b = denseBatch(idx.map((i) => scenes[i]), preset.imageSize, flips);
       const lr = denseClipLr(it, o);
       try {
         const { value, grads } = tf.variableGrads(() => seg.loss(b.pixels, b.labels), vars);
@@ -225,7 +226,7 @@ export function trainDenseSegmenter(seg: DenseClipSegmenter, preset: DenseClipPr
 export function evaluateDense(seg: DenseClipSegmenter, scenes: readonly DenseScene[], size: number, numClasses: number, ignoreIndex = 255): SegmentationResult {
   const metrics = new SegmentationMetrics(numClasses, ignoreIndex);
   for (let i = 0; i < scenes.length; i += EVAL_BATCH) {
-    const b = batchOf(scenes.slice(i, i + EVAL_BATCH), size);
+    const b = denseBatch(scenes.slice(i, i + EVAL_BATCH), size);
     try {
       metrics.add(seg.predict(b.pixels, size, size), b.labels.data);
     } finally {
@@ -253,7 +254,7 @@ export function allBackgroundReference(quick: boolean): { miou: number; pixelAcc
   const key = `${quick ? 'quick' : 'full'}-${ds.imageSize}`;
   let r = backgroundReference.get(key);
   if (!r) {
-    r = allBackground(renderSplit(ds, 'test'), ds.classNames.length);
+    r = allBackground(denseScenes(ds, 'test'), ds.classNames.length);
     backgroundReference.set(key, r);
   }
   return { ...r };
@@ -302,8 +303,8 @@ export interface DenseOptions {
 function denseData(quick: boolean, preset: DenseClipPreset, log: (line: string) => void, testLimit = Infinity) {
   const ds = denseDataset(quick, preset.imageSize);
   const t0 = Date.now();
-  const train = renderSplit(ds, 'train');
-  const test = renderSplit(ds, 'test', testLimit);
+  const train = denseScenes(ds, 'train');
+  const test = denseScenes(ds, 'test', testLimit);
   log(`world-scenes: ${train.length} train and ${test.length} test scenes rendered at ${preset.imageSize} px (${((Date.now() - t0) / 1000).toFixed(0)} s)`);
   return { ds, train, test };
 }
@@ -384,7 +385,7 @@ function upsampled(scoreMap: tf.Tensor4D, size: number): Float32Array[] {
   return Array.from({ length: n }, (_, i) => data.slice(i * per, (i + 1) * per));
 }
 
-function scoreMapsOf(seg: DenseClipSegmenter, b: Batch, size: number): Float32Array[] {
+function scoreMapsOf(seg: DenseClipSegmenter, b: DenseBatch, size: number): Float32Array[] {
   const out = seg.forward(b.pixels);
   try {
     if (!out.scoreMap) throw new Error('dense: this segmenter has no score map');
@@ -419,7 +420,7 @@ export function runDenseWalkthrough(model: ClipModel, tokenizer: ClipTokenizer, 
   }));
   const metrics = {} as DenseWalkthrough['metrics'];
   const losses = {} as DenseWalkthrough['losses'];
-  const b = batchOf(shown, size);
+  const b = denseBatch(shown, size);
   try {
     for (const method of DENSE_METHODS) {
       const { seg, owned } = buildDenseSegmenter(model, tokenizer, ds.classNames, ds.template, method, preset, seed);

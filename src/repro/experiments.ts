@@ -13,12 +13,13 @@ import { loadClip, resolveModel } from '../clip/resolve';
 import { MINICLIP_DIR } from '../miniclip';
 import type { ProgressCallback } from '../train/progress';
 import { base2newConfig, runBase2New } from './base2new';
-import { checkVariants, defaultVariants, fewshotConfig, runFewshot, type CoOpVariant } from './fewshot';
+import { checkShots, checkVariants, defaultVariants, fewshotConfig, protocolShots, runFewshot, type CoOpVariant } from './fewshot';
 import { describeData, describeModel, environment, readResults, recordedPath, REPO_ROOT, Results, shownPath, trainedOnCachedFeatures, writeResults, type DataRecord, type Environment, type ModelRecord } from './record';
 import { runTransfer, TRANSFER_DATASETS, transferConfig, transferRoles } from './transfer';
 import { czslConfig, runCzsl } from './czsl';
 import { denseConfig, denseDataset, runDense } from './dense';
-import { runVideo, videoConfig } from './video';
+import { checkVideoRun, runVideo, videoConfig, videoRunOf, type VideoRun } from './video';
+import { MOTION_CLASS_SPLIT } from './video-protocols';
 import { runZeroshot } from './zeroshot';
 import { officialBackbone, RealRun } from './real-runs';
 
@@ -39,8 +40,8 @@ export interface ExperimentOptions {
   model?: string;
   /**
    * A data root holding the papers' classification datasets in CoOp's layout (zeroshot, fewshot,
-   * base2new; src/repro/real-runs.ts): they replace the world benchmarks, and the official presets
-   * the world's.
+   * base2new, transfer; src/repro/real-runs.ts): they replace the world benchmarks, and the official
+   * presets the world's.
    */
   data?: string;
   /**
@@ -51,7 +52,13 @@ export interface ExperimentOptions {
   cachedFeatures?: boolean;
   /** fewshot: CoOp's variants to train (default: all four in full runs, 'end' in quick runs). */
   variants?: readonly string[];
-  /** Results folder (default runs/<experiment>/<quick|full>). */
+  /** fewshot: the shot counts to measure, some of the protocol's (default: all of them; checkShots). */
+  shots?: readonly number[];
+  /** video: the protocol, closed (the default), fewshot or zeroshot (held-out motions); src/repro/video.ts. */
+  protocol?: string;
+  /** video, closed protocol: temporal crops per test clip whose softmax is averaged (the official --valEnsemble; default 1). */
+  valEnsemble?: number;
+  /** Results folder (default runs/<experiment>/<quick|full>; video's other protocols runs/video/<protocol>/<quick|full>). */
   out?: string;
   log?: (line: string) => void;
   /** Training progress (epoch, step, loss, ETA) of every prompt-training run. */
@@ -117,7 +124,8 @@ export function committedResults(experiment: string): Results {
   return readResults(dir);
 }
 
-export function defaultOut(experiment: ExperimentName, quick: boolean): string {
+export function defaultOut(experiment: ExperimentName, quick: boolean, protocol?: string): string {
+  if (experiment === 'video' && protocol !== undefined && protocol !== 'closed') return path.resolve('runs', experiment, protocol, quick ? 'quick' : 'full');
   return path.resolve('runs', experiment, quick ? 'quick' : 'full');
 }
 
@@ -135,9 +143,9 @@ function dataRecords(experiment: ExperimentName, datasets: readonly string[], qu
  * metrics are not accuracies over a fixed label set), nor dense (its floor, predicting background
  * everywhere, is in its config as allBackground).
  */
-export function chanceLevels(experiment: ExperimentName, datasets: readonly string[], quick: boolean): Record<string, Record<string, number>> | undefined {
+export function chanceLevels(experiment: ExperimentName, datasets: readonly string[], quick: boolean, videoProtocol?: string): Record<string, Record<string, number>> | undefined {
   if (experiment === 'czsl' || experiment === 'dense') return undefined;
-  if (experiment === 'video') return { 'world-motion': { test: 100 / getWorldDataset('world-motion', { quick }).classNames.length } };
+  if (experiment === 'video') return videoProtocol === 'zeroshot' ? { 'world-motion': { base: 100 / MOTION_CLASS_SPLIT.seen.length, new: 100 / MOTION_CLASS_SPLIT.heldOut.length } } : { 'world-motion': { test: 100 / getWorldDataset('world-motion', { quick }).classNames.length } };
   return Object.fromEntries(datasets.map((d) => {
     const ds = getWorldDataset(d, { quick }) as ClassificationDataset;
     const n = (which: 'all' | 'base' | 'new') => subsampleClasses(ds, which).classNames.length;
@@ -146,7 +154,7 @@ export function chanceLevels(experiment: ExperimentName, datasets: readonly stri
 }
 
 /** The results in `dir` when they were made by this configuration, model, data, backend and clean commit; else null. */
-export function reusable(dir: string, experiment: string, config: { quick: boolean; seeds: number[]; datasets: string[]; cachedFeatures: boolean; variants?: string[] }, data: DataRecord[], model: ModelRecord, now: Environment = environment()): Results | null {
+export function reusable(dir: string, experiment: string, config: { quick: boolean; seeds: number[]; datasets: string[]; cachedFeatures: boolean; variants?: string[]; shots?: number[] }, data: DataRecord[], model: ModelRecord, now: Environment = environment()): Results | null {
   let prior: Results;
   try {
     prior = readResults(dir);
@@ -155,7 +163,7 @@ export function reusable(dir: string, experiment: string, config: { quick: boole
   }
   const same = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b);
   const ok = prior.experiment === experiment
-    && same({ quick: prior.config.quick, seeds: prior.config.seeds, datasets: prior.config.datasets, cachedFeatures: trainedOnCachedFeatures(prior), ...(config.variants ? { variants: Object.keys((prior.config.variants as object | undefined) ?? { coop: 1 }) } : {}) }, { ...config, ...(config.variants ? { variants: config.variants.map((v) => (v === 'end' ? 'coop' : `coop-${v}`)) } : {}) })
+    && same({ quick: prior.config.quick, seeds: prior.config.seeds, datasets: prior.config.datasets, cachedFeatures: trainedOnCachedFeatures(prior), ...(config.variants ? { variants: Object.keys((prior.config.variants as object | undefined) ?? { coop: 1 }) } : {}), ...(config.shots ? { shots: prior.config.shots } : {}) }, { ...config, ...(config.variants ? { variants: config.variants.map((v) => (v === 'end' ? 'coop' : `coop-${v}`)) } : {}) })
     && same(prior.data, data) && same(prior.model?.files, model.files)
     && prior.env.backend === now.backend
     && now.git.commit !== null && prior.env.git.commit === now.git.commit && prior.env.git.dirty === false && now.git.dirty === false;
@@ -177,19 +185,24 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
   for (const d of real ? [] : datasets) {
     if (!valid.includes(d)) throw new Error(`${experiment}: unknown dataset "${d}" (valid: ${valid.join(', ')})`);
   }
-  if (experiment === 'transfer') transferRoles(datasets); // the first is the source, the rest its targets: checked before anything runs
+  if (experiment === 'transfer' && !real) transferRoles(datasets); // the first is the source, the rest its targets: checked before anything runs (RealRun checks real ones)
   if (opts.variants && experiment !== 'fewshot') throw new Error(`${experiment}: --variants is a fewshot option (CoOp's variants in its Figure 3)`);
   const variants: CoOpVariant[] | undefined = experiment === 'fewshot' ? checkVariants(opts.variants ?? defaultVariants(quick)) : undefined;
-  const out = path.resolve(opts.out ?? defaultOut(experiment, quick));
+  if ((opts.protocol !== undefined || opts.valEnsemble !== undefined) && experiment !== 'video') throw new Error(`${experiment}: --protocol and --val-ensemble are video options (its protocols and the official multi-crop evaluation)`);
+  const videoRun: VideoRun | undefined = experiment === 'video' ? checkVideoRun({ protocol: opts.protocol, valEnsemble: opts.valEnsemble }, quick) : undefined;
+  if (opts.shots && experiment !== 'fewshot') throw new Error(`${experiment}: --shots is a fewshot option (the shot counts of its curve); ${experiment} has none to choose`);
+  const shots: number[] | undefined = experiment === 'fewshot' ? checkShots(opts.shots ?? protocolShots(quick), quick) : undefined;
+  const out = path.resolve(opts.out ?? defaultOut(experiment, quick, videoRun?.protocol));
   const modelDir = resolved.source;
   const log = opts.log ?? (() => undefined);
   const info = await initBackend();
   const env = environment(); // the code and machine this run starts with
   const data = real ? real.records(quick) : dataRecords(experiment, datasets, quick, seeds);
-  const modelRecord = describeModel(modelDir, resolved.tokenizer ? [resolved.tokenizer] : []);
+  const modelRecord = describeModel(modelDir, resolved.companions); // a weights file's tokenizer (and a Hugging Face folder's config) hashed with it
   if (opts.reuse) {
-    const prior = reusable(out, experiment, { quick, seeds, datasets: [...datasets], cachedFeatures, ...(variants ? { variants } : {}) }, data, modelRecord, env);
-    if (prior) {
+    const prior = reusable(out, experiment, { quick, seeds, datasets: [...datasets], cachedFeatures, ...(variants ? { variants } : {}), ...(shots ? { shots } : {}) }, data, modelRecord, env);
+    // a video run's protocol and crops must match too (a config without them: closed, one crop)
+    if (prior && (!videoRun || JSON.stringify(videoRunOf(prior.config)) === JSON.stringify({ protocol: videoRun.protocol, valEnsemble: videoRun.valEnsemble }))) {
       log(`${experiment}: reusing ${shownPath(path.join(out, 'results.json'))} (same configuration, model, data and commit)`);
       return prior;
     }
@@ -203,10 +216,11 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
   try {
     const run = { quick, seeds, log, datasets, cachedFeatures, variants, onProgress: opts.onProgress, ...(real ? real.runOptions(backbone ?? 'vit_b16') : {}) };
     const runners = { zeroshot: runZeroshot, fewshot: runFewshot, base2new: runBase2New, transfer: runTransfer, czsl: runCzsl, video: runVideo, dense: runDense };
-    const rows = runners[experiment](model, tokenizer, run);
-    const configs = { zeroshot: () => ({}), fewshot: fewshotConfig, base2new: base2newConfig, transfer: transferConfig, czsl: czslConfig, video: videoConfig, dense: denseConfig };
-    const extra = real ? real.config(quick, { cachedFeatures, variants, backbone: backbone ?? 'vit_b16' }) : configs[experiment](quick, { cachedFeatures, datasets, variants });
-    const chance = real ? real.chance() : chanceLevels(experiment, datasets, quick);
+    // base-to-new's `shots` is its one shot count; few-shot's are the counts of its curve that this run measures
+    const rows = experiment === 'fewshot' ? runFewshot(model, tokenizer, { ...run, shots }) : videoRun ? runVideo(model, tokenizer, { ...run, protocol: videoRun.protocol, valEnsemble: videoRun.valEnsemble }) : runners[experiment](model, tokenizer, run);
+    const configs = { zeroshot: () => ({}), fewshot: fewshotConfig, base2new: base2newConfig, transfer: transferConfig, czsl: czslConfig, video: (q: boolean) => videoConfig(q, videoRun), dense: denseConfig };
+    const extra = real ? real.config(quick, { cachedFeatures, variants, shots, backbone: backbone ?? 'vit_b16' }) : configs[experiment](quick, { cachedFeatures, datasets, variants, shots });
+    const chance = real ? real.chance() : chanceLevels(experiment, datasets, quick, videoRun?.protocol);
     const config = { model: recordedPath(modelDir), quick, seeds, datasets: [...datasets], ...extra, ...(chance ? { chance } : {}), seconds: Math.round((Date.now() - started) / 1000) };
     const results = writeResults(out, experiment, config, rows, { data, model: modelRecord }, env);
     log(`${experiment}: wrote ${shownPath(path.join(out, 'results.json'))} (${config.seconds} s)`);

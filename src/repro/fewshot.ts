@@ -20,6 +20,25 @@ import { accuracyOn, buildMethod, describePreset, describeTraining, trainingSetu
 
 export const SHOTS = [1, 2, 4, 8, 16];
 
+/** The shot counts a run of the protocol measures: 1, 4, 16 in quick runs, CoOp's 1, 2, 4, 8, 16 in full ones. */
+export function protocolShots(quick: boolean): number[] {
+  return quick ? [1, 4, 16] : [...SHOTS];
+}
+
+/**
+ * The shot counts a run is given (`--shots 1,4`, a sweep's `shots=` key), checked against the
+ * protocol's and put in its order: a run of some shots measures exactly the rows that a run of all
+ * of them measures for those shots, so runs split by shots merge into one.
+ */
+export function checkShots(shots: readonly number[], quick: boolean): number[] {
+  const valid = protocolShots(quick);
+  const protocol = `fewshot's ${quick ? 'quick' : 'full'} protocol (valid: ${valid.join(', ')})`;
+  if (shots.length === 0) throw new Error(`fewshot: no shot counts given; name some of ${protocol}`);
+  const bad = shots.filter((k) => !valid.includes(k));
+  if (bad.length) throw new Error(`fewshot: ${bad.join(', ')} ${bad.length === 1 ? 'is not a shot count' : 'are not shot counts'} of ${protocol}`);
+  return valid.filter((k) => shots.includes(k));
+}
+
 /** CoOp's variants in its Figure 3 (COOP.md's four runs per shot): unified or class-specific context (CSC), class token at the end or in the middle. */
 export const COOP_VARIANTS = {
   end: { csc: false, classTokenPosition: 'end' },
@@ -61,8 +80,9 @@ export function fewshotPreset(shots: number, quick: boolean, variant: CoOpVarian
   return { preset, epochs: quick ? quickEpochs(preset.optim.epochs) : preset.optim.epochs };
 }
 
-export function fewshotConfig(quick: boolean, opts: { cachedFeatures?: boolean; datasets?: readonly string[]; variants?: readonly CoOpVariant[]; backbone?: OfficialBackboneKey } = {}) {
-  const shots = quick ? [1, 4, 16] : SHOTS;
+/** A run's configuration as results.json records it: `shots` are those it measured (default: the protocol's), `coop` the preset of each. */
+export function fewshotConfig(quick: boolean, opts: { cachedFeatures?: boolean; datasets?: readonly string[]; variants?: readonly CoOpVariant[]; backbone?: OfficialBackboneKey; shots?: readonly number[] } = {}) {
+  const shots = opts.shots ? [...opts.shots] : protocolShots(quick);
   const variants = opts.variants ?? defaultVariants(quick);
   const backbone = opts.backbone ?? 'miniclip';
   return {
@@ -84,7 +104,8 @@ export interface FewshotOptions {
   quick?: boolean;
   seeds?: number[];
   datasets?: readonly string[];
-  shots?: number[];
+  /** The shot counts to measure (default: the protocol's, protocolShots(quick)); runExperiment checks them with checkShots. */
+  shots?: readonly number[];
   /** CoOp's variants to train (default: defaultVariants(quick)). */
   variants?: readonly CoOpVariant[];
   cachedFeatures?: boolean;
@@ -98,7 +119,7 @@ export interface FewshotOptions {
 
 export function runFewshot(model: ClipModel, tokenizer: ClipTokenizer, opts: FewshotOptions = {}): ResultRow[] {
   const quick = opts.quick === true;
-  const cfg = fewshotConfig(quick, { backbone: opts.backbone });
+  const shots = opts.shots ?? protocolShots(quick);
   const variants = checkVariants(opts.variants ?? defaultVariants(quick));
   const log = opts.log ?? (() => undefined);
   const rows: ResultRow[] = [];
@@ -111,7 +132,11 @@ export function runFewshot(model: ClipModel, tokenizer: ClipTokenizer, opts: Few
       const zs = 100 * zeroshotAccuracyOf(model, tokenizer, feats.all('test'), testLabels, ds.classNames, [ds.template]);
       for (const seed of opts.seeds ?? [1]) {
         rows.push({ method: 'zeroshot', dataset: name, split: 'test', metric: 'accuracy@0', seed, value: zs });
-        for (const k of opts.shots ?? cfg.shots) {
+        // every random stream of a (dataset, seed, k) cell is named by them, never drawn on from one
+        // cell to the next: the k-shot sample by (seed, 'few-shot') on this dataset, CoOp's context by
+        // the seed, batches and augmentation by (seed, epoch); so a run of some shot counts measures
+        // bit for bit the rows a run of all of them measures for those (merge-results relies on it)
+        for (const k of shots) {
           const fs = sampleFewShot(ds, k, seed);
           const lab = (items: { label: number }[]) => Int32Array.from(items.map((it) => it.label));
           const [trainRaw, valRaw] = [feats.rawOf('train', fs.train), feats.rawOf('val', fs.val)];

@@ -20,6 +20,8 @@ import { cspWalkthroughFigures } from '../viz/czsl-figures';
 import { runExperiment, type ExperimentName } from './experiments';
 import { runPromptStudy } from './prompts';
 import { runVideoWalkthrough } from './video';
+import { runDenseWalkthrough } from './dense';
+import { denseWalkthroughFigures } from '../viz/dense-figures';
 import { videoConfusionFigure } from '../viz/video-figures';
 import { readResults, shownPath, type Results } from './record';
 import type { ProgressCallback } from '../train/progress';
@@ -56,6 +58,9 @@ function withModel<T>(ctx: Context, f: (m: ReturnType<typeof loadMiniClip>) => T
   }
 }
 
+/** The experiments notebook 06 and its comparison figure put side by side, in order. */
+export const COMPARED_EXPERIMENTS: readonly ExperimentName[] = ['zeroshot', 'fewshot', 'base2new', 'transfer', 'czsl', 'dense', 'video'];
+
 /** The notebooks and what each shows, in order. */
 export const NOTEBOOK_SECTIONS: { notebook: string; title: string; make: (ctx: Context) => Promise<Outputs> }[] = [
   {
@@ -85,6 +90,15 @@ export const NOTEBOOK_SECTIONS: { notebook: string; title: string; make: (ctx: C
     },
   },
   {
+    notebook: '03-denseclip',
+    title: 'DenseCLIP: pixel-text score maps and language-guided segmentation',
+    async make(ctx) {
+      const results = await ctx.experiment('dense');
+      const walk = withModel(ctx, ({ model, tokenizer }) => runDenseWalkthrough(model, tokenizer, { quick: ctx.quick, scenes: 3 }));
+      return { figures: [...figuresFor(results), ...denseWalkthroughFigures(walk)], tables: tablesFor(results) };
+    },
+  },
+  {
     notebook: '04-csp',
     title: 'CSP: compositional zero-shot learning and recombination',
     async make(ctx) {
@@ -106,7 +120,8 @@ export const NOTEBOOK_SECTIONS: { notebook: string; title: string; make: (ctx: C
     notebook: '06-comparison',
     title: 'Every method so far',
     async make(ctx) {
-      const all = [await ctx.experiment('zeroshot'), await ctx.experiment('fewshot'), await ctx.experiment('base2new'), await ctx.experiment('transfer'), await ctx.experiment('czsl')];
+      const all = [];
+      for (const name of COMPARED_EXPERIMENTS) all.push(await ctx.experiment(name));
       return { figures: [comparisonFigure(all)], tables: all.flatMap((r) => tablesFor(r)) };
     },
   },

@@ -1,8 +1,10 @@
-// One experiment run in parts (datasets or seeds on separate cores or machines) put back together:
-// `promptlab merge-results --out DIR PART...`. The parts must be the same experiment with the same
-// configuration (apart from datasets, seeds and time), model files and backend, and no
-// (method, dataset, split, metric, seed) may appear twice. Rows are kept as measured; the rows an
-// experiment derives across datasets (base-to-new's average H) are recomputed over all of them.
+// One experiment run in parts (datasets, seeds or few-shot's shot counts on separate cores or
+// machines) put back together: `promptlab merge-results --out DIR PART...`. The parts must be the same
+// experiment with the same configuration (apart from datasets, seeds, shots and time), model files
+// and backend. A (method, dataset, split, metric, seed) that two parts both measured must have the
+// same value in both, and is kept once: few-shot runs split by shots each measure the zero-shot row
+// (accuracy@0) of their dataset and seed, by the same computation. Rows are kept as measured; the rows
+// an experiment derives across datasets (base-to-new's average H) are recomputed over all of them.
 import * as path from 'path';
 import { WORLD_CLASSIFICATION } from '../data/world-benchmarks';
 import { base2newAverageRows } from './base2new';
@@ -15,13 +17,19 @@ import { readResults, summarise, writeResults, type DataRecord, type ResultRow, 
  */
 const PART_KEYS = new Set(['datasets', 'seeds', 'seconds', 'parts', 'augmentation', 'chance', 'variants']);
 const PER_DATASET_KEYS = ['augmentation', 'chance'] as const;
+/** Few-shot's too: the shot counts a part measured, and CoOp's preset of each ({"16-shot": ...}), merged. */
+const FEWSHOT_PART_KEYS = new Set([...PART_KEYS, 'shots', 'coop']);
 
-function sameConfig(a: Record<string, unknown>): string {
-  return JSON.stringify(Object.fromEntries(Object.entries(a).filter(([k]) => !PART_KEYS.has(k))));
+const partKeys = (experiment: string) => (experiment === 'fewshot' ? FEWSHOT_PART_KEYS : PART_KEYS);
+
+function sameConfig(experiment: string, a: Record<string, unknown>): string {
+  const keys = partKeys(experiment);
+  return JSON.stringify(Object.fromEntries(Object.entries(a).filter(([k]) => !keys.has(k))));
 }
 
-function firstDifference(a: Record<string, unknown>, b: Record<string, unknown>): string {
-  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !PART_KEYS.has(k));
+function firstDifference(experiment: string, a: Record<string, unknown>, b: Record<string, unknown>): string {
+  const part = partKeys(experiment);
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !part.has(k));
   const k = keys.find((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
   const show = (v: unknown) => (v === undefined ? 'missing' : JSON.stringify(v));
   return k === undefined ? '' : `${k}: ${show(a[k])} there, ${show(b[k])} here`;
@@ -43,7 +51,52 @@ function checkPart(dir: string, r: Results): void {
     if (!seeds.includes(row.seed)) throw bad(`${name} has seed ${row.seed}, which config.seeds (${seeds.join(', ')}) does not list`);
     if (row.dataset !== 'average' && !datasets.includes(row.dataset)) throw bad(`${name}: config.datasets (${datasets.join(', ')}) does not list ${row.dataset}`);
   }
+  const shots = r.config.shots;
+  if (r.experiment === 'fewshot' && Array.isArray(shots)) {
+    for (const row of r.rows) {
+      const k = /^accuracy@(\d+)$/.exec(row.metric);
+      if (k && k[1] !== '0' && !shots.includes(Number(k[1]))) throw bad(`row ${row.method} / ${row.dataset} / ${row.split} / ${row.metric} / seed ${row.seed}: config.shots (${shots.join(', ')}) does not list ${k[1]}`);
+    }
+  }
   if (JSON.stringify(summarise(r.rows)) !== JSON.stringify(r.summary)) throw bad('its summary is not the summary of its rows (edited by hand?); rerun the part');
+}
+
+/** What config.parts lists of a part, besides its folder and commit: its datasets, seeds, time, and (few-shot) variants and shots. */
+export function partFields(r: Results): Record<string, unknown> {
+  return {
+    datasets: r.config.datasets,
+    seeds: r.config.seeds,
+    ...(r.experiment === 'fewshot' && Array.isArray(r.config.shots) ? { shots: r.config.shots } : {}),
+    seconds: r.config.seconds,
+    ...(r.config.variants ? { variants: Object.keys(r.config.variants as object) } : {}),
+  };
+}
+
+/**
+ * Few-shot parts' shot counts, their sorted union, and CoOp's preset of each shot count: the union
+ * of the parts' `coop` maps ({"1-shot": ..., "16-shot": ...}), refused where two parts say different
+ * things of one shot count, in the order of the shots.
+ */
+function mergeShots(parts: { dir: string; results: Results }[]): { shots?: number[]; coop?: Record<string, unknown> } {
+  const out: { shots?: number[]; coop?: Record<string, unknown> } = {};
+  const lists = parts.map((p) => p.results.config.shots);
+  if (lists.every((l) => Array.isArray(l))) out.shots = [...new Set((lists as number[][]).flat())].sort((a, b) => a - b);
+  else if (new Set(lists.map((l) => JSON.stringify(l))).size > 1) throw new Error(`merge-results: the parts differ in configuration (shots: ${lists.map((l) => JSON.stringify(l)).join(' vs ')})`);
+  const maps = parts.map((p) => ({ dir: p.dir, coop: p.results.config.coop }));
+  if (maps.every((m) => typeof m.coop === 'object' && m.coop !== null)) {
+    const coop = new Map<string, { dir: string; value: unknown }>();
+    for (const m of maps) {
+      for (const [k, v] of Object.entries(m.coop as Record<string, unknown>)) {
+        const prior = coop.get(k);
+        if (prior && JSON.stringify(prior.value) !== JSON.stringify(v)) throw new Error(`merge-results: ${prior.dir} and ${m.dir} differ in configuration (coop of ${k}: ${JSON.stringify(prior.value)} there, ${JSON.stringify(v)} here)`);
+        coop.set(k, { dir: m.dir, value: v });
+      }
+    }
+    out.coop = Object.fromEntries([...coop.entries()].sort(([a], [b]) => parseInt(a, 10) - parseInt(b, 10)).map(([k, v]) => [k, v.value]));
+  } else if (new Set(maps.map((m) => JSON.stringify(m.coop))).size > 1) {
+    throw new Error(`merge-results: the parts differ in configuration (coop: ${maps.map((m) => JSON.stringify(m.coop)).join(' vs ')})`);
+  }
+  return out;
 }
 
 /** Merges the results in `dirs` and writes them to `out` (results.json and run records); returns them. */
@@ -57,23 +110,31 @@ export function mergeResults(dirs: readonly string[], out: string): Results {
     }
   });
   for (const { dir, results } of parts) checkPart(dir, results);
+  const resolved = parts.map((p) => path.resolve(p.dir));
+  const again = resolved.findIndex((d, i) => resolved.indexOf(d) !== i);
+  if (again >= 0) throw new Error(`merge-results: ${dirs[resolved.indexOf(resolved[again])]} and ${dirs[again]} are the same folder; name each part once`);
   const [first] = parts;
   const f = first.results;
   for (const { dir, results: r } of parts.slice(1)) {
     const where = `${dir} and ${first.dir}`;
     if (r.experiment !== f.experiment) throw new Error(`merge-results: ${where} are different experiments (${r.experiment}, ${f.experiment})`);
-    if (sameConfig(r.config) !== sameConfig(f.config)) throw new Error(`merge-results: ${where} differ in configuration (${firstDifference(f.config, r.config)})`);
+    if (sameConfig(f.experiment, r.config) !== sameConfig(f.experiment, f.config)) throw new Error(`merge-results: ${where} differ in configuration (${firstDifference(f.experiment, f.config, r.config)})`);
     if (JSON.stringify(r.model?.files ?? null) !== JSON.stringify(f.model?.files ?? null)) throw new Error(`merge-results: ${where} used different model files (see their record.json)`);
     if (r.env.backend !== f.env.backend) throw new Error(`merge-results: ${where} ran on different backends (${r.env.backend}, ${f.env.backend})`);
   }
   const rows: ResultRow[] = [];
-  const seen = new Map<string, string>();
+  const seen = new Map<string, { dir: string; value: number }>();
   for (const { dir, results: r } of parts) {
     for (const row of r.rows) {
       if (row.dataset === 'average') continue; // derived: recomputed below
       const key = JSON.stringify([row.method, row.dataset, row.split, row.metric, row.seed]);
-      if (seen.has(key)) throw new Error(`merge-results: ${row.method} / ${row.dataset} / ${row.split} / ${row.metric} / seed ${row.seed} is in both ${seen.get(key)} and ${dir}`);
-      seen.set(key, dir);
+      const prior = seen.get(key);
+      if (prior) {
+        // the same measurement in two parts (few-shot's zero-shot row in runs split by shots): one number, kept once
+        if (prior.value === row.value) continue;
+        throw new Error(`merge-results: ${row.method} / ${row.dataset} / ${row.split} / ${row.metric} / seed ${row.seed} is in both ${prior.dir} (value ${prior.value}) and ${dir} (value ${row.value}); a row two parts share must have the same value in both`);
+      }
+      seen.set(key, { dir, value: row.value });
       rows.push(row);
     }
   }
@@ -109,13 +170,14 @@ export function mergeResults(dirs: readonly string[], out: string): Results {
   }
   const variants = parts.map((p) => p.results.config.variants as Record<string, unknown> | undefined);
   if (variants.some((v) => v !== undefined)) merged.variants = Object.assign({}, ...variants.filter((v) => v !== undefined));
+  if (f.experiment === 'fewshot') Object.assign(merged, mergeShots(parts));
   const config = {
     ...f.config,
     ...merged,
     datasets: union((r) => r.config.datasets as string[]).sort((a, b) => order(a) - order(b)),
     seeds: union((r) => r.config.seeds as number[]).sort((a, b) => a - b),
     seconds: parts.reduce((s, p) => s + Number(p.results.config.seconds ?? 0), 0),
-    parts: parts.map(({ dir, results: r }) => ({ dir: path.relative(path.resolve(out), path.resolve(dir)), datasets: r.config.datasets, seeds: r.config.seeds, seconds: r.config.seconds, ...(r.config.variants ? { variants: Object.keys(r.config.variants as object) } : {}), commit: r.env.git.commit, dirty: r.env.git.dirty })),
+    parts: parts.map(({ dir, results: r }) => ({ dir: path.relative(path.resolve(out), path.resolve(dir)), ...partFields(r), commit: r.env.git.commit, dirty: r.env.git.dirty })),
   };
   // env: the first part's (where the runs computed); every part's commit is in config.parts
   return writeResults(out, f.experiment, config, rows, { data: [...data.values()], model: f.model }, f.env);

@@ -1,4 +1,4 @@
-// `promptlab repro <zeroshot|fewshot|base2new> --data ROOT`: the classification experiments on the
+// `promptlab repro <zeroshot|fewshot|base2new|transfer> --data ROOT`: the classification experiments on the
 // papers' datasets (src/data/real.ts) with the official presets (src/methods/presets.ts) instead of
 // the world's. runExperiment calls this file and otherwise runs as on the world: the same runners,
 // the same results format; the data records cite the download manifests and hash the split files.
@@ -10,9 +10,10 @@ import type { OfficialBackboneKey } from '../methods/presets';
 import { base2newConfig } from './base2new';
 import { fewshotConfig, type CoOpVariant } from './fewshot';
 import type { DataRecord } from './record';
+import { REAL_TRANSFER_DATASETS, realTransferRoles, transferConfig } from './transfer';
 
 /** The experiments that run on real classification data. */
-export const REAL_DATA_EXPERIMENTS = ['zeroshot', 'fewshot', 'base2new'] as const;
+export const REAL_DATA_EXPERIMENTS = ['zeroshot', 'fewshot', 'base2new', 'transfer'] as const;
 
 /** The official CoOp configs' backbone that a model's shapes are, or null (another CLIP). */
 export function officialBackbone(c: ClipConfig): OfficialBackboneKey | null {
@@ -34,9 +35,11 @@ export class RealRun {
     if (!(REAL_DATA_EXPERIMENTS as readonly string[]).includes(experiment)) {
       throw new Error(`${experiment}: --data runs ${REAL_DATA_EXPERIMENTS.join(', ')} (CoOp's classification datasets); ${experiment} runs on the world`);
     }
-    const names = (datasets ?? COOP_DATASETS).map((n) => realDatasetName(realDatasetManifest(n)));
+    const names = (datasets ?? (experiment === 'transfer' ? REAL_TRANSFER_DATASETS : COOP_DATASETS)).map((n) => realDatasetName(realDatasetManifest(n)));
     this.names = [...new Set(names)];
-    if (experiment !== 'zeroshot') {
+    // transfer: the source first, then its targets (a test-only dataset is a target of ImageNet only)
+    const roles = experiment === 'transfer' ? realTransferRoles(this.names) : null;
+    if (experiment !== 'zeroshot' && !roles) {
       const testOnly = this.names.filter((n) => realDatasetManifest(n).dataset?.testOnly);
       if (testOnly.length) throw new Error(`${experiment}: ${testOnly.join(', ')} ${testOnly.length > 1 ? 'are' : 'is'} test-only (a domain-generalisation target): train on imagenet and evaluate there with zeroshot`);
     }
@@ -45,6 +48,14 @@ export class RealRun {
       for (const w of r.warnings) log(`warning: ${w}`);
       log(`${n}: ${r.ds.classNames.length} classes, ${r.ds.manifest.counts.train} train / ${r.ds.manifest.counts.val} val / ${r.ds.manifest.counts.test} test images in ${r.dir}`);
       this.loaded.set(n, r);
+    }
+    if (roles) {
+      // a domain shift keeps the source's classes (ImageNet's classnames.txt, copied into each shift's folder)
+      const source = new Set(this.dataset(roles[0].dataset).classNames);
+      for (const { dataset } of roles.filter((r) => r.role === 'dg')) {
+        const other = this.dataset(dataset).classNames.filter((c) => !source.has(c));
+        if (other.length) log(`warning: ${dataset}: ${other.length} of its classes (${other.slice(0, 3).join(', ')}${other.length > 3 ? ', ...' : ''}) are not among ${roles[0].dataset}'s: is its classnames.txt ImageNet's?`);
+      }
     }
   }
 
@@ -60,10 +71,11 @@ export class RealRun {
   }
 
   /** The experiment's configuration with the official presets. */
-  config(quick: boolean, opts: { cachedFeatures: boolean; variants?: CoOpVariant[]; backbone: OfficialBackboneKey }): Record<string, unknown> {
+  config(quick: boolean, opts: { cachedFeatures: boolean; variants?: CoOpVariant[]; shots?: number[]; backbone: OfficialBackboneKey }): Record<string, unknown> {
     const base = { data: this.root, presets: 'official' };
     if (this.experiment === 'base2new') return { ...base, ...base2newConfig(quick, { cachedFeatures: opts.cachedFeatures, datasets: this.names }, true) };
-    if (this.experiment === 'fewshot') return { ...base, ...fewshotConfig(quick, { cachedFeatures: opts.cachedFeatures, datasets: this.names, variants: opts.variants, backbone: opts.backbone }) };
+    if (this.experiment === 'transfer') return { ...base, ...transferConfig(quick, { cachedFeatures: opts.cachedFeatures, datasets: this.names }, true) };
+    if (this.experiment === 'fewshot') return { ...base, ...fewshotConfig(quick, { cachedFeatures: opts.cachedFeatures, datasets: this.names, variants: opts.variants, shots: opts.shots, backbone: opts.backbone }) };
     return base;
   }
 

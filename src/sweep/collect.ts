@@ -1,9 +1,10 @@
 // promptlab collect DIR --out DIR2: a sweep's run records gathered into one results.json in the pinned
 // format, through merge-results (the same checks: one experiment and configuration, model files and
-// backend; no measurement twice), so DIR2 holds what one `promptlab repro` over the whole grid writes.
+// backend; a measurement two runs share, such as few-shot's zero-shot row in runs split by shots, has
+// one value), so DIR2 holds what one `promptlab repro` over the whole grid writes.
 // Runs without a valid run record are listed with why, their log and the command that reruns each.
 import * as path from 'path';
-import { mergeResults } from '../repro/merge';
+import { mergeResults, partFields } from '../repro/merge';
 import { shownPath, writeResults, type Results } from '../repro/record';
 import { readManifest, runCommand, runDir, sweepCommand, type Manifest, type RunConfig } from './grid';
 import { sweepStates } from './status';
@@ -59,7 +60,7 @@ export function collectSweep(dir: string, out: string, opts: { allowMissing?: bo
   if (dirs.length === 1) {
     // one run: its results as they are, with the part it came from, as merge-results lists parts
     const r = (done[0].state as { results: Results }).results;
-    const config = { ...r.config, parts: [{ dir: path.relative(target, dirs[0]), datasets: r.config.datasets, seeds: r.config.seeds, seconds: r.config.seconds, commit: r.env.git.commit, dirty: r.env.git.dirty }] };
+    const config = { ...r.config, parts: [{ dir: path.relative(target, dirs[0]), ...partFields(r), commit: r.env.git.commit, dirty: r.env.git.dirty }] };
     results = writeResults(target, r.experiment, config, r.rows, { data: r.data, model: r.model }, r.env);
   } else {
     try {

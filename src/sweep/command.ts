@@ -61,7 +61,7 @@ export async function sweepCommand(argv: string[], log: (s: string) => void): Pr
   if (!experiment) throw new UsageError(`promptlab sweep: name an experiment (available: ${EXPERIMENTS.join(', ')}): promptlab ${SWEEP_USAGE}`);
   if (!isExperiment(experiment)) throw new UsageError(`promptlab sweep: unknown experiment '${experiment}' (available: ${EXPERIMENTS.join(', ')})`);
   if (positionals.length > 1) throw new UsageError(`promptlab sweep: one experiment at a time; '${positionals.slice(1).join(' ')}' is not an option (options start with --)`);
-  if (typeof values.grid !== 'string' || values.grid.trim() === '') throw new UsageError(`promptlab sweep: --grid SPEC is required, e.g. --grid 'seeds=1,2,3;datasets=world-shapes,world-colors'`);
+  if (typeof values.grid !== 'string' || values.grid.trim() === '') throw new UsageError(`promptlab sweep: --grid SPEC is required, e.g. --grid 'seeds=1,2,3;datasets=world-shapes,world-colors'${experiment === 'fewshot' ? " or 'seeds=1,2;shots=1,4,16'" : ''}`);
   if (typeof values.out !== 'string' || values.out === '') throw new UsageError('promptlab sweep: --out DIR is required (the sweep\'s folder: grid.json, runs/<id>/ with each run\'s record and log)');
   const slurm = values.slurm === true;
   if (slurm && values.workers !== undefined) throw new UsageError('promptlab sweep: --workers is for local runs and --slurm for a job array; give one of them');
@@ -118,7 +118,8 @@ export async function collectCommand(argv: string[], log: (s: string) => void): 
   const r = collectSweep(dir, values.out, { allowMissing: values['allow-missing'] === true });
   if (r.missing.length) for (const line of missingLines(dir, r.manifest, r.missing)) log(`collect: ${line}`);
   const res = r.results!;
-  log(`collect: ${r.collected.length} of ${r.manifest.runs.length} runs of ${res.experiment}, ${(res.config.datasets as string[]).length} datasets, seeds ${(res.config.seeds as number[]).join(',')}, ${res.rows.length} rows -> ${shownPath(path.resolve(values.out, 'results.json'))}`);
+  const shots = res.experiment === 'fewshot' && Array.isArray(res.config.shots) ? `, shots ${(res.config.shots as number[]).join(',')}` : '';
+  log(`collect: ${r.collected.length} of ${r.manifest.runs.length} runs of ${res.experiment}, ${(res.config.datasets as string[]).length} datasets, seeds ${(res.config.seeds as number[]).join(',')}${shots}, ${res.rows.length} rows -> ${shownPath(path.resolve(values.out, 'results.json'))}`);
   await writeResultOutputs(values.out, log);
   (require('../cli/repro') as typeof import('../cli/repro')).logAverages(res, log);
   return 0;

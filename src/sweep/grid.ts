@@ -1,19 +1,20 @@
-// A sweep's grid: SPEC (`seeds=1,2,3;datasets=world-shapes,world-colors`) expanded into run configs,
-// one `promptlab repro` each, with a stable id made of its parameters (`seed1_world-shapes`), and the
-// manifest DIR/grid.json that local runs, Slurm array tasks and `promptlab collect` share.
+// A sweep's grid: SPEC (`seeds=1,2,3;datasets=world-shapes,world-colors`, and for fewshot `shots=1,16`)
+// expanded into run configs, one `promptlab repro` each, with a stable id made of its parameters
+// (`seed1_world-shapes`, `seed1_world-shapes_shot16`), and the manifest DIR/grid.json that local runs,
+// Slurm array tasks and `promptlab collect` share.
 import * as fs from 'fs';
 import * as path from 'path';
 import { readJsonFile, writeFileAtomic } from '../io/files';
 import { defaultDatasets, defaultSeeds, EXPERIMENTS, isExperiment, type ExperimentName } from '../repro/experiments';
-import { checkVariants } from '../repro/fewshot';
+import { checkShots, checkVariants, protocolShots } from '../repro/fewshot';
 import { REPO_ROOT, shownPath } from '../repro/record';
 
-/** The keys a grid may vary, in the order a run's id names them. */
-export const GRID_KEYS = ['seeds', 'datasets'] as const;
+/** The keys a grid may vary, in the order a run's id names them (shots: fewshot only). */
+export const GRID_KEYS = ['seeds', 'datasets', 'shots'] as const;
 export type GridKey = (typeof GRID_KEYS)[number];
 
-/** The values of each key, as SPEC listed them. */
-export type Grid = Partial<{ seeds: number[]; datasets: string[] }>;
+/** The values of each key, as SPEC listed them (shots: in the protocol's order). */
+export type Grid = Partial<{ seeds: number[]; datasets: string[]; shots: number[] }>;
 
 /** What every run of a sweep shares: passed through to each `promptlab repro`. */
 export interface SweepOptions {
@@ -33,6 +34,8 @@ export interface RunConfig {
   /** The seeds and datasets this run is given (its one grid value, or the experiment's default for a key the grid leaves out). */
   seeds: number[];
   datasets: string[];
+  /** fewshot: the shot counts this run measures (its one grid value, or all of the protocol's); absent for the other experiments. */
+  shots?: number[];
   /** The arguments after `promptlab`, without --out. */
   args: string[];
 }
@@ -57,10 +60,15 @@ function datasetsFor(experiment: ExperimentName): readonly string[] {
 /** Keys that are not grid keys, with why. */
 function notAKey(experiment: ExperimentName, key: string): string | null {
   switch (key) {
-    case 'shots':
-      return experiment === 'fewshot'
-        ? 'each `repro fewshot` run measures every shot count of its protocol (1,4,16 quick; 1,2,4,8,16 full) on its datasets and seeds, and has no option to run one shot count'
-        : `${experiment} has no shots (only fewshot's curve has)`;
+    case 'shots': {
+      const only = "only fewshot's runs take --shots, one point each of its accuracy-against-shots curve";
+      if (experiment === 'fewshot') return null;
+      if (experiment === 'zeroshot') return `zeroshot trains nothing, so it has no shot counts (${only})`;
+      if (experiment === 'base2new') return `base-to-new always trains on CoCoOp's 16 shots per class (${only})`;
+      return `${experiment}'s runs have no --shots option (${only})`;
+    }
+    case 'shot':
+      return 'the key is shots';
     case 'variants':
     case 'methods':
       return experiment === 'fewshot'
@@ -74,8 +82,14 @@ function notAKey(experiment: ExperimentName, key: string): string | null {
   }
 }
 
+/** The grid keys of an experiment: seeds everywhere, datasets except for transfer, shots for fewshot. */
+export function gridKeys(experiment: ExperimentName): GridKey[] {
+  if (experiment === 'transfer') return ['seeds'];
+  return experiment === 'fewshot' ? [...GRID_KEYS] : ['seeds', 'datasets'];
+}
+
 function validKeys(experiment: ExperimentName): string {
-  return experiment === 'transfer' ? 'seeds' : GRID_KEYS.join(', ');
+  return gridKeys(experiment).join(', ');
 }
 
 function parseSeeds(raw: string): number[] {
@@ -96,8 +110,26 @@ function parseSeeds(raw: string): number[] {
   return out;
 }
 
-/** SPEC parsed and checked against the experiment: which values each key takes. Throws naming the key and what is valid. */
-export function parseGridSpec(experiment: ExperimentName, spec: string): Grid {
+/** fewshot's shots: whole numbers, each a shot count of the protocol the sweep runs. */
+function parseShots(raw: string, quick: boolean): number[] {
+  const parts = raw.split(',').map((s) => s.trim());
+  const valid = protocolShots(quick);
+  const bad = parts.find((p) => !/^\d+$/.test(p));
+  if (bad !== undefined) throw new Error(`shots: '${bad}' is not a shot count (valid for fewshot's ${quick ? 'quick' : 'full'} protocol: ${valid.join(', ')})`);
+  const shots = parts.map(Number);
+  try {
+    checkShots(shots, quick);
+  } catch (e) {
+    throw new Error(`shots: ${(e as Error).message.replace(/^fewshot: /, '')}`);
+  }
+  return shots;
+}
+
+/**
+ * SPEC parsed and checked against the experiment: which values each key takes. Throws naming the key
+ * and what is valid. `quick`: the protocol the runs follow (fewshot's shot counts depend on it).
+ */
+export function parseGridSpec(experiment: ExperimentName, spec: string, quick = false): Grid {
   const grid: Grid = {};
   const parts = spec.split(';').map((p) => p.trim()).filter((p) => p.length > 0);
   if (parts.length === 0) throw new Error(`the grid is empty: give KEY=V1,V2 pairs separated by ';', e.g. 'seeds=1,2,3;datasets=world-shapes,world-colors' (keys for ${experiment}: ${validKeys(experiment)})`);
@@ -113,6 +145,8 @@ export function parseGridSpec(experiment: ExperimentName, spec: string): Grid {
     if (raw === '' || raw.split(',').some((v) => v.trim() === '')) throw new Error(`${key}: an empty value in '${raw}' (give ${key}=V1,V2 with no empty entries)`);
     if (key === 'seeds') {
       grid.seeds = parseSeeds(raw);
+    } else if (key === 'shots') {
+      grid.shots = parseShots(raw, quick);
     } else {
       if (experiment === 'transfer') throw new Error(`datasets is not a grid key for transfer: a transfer run takes its source and its targets together (keys: ${validKeys(experiment)})`);
       const valid = datasetsFor(experiment);
@@ -123,14 +157,17 @@ export function parseGridSpec(experiment: ExperimentName, spec: string): Grid {
     const twice = values.find((v, i) => values.indexOf(v) !== i);
     if (twice !== undefined) throw new Error(`${key} lists ${twice} twice`);
   }
+  // runs in the order one repro measures them: a run of all these shots goes 1, 4, 16
+  if (grid.shots) grid.shots = checkShots(grid.shots, quick);
   return grid;
 }
 
-/** A run's id: its parameters, the seeds first (`seed2_world-shapes`); `all` when the grid varies nothing. */
-export function runId(grid: Grid, seed: number | undefined, dataset: string | undefined): string {
+/** A run's id: its parameters in GRID_KEYS order (`seed2_world-shapes`, `seed2_world-shapes_shot16`); `all` when the grid varies nothing. */
+export function runId(grid: Grid, seed: number | undefined, dataset: string | undefined, shots?: number): string {
   const parts: string[] = [];
   if (grid.seeds && seed !== undefined) parts.push(`seed${seed}`);
   if (grid.datasets && dataset !== undefined) parts.push(dataset);
+  if (grid.shots && shots !== undefined) parts.push(`shot${shots}`);
   return parts.join('_') || 'all';
 }
 
@@ -147,19 +184,29 @@ export function sharedArgs(o: SweepOptions): string[] {
 /**
  * The run configs of a grid, in the order one `promptlab repro` over the whole grid measures them
  * (zeroshot: seed by seed, each over the datasets; the training experiments: dataset by dataset,
- * each over the seeds), so that collected rows come in a single run's order.
+ * each over the seeds; fewshot then each over the shots), so that collected rows come in a single
+ * run's order.
  */
 export function expandGrid(experiment: ExperimentName, grid: Grid, options: SweepOptions): RunConfig[] {
+  if (grid.shots && experiment !== 'fewshot') throw new Error(`shots is not a grid key for ${experiment} (keys: ${validKeys(experiment)})`);
+  type Cell = [number | undefined, string | undefined, number | undefined];
   const seeds: (number | undefined)[] = grid.seeds ?? [undefined];
   const datasets: (string | undefined)[] = grid.datasets ?? [undefined];
-  const pairs: [number | undefined, string | undefined][] = experiment === 'zeroshot'
-    ? seeds.flatMap((s) => datasets.map((d) => [s, d] as [number | undefined, string | undefined]))
-    : datasets.flatMap((d) => seeds.map((s) => [s, d] as [number | undefined, string | undefined]));
-  return pairs.map(([seed, dataset], index) => {
+  const shots: (number | undefined)[] = grid.shots ?? [undefined];
+  const cells: Cell[] = experiment === 'zeroshot'
+    ? seeds.flatMap((s) => datasets.map((d): Cell => [s, d, undefined]))
+    : datasets.flatMap((d) => seeds.flatMap((s) => shots.map((k): Cell => [s, d, k])));
+  return cells.map(([seed, dataset, k], index) => {
     const runSeeds = seed === undefined ? defaultSeeds(experiment, options.quick) : [seed];
     const runDatasets = dataset === undefined ? [...defaultDatasets(experiment, options.quick)] : [dataset];
-    const args = ['repro', experiment, ...sharedArgs(options), ...(seed === undefined ? [] : ['--seeds', String(seed)]), ...(dataset === undefined ? [] : ['--datasets', dataset])];
-    return { index, id: runId(grid, seed, dataset), seeds: runSeeds, datasets: runDatasets, args };
+    const args = [
+      'repro', experiment, ...sharedArgs(options),
+      ...(seed === undefined ? [] : ['--seeds', String(seed)]),
+      ...(dataset === undefined ? [] : ['--datasets', dataset]),
+      ...(k === undefined ? [] : ['--shots', String(k)]),
+    ];
+    const runShots = experiment === 'fewshot' ? { shots: k === undefined ? protocolShots(options.quick) : [k] } : {};
+    return { index, id: runId(grid, seed, dataset, k), seeds: runSeeds, datasets: runDatasets, ...runShots, args };
   });
 }
 
@@ -176,7 +223,7 @@ export function makeManifest(experiment: string, spec: string, options: Partial<
     if (experiment !== 'fewshot') throw new Error(`--variants is a fewshot option (CoOp's variants in its Figure 3), not one of ${experiment}`);
     checkVariants(opts.variants);
   }
-  const grid = parseGridSpec(experiment, spec);
+  const grid = parseGridSpec(experiment, spec, opts.quick);
   return { promptlab: 'sweep', version: 1, experiment, spec, grid, options: opts, runs: expandGrid(experiment, grid, opts) };
 }
 
@@ -220,6 +267,7 @@ function checkManifest(m: unknown, file: string): asserts m is Manifest {
     if (typeof r.id !== 'string' || !/^[A-Za-z0-9][A-Za-z0-9_.-]*$/.test(r.id)) throw bad(`runs[${i}].id ${JSON.stringify(r.id)} is not a folder name`);
     if (!Array.isArray(r.args) || r.args.some((a) => typeof a !== 'string') || r.args[0] !== 'repro' || r.args[1] !== o.experiment) throw bad(`runs[${i}].args is not a \`repro ${o.experiment}\` command`);
     if (!Array.isArray(r.seeds) || !Array.isArray(r.datasets)) throw bad(`runs[${i}] lists no seeds or datasets`);
+    if (r.shots !== undefined && (!Array.isArray(r.shots) || r.shots.some((k) => !Number.isSafeInteger(k) || k < 1))) throw bad(`runs[${i}].shots ${JSON.stringify(r.shots)} is not a list of shot counts`);
   });
   const ids = o.runs.map((r) => r.id);
   const twice = ids.find((id, i) => ids.indexOf(id) !== i);

@@ -50,6 +50,7 @@ function mismatch(m: Manifest, run: RunConfig, r: Results): string | null {
   if (c.quick !== m.options.quick) return `a ${c.quick ? 'quick' : 'full'} run, not a ${m.options.quick ? 'quick' : 'full'} one`;
   if (!same(c.seeds, run.seeds)) return `seeds ${JSON.stringify(c.seeds)}, not ${JSON.stringify(run.seeds)}`;
   if (!same(c.datasets, run.datasets)) return `datasets ${JSON.stringify(c.datasets)}, not ${JSON.stringify(run.datasets)}`;
+  if (run.shots !== undefined && !same(c.shots, run.shots)) return `shots ${JSON.stringify(c.shots)}, not ${JSON.stringify(run.shots)}`;
   // a model given by path is recorded by path; one given by name (repro resolves it) is checked by merge-results, which compares the model files
   const model = m.options.model === null ? MINICLIP_DIR : path.isAbsolute(m.options.model) ? m.options.model : null;
   if (model !== null && c.model !== recordedPath(model)) return `model ${String(c.model)}, not ${recordedPath(model)}`;

@@ -6,7 +6,9 @@
 import type { DenseMethod, DenseWalkthrough, DenseWalkthroughScene } from '../repro/dense';
 import { METHOD_STYLE, methodLabel } from './figures';
 import type { NamedFigure, PlotlyFigure } from './plotly';
-import { pngDataUri } from './png';
+import type { RawImage } from '../clip/image';
+import { contactSheet } from '../world/sheet';
+import { encodePng, pngDataUri } from './png';
 
 const FONT = { family: 'Helvetica, Arial, sans-serif', size: 12 };
 const METHODS: readonly DenseMethod[] = ['baseline', 'fixed-prompts', 'denseclip'];
@@ -26,9 +28,26 @@ function classColor(c: number): [number, number, number] {
 
 /** A label map [H * W] as an RGB PNG data URI, each class in its LABEL_PALETTE colour. */
 export function labelMapDataUri(labels: ArrayLike<number>, width: number, height: number): string {
-  const rgb = new Uint8Array(width * height * 3);
-  for (let i = 0; i < width * height; i++) rgb.set(classColor(labels[i]), 3 * i);
-  return pngDataUri(width, height, 3, rgb);
+  const rgb = labelMapImage(labels, width, height);
+  return pngDataUri(width, height, 3, rgb.data);
+}
+
+/** A label map [H * W] as an RGB image, each class in its LABEL_PALETTE colour. */
+export function labelMapImage(labels: ArrayLike<number>, width: number, height: number): RawImage & { channels: 3 } {
+  if (labels.length !== width * height) throw new Error(`labelMapImage: ${labels.length} labels for ${width} x ${height} pixels`);
+  const data = new Uint8Array(width * height * 3);
+  for (let i = 0; i < width * height; i++) data.set(classColor(labels[i]), 3 * i);
+  return { width, height, channels: 3, data };
+}
+
+/** Scenes as one PNG, a row each: the image, then its label map (LABEL_PALETTE's colours). */
+export function scenesSheetPng(scenes: readonly { image: RawImage; labels: ArrayLike<number> }[]): Buffer {
+  const tiles = scenes.flatMap((s, i) => {
+    if (s.image.channels !== 3) throw new Error(`scenesSheetPng: scene ${i} has ${s.image.channels} channels, expected RGB (3)`);
+    return [s.image as RawImage & { channels: 3 }, labelMapImage(s.labels, s.image.width, s.image.height)];
+  });
+  const sheet = contactSheet(tiles, 2, 1, 4);
+  return encodePng(sheet.width, sheet.height, 3, sheet.data);
 }
 
 /** Class `k`'s map out of [K * H * W] (class-major), averaged over f x f blocks: [H/f][W/f] rows for a heatmap. */

@@ -433,6 +433,8 @@ export function comparisonFigure(all: Results[]): NamedFigure {
   }
   const dn = all.find((r) => r.experiment === 'dense');
   if (dn) cols.push({ label: 'segmentation<br>mIoU<br>(world-scenes)', pick: (m) => find(dn.summary, m, 'world-scenes', 'test', 'miou') });
+  const vd = all.find((r) => r.experiment === 'video');
+  if (vd) cols.push({ label: 'video top-1<br>(world-motion)', pick: (m) => find(vd.summary, m, 'world-motion', 'test', 'accuracy') });
   // CoOp's other variants stay in the few-shot figure: here CoOp is its default (unified, end)
   const methods = Object.keys(METHOD_STYLE).filter((m) => !m.startsWith('coop-') && cols.some((c) => c.pick(m)));
   const model = all.length ? modelLabel(all[0]) : 'MiniCLIP';
@@ -444,7 +446,7 @@ export function comparisonFigure(all: Results[]): NamedFigure {
       barmode: 'group',
       uniformtext: UNIFORM_TEXT,
       xaxis: { title: { text: x ? `protocol and split (domain shift and other datasets: the models trained on ${source})` : 'protocol and split', font: AXIS_FONT }, tickangle: 0, automargin: true },
-      yaxis: yPercent('average test accuracy / H (%)'),
+      yaxis: yPercent(`average test ${[z || f || x || all.some((r) => r.experiment === 'video') ? 'accuracy' : '', b ? 'H' : '', cz ? 'AUC' : '', dn ? 'mIoU' : ''].filter(Boolean).join(' / ')} (%)`),
       legend: { orientation: 'h', y: -0.34 },
       margin: { t: 80, b: 150, l: 70, r: 20 },
     }),
@@ -475,13 +477,99 @@ export function videoFigure(results: Results): NamedFigure {
   const methods = ['zeroshot', 'prompt', 'videoprompt'].filter((m) => results.rows.some((r) => r.method === m));
   const data = methods.map((m) => bars(m, VIDEO_METRICS.map((x) => x[1]), VIDEO_METRICS.map(([metric]) => find(results.summary, m, 'world-motion', 'test', metric))));
   const layout = {
-    ...baseLayout(`Video prompting on world-motion, test split (${runLabel(results)})`),
+    ...baseLayout(`Video prompting on world-motion, test split (${runLabel(results)}${videoCrops(results)})`),
     barmode: 'group', uniformtext: UNIFORM_TEXT,
     xaxis: { title: { text: 'metric (reversal: of the clips whose motion has a time reversal)' } },
     yaxis: { title: { text: '%' }, range: [0, 105] },
     legend: { orientation: 'h', y: -0.25 },
   };
   return { name: 'video', figure: { data, layout }, width: 1000, height: 480 };
+}
+
+/** A video run's protocol (src/repro/video.ts): closed, fewshot or zeroshot; runs that record none are closed. */
+export function videoProtocolOf(results: Results): string {
+  return typeof results.config.protocol === 'string' ? results.config.protocol : 'closed';
+}
+
+/** ', N crops per clip' for a closed video run with the official multi-crop evaluation, else ''. */
+function videoCrops(results: Results): string {
+  const v = results.config.valEnsemble;
+  return typeof v === 'number' && v > 1 ? `, ${v} crops per clip` : '';
+}
+
+/** The figures of a video run, by its protocol. */
+export function videoFigures(results: Results): NamedFigure[] {
+  const protocol = videoProtocolOf(results);
+  if (protocol === 'fewshot') return [videoFewshotFigure(results)];
+  if (protocol === 'zeroshot') return [videoHeldOutFigure(results)];
+  return [videoFigure(results)];
+}
+
+/** The shot counts (k > 0) of a video few-shot run's metrics (`accuracy@k`), ascending. */
+export function videoShotsOf(results: Results): number[] {
+  return [...new Set(results.rows.map((r) => Number(r.metric.split('@')[1])).filter((k) => k > 0))].sort((a, b) => a - b);
+}
+
+/**
+ * All-way few-shot video recognition (the paper's K = 2, 4, 8, 16 table as curves): top-1 accuracy
+ * and the share of paired motions' clips predicted as their time reversal, against clips per motion,
+ * for prompts with and without the temporal transformer; zero-shot CLIP (no clips) dashed, chance dotted.
+ */
+export function videoFewshotFigure(results: Results): NamedFigure {
+  const dataset = datasetsOf(results)[0] ?? 'world-motion';
+  const shots = videoShotsOf(results);
+  const methods = ['prompt', 'videoprompt'].filter((m) => results.rows.some((r) => r.method === m));
+  const PANELS: [string, string][] = [['top-1 accuracy (all motions)', 'accuracy'], ['predicted as its time reversal', 'reversal-confusion']];
+  let first = true;
+  const { data, layout } = panels(PANELS.map((p) => p[0]), (key, xaxis, yaxis) => {
+    const metric = (PANELS.find((p) => p[0] === key) as [string, string])[1];
+    const flat = (name: string, group: string, y: number | undefined, color: string, dash: string) => ({
+      type: 'scatter', mode: 'lines', name, legendgroup: group, showlegend: first, x: [shots[0], shots[shots.length - 1]], y: [y ?? null, y ?? null], xaxis, yaxis,
+      line: { color, dash, width: 1.5 }, hovertemplate: `${name}: %{y:.1f}<extra></extra>`,
+    });
+    const out: Record<string, unknown>[] = methods.map((m) => {
+      const rows = shots.map((k) => find(results.summary, m, dataset, 'test', `${metric}@${k}`));
+      return {
+        type: 'scatter', mode: 'lines+markers', name: methodLabel(m), legendgroup: m, showlegend: first,
+        x: shots, y: rows.map((r) => (r ? r.mean : null)), xaxis, yaxis, line: { color: methodColor(m) },
+        error_y: { type: 'data', array: rows.map((r) => (r && r.n > 1 ? r.std : 0)), visible: rows.some((r) => r !== undefined && r.n > 1), thickness: 1 },
+        hovertemplate: `${methodLabel(m)}, k = %{x}: %{y:.1f}<extra></extra>`,
+      };
+    });
+    out.push(flat(`${methodLabel('zeroshot')} (no clips)`, 'zeroshot', find(results.summary, 'zeroshot', dataset, 'test', `${metric}@0`)?.mean, methodColor('zeroshot'), 'dash'));
+    const chance = chanceOf(results, dataset, 'test');
+    if (metric === 'accuracy' && chance !== undefined) out.push(flat('chance (1 / classes)', 'chance', chance, '#000000', 'dot'));
+    first = false;
+    return out;
+  }, '% of the test clips', 'training clips per motion (k)', { xType: 'log', xTicks: shots });
+  const title = `All-way few-shot video recognition on ${dataset}, test split<br><sup>reversal: of the clips whose motion has a time reversal, the share predicted as it; ${runLabel(results)}</sup>`;
+  const figure: PlotlyFigure = { data, layout: { ...baseLayout(title), ...layout, legend: { orientation: 'h', y: -0.22 }, margin: { t: 100, b: 110, l: 70, r: 20 } } };
+  return { name: 'video-fewshot', figure, width: 1100, height: 500 };
+}
+
+/**
+ * Zero-shot to motions held out of training: top-1 accuracy on the trained (seen) motions and on
+ * the held-out ones, each scored among its own side's motions, and the share of held-out paired
+ * motions' clips predicted as their time reversal; chance marked.
+ */
+export function videoHeldOutFigure(results: Results): NamedFigure {
+  const dataset = datasetsOf(results)[0] ?? 'world-motion';
+  const methods = ['zeroshot', 'prompt', 'videoprompt'].filter((m) => results.rows.some((r) => r.method === m));
+  const cols: [string, string, string][] = [['seen motions (trained)', 'base', 'accuracy'], ['held-out motions', 'new', 'accuracy'], ['held-out: predicted as its reversal', 'new', 'reversal-confusion']];
+  const xs = cols.map((c) => c[0]);
+  const data: Record<string, unknown>[] = methods.map((m) => bars(m, xs, cols.map(([, split, metric]) => find(results.summary, m, dataset, split, metric))));
+  data.push(...chanceMarks(xs, cols.map(([, split, metric]) => (metric === 'accuracy' ? chanceOf(results, dataset, split) : undefined))));
+  const split = results.config.classSplit as { seen?: string[]; heldOut?: string[] } | undefined;
+  const sides = split?.seen && split.heldOut ? `<br><sup>trained on ${split.seen.join(', ')}; held out: ${split.heldOut.join(', ')}</sup>` : '';
+  const layout = {
+    ...baseLayout(`Zero-shot to held-out motions on ${dataset}, test split (${runLabel(results)})${sides}`),
+    barmode: 'group', uniformtext: UNIFORM_TEXT,
+    xaxis: { title: { text: 'test clips (each scored among its own side\'s motions)', font: AXIS_FONT } },
+    yaxis: yPercent('%', { range: [0, 105] }),
+    legend: { orientation: 'h', y: -0.25 },
+    margin: { t: 110, b: 90, l: 70, r: 20 },
+  };
+  return { name: 'video-heldout', figure: { data, layout }, width: 1000, height: 500 };
 }
 
 export const DENSE_METRICS: [string, string][] = [['miou', 'mIoU'], ['pixel-accuracy', 'pixel accuracy']];
@@ -528,7 +616,7 @@ export function figuresFor(results: Results): NamedFigure[] {
     case 'fewshot': return [fewshotFigure(results)];
     case 'base2new': return [base2newFigure(results), ...[base2newDeltaFigure(results)].filter((f): f is NamedFigure => f !== null)];
     case 'transfer': return [transferFigure(results)];
-    case 'video': return [videoFigure(results)];
+    case 'video': return videoFigures(results);
     case 'dense': return [denseFigure(results)];
     default: throw new Error(`no figures for experiment "${results.experiment}" (have: zeroshot, fewshot, base2new, transfer, czsl, video, dense)`);
   }

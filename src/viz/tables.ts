@@ -5,7 +5,7 @@ import { DataFrame } from 'danfojs-node';
 import type { CspWalkthrough } from '../repro/csp-walkthrough';
 import type { Results, SummaryRow } from '../repro/record';
 import { escapeHtml } from './export';
-import { allBackgroundOf, coopVariantsOf, DENSE_METRICS, methodLabel, modelLabel, pairedDelta, trainingLabel, VIDEO_METRICS } from './figures';
+import { allBackgroundOf, coopVariantsOf, DENSE_METRICS, methodLabel, modelLabel, pairedDelta, trainingLabel, VIDEO_METRICS, videoProtocolOf, videoShotsOf } from './figures';
 
 export interface Table {
   name: string;
@@ -103,6 +103,23 @@ export function tablesFor(results: Results): Table[] {
   }
   if (results.experiment === 'video') {
     const methods = ['zeroshot', 'prompt', 'videoprompt'].filter((m) => results.rows.some((r) => r.method === m));
+    const protocol = videoProtocolOf(results);
+    const dataset = results.rows[0]?.dataset ?? 'world-motion';
+    // the other protocols: one row per method, one column per (k or side of the class split, metric)
+    const cols: [string, string, string][] = protocol === 'fewshot'
+      ? (['accuracy', 'reversal-confusion'] as const).flatMap((metric) => [0, ...videoShotsOf(results)].map((k): [string, string, string] => [`k = ${k}: ${metric === 'accuracy' ? 'top-1' : 'reversal'}`, 'test', `${metric}@${k}`]))
+      : protocol === 'zeroshot'
+        ? [['seen: top-1', 'base', 'accuracy'], ['seen: reversal', 'base', 'reversal-confusion'], ['held out: top-1', 'new', 'accuracy'], ['held out: reversal', 'new', 'reversal-confusion']]
+        : [];
+    if (cols.length) {
+      const rows = methods.map((m) => {
+        const row: Record<string, string> = { method: methodLabel(m) };
+        for (const [label, split, metric] of cols) row[label] = cell(results.summary.find((s) => s.method === m && s.dataset === dataset && s.split === split && s.metric === metric));
+        return row;
+      });
+      const what = protocol === 'fewshot' ? 'All-way few-shot video recognition (k training clips per motion; k = 0: zero-shot CLIP)' : 'Zero-shot to held-out motions (each side scored among its own motions)';
+      return [{ name: `video-${protocol === 'fewshot' ? 'fewshot' : 'heldout'}`, title: `${what} on ${dataset}, test split (%; reversal: share predicted as its time reversal), ${model}`, frame: new DataFrame(rows) }];
+    }
     const rows = methods.map((m) => {
       const row: Record<string, string> = { method: methodLabel(m) };
       for (const [metric, label] of VIDEO_METRICS) row[label] = cell(results.summary.find((s) => s.method === m && s.split === 'test' && s.metric === metric));

@@ -11,7 +11,8 @@ import { DENSECLIP_ADE20K_RN50, DENSECLIP_WORLD, denseClipLr, getDenseClipPreset
 import { allBackground, buildDenseSegmenter, DENSE_METHODS, denseConfig, denseDataset, densePreset, runDense, runDenseWalkthrough } from '../../src/repro/dense';
 import { defaultDatasets, chanceLevels } from '../../src/repro/experiments';
 import { summarise } from '../../src/repro/record';
-import { blockAverage, denseWalkthroughFigures, labelMapDataUri } from '../../src/viz/dense-figures';
+import { blockAverage, denseWalkthroughFigures, LABEL_PALETTE, labelMapDataUri, labelMapImage, scenesSheetPng } from '../../src/viz/dense-figures';
+import { decodeImage } from '../../src/clip/image';
 import { figuresFor } from '../../src/viz/figures';
 import { tableMarkdown, tablesFor } from '../../src/viz/tables';
 
@@ -192,5 +193,19 @@ describe('repro dense', () => {
     const maps = Float32Array.from({ length: 2 * 4 * 4 }, (_, i) => (i < 16 ? 0 : i % 4));
     assert.deepStrictEqual(blockAverage(maps, 1, 4, 2), [[0.5, 2.5], [0.5, 2.5]]);
     assert.match(labelMapDataUri(Uint8Array.from([0, 1, 2, 3]), 2, 2), /^data:image\/png;base64,/);
+    const lm = labelMapImage(Uint8Array.from([0, 1, 2, 3]), 2, 2);
+    assert.deepStrictEqual([...lm.data.subarray(3, 6)], [...LABEL_PALETTE[1]]);
+    assert.throws(() => labelMapImage(Uint8Array.from([0, 1, 2]), 2, 2), /3 labels for 2 x 2 pixels/);
+  });
+
+  it('the scenes sheet: a row per scene, the image then its label map', () => {
+    const image = { width: 4, height: 4, channels: 3 as const, data: new Uint8Array(48).fill(200) };
+    const labels = new Uint8Array(16).fill(2);
+    const png = decodeImage(scenesSheetPng([{ image, labels }, { image, labels }]));
+    assert.deepStrictEqual([png.width, png.height], [2 * 4 + 3 * 4, 2 * 4 + 3 * 4]);
+    const at = (x: number, y: number) => [...png.data.subarray((y * png.width + x) * png.channels, (y * png.width + x) * png.channels + 3)];
+    assert.deepStrictEqual(at(4, 4), [200, 200, 200]);
+    assert.deepStrictEqual(at(12, 4), [...LABEL_PALETTE[2]]);
+    assert.throws(() => scenesSheetPng([{ image: { ...image, channels: 1 as const, data: new Uint8Array(16) }, labels }]), /scene 0 has 1 channels/);
   });
 });

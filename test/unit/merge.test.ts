@@ -17,7 +17,7 @@ describe('merge-results', () => {
   const model = { dir: '/m', files: { 'model.safetensors': 'ab' } };
   const config = (datasets: string[], seeds: number[]) => ({ model: '/m', quick: false, seeds, datasets, shots: 16, seconds: 10 });
   const row = (method: string, dataset: string, split: string, seed: number, value: number): ResultRow => ({ method, dataset, split, metric: 'accuracy', seed, value });
-  const part = (name: string, experiment: string, datasets: string[], seeds: number[], rows: ResultRow[], cfg = config(datasets, seeds)) => {
+  const part = (name: string, experiment: string, datasets: string[], seeds: number[], rows: ResultRow[], cfg: Record<string, unknown> = config(datasets, seeds)) => {
     const dir = path.join(tmp, name);
     writeResults(dir, experiment, cfg, rows, { data: [], model }, env);
     return dir;
@@ -77,12 +77,43 @@ describe('merge-results', () => {
     for (const [f, bytes] of first) assert.ok(fs.readFileSync(path.join(dir, f)).equals(bytes), `${f} differs between two writes`);
   });
 
-  it('refuses parts that differ in experiment, configuration or model, or that repeat a row', () => {
+  it('few-shot parts split by shots: a row both measured with one value is kept once; shots and CoOp presets merged', () => {
+    const preset = (k: number) => ({ preset: k === 1 ? 'world_ep50' : 'world_ep100', optim: { epochs: k === 1 ? 3 : 5 } });
+    const cfg = (shots: number[]) => ({ ...config(['world-shapes'], [1]), shots, coop: Object.fromEntries(shots.map((k) => [`${k}-shot`, preset(k)])) });
+    const zs = row('zeroshot', 'world-shapes', 'test', 1, 86.5);
+    const at = (r: ResultRow, k: number): ResultRow => ({ ...r, metric: `accuracy@${k}` });
+    const shot = (k: number, lp: number, coop: number, zero = zs) => [at(zero, 0), at(row('linear-probe', 'world-shapes', 'test', 1, lp), k), at(row('coop', 'world-shapes', 'test', 1, coop), k)];
+    const one = part('s1', 'fewshot', ['world-shapes'], [1], shot(1, 48, 84.5), cfg([1]));
+    const four = part('s4', 'fewshot', ['world-shapes'], [1], shot(4, 69.5, 85), cfg([4]));
+    // given in either order: the union of shots sorted, CoOp's presets in the order of the shots
+    const m = mergeResults([four, one], path.join(tmp, 'smerged'));
+    assert.deepStrictEqual(m.rows.map((x) => `${x.method} ${x.metric} ${x.value}`), ['zeroshot accuracy@0 86.5', 'linear-probe accuracy@4 69.5', 'coop accuracy@4 85', 'linear-probe accuracy@1 48', 'coop accuracy@1 84.5']);
+    assert.deepStrictEqual(m.config.shots, [1, 4]);
+    assert.deepStrictEqual(m.config.coop, { '1-shot': preset(1), '4-shot': preset(4) });
+    assert.deepStrictEqual((m.config.parts as { shots: number[] }[]).map((p) => p.shots), [[4], [1]]);
+    assert.deepStrictEqual(m.summary, summarise(m.rows));
+    // the same row with another value: refused, naming both folders, the row and both values
+    const drift = part('s16', 'fewshot', ['world-shapes'], [1], shot(16, 76, 83.5, { ...zs, value: 86 }), cfg([16]));
+    assert.throws(() => mergeResults([one, drift], path.join(tmp, 'sx')), (e: Error) => e.message === `merge-results: zeroshot / world-shapes / test / accuracy@0 / seed 1 is in both ${one} (value 86.5) and ${drift} (value 86); a row two parts share must have the same value in both`);
+    // parts that say different things of one shot count's preset, a row of a shot count its config does not list, a part given twice
+    const otherPreset = part('s1b', 'fewshot', ['world-shapes'], [2], shot(1, 48, 84.5).map((x) => ({ ...x, seed: 2 })), { ...cfg([1]), seeds: [2], coop: { '1-shot': preset(4) } });
+    assert.throws(() => mergeResults([one, otherPreset], path.join(tmp, 'sx')), /s1 and .*s1b differ in configuration \(coop of 1-shot: .*world_ep50.* there, .*world_ep100.* here\)/);
+    const unlisted = part('s4b', 'fewshot', ['world-shapes'], [1], shot(4, 69.5, 85), cfg([1]));
+    assert.throws(() => mergeResults([four, unlisted], path.join(tmp, 'sx')), /s4b: row linear-probe \/ world-shapes \/ test \/ accuracy@4 \/ seed 1: config\.shots \(1\) does not list 4/);
+    assert.throws(() => mergeResults([one, four, `${one}/`], path.join(tmp, 'sx')), (e: Error) => e.message === `merge-results: ${one} and ${one}/ are the same folder; name each part once`);
+    assert.ok(!fs.existsSync(path.join(tmp, 'sx')), 'nothing written');
+  });
+
+  it('refuses parts that differ in experiment, configuration or model, or that repeat a row with another value', () => {
     const a = part('c', 'fewshot', ['world-shapes'], [1], [row('coop', 'world-shapes', 'test', 1, 50)]);
     const dup = part('d', 'fewshot', ['world-shapes'], [1], [row('coop', 'world-shapes', 'test', 1, 51)]);
-    assert.throws(() => mergeResults([a, dup], path.join(tmp, 'x')), /coop \/ world-shapes \/ test \/ accuracy \/ seed 1 is in both .*c and .*d/);
-    const other = part('e', 'fewshot', ['world-colors'], [1], [row('coop', 'world-colors', 'test', 1, 50)], { ...config(['world-colors'], [1]), shots: 8 });
-    assert.throws(() => mergeResults([a, other], path.join(tmp, 'x')), /differ in configuration \(shots: 16 there, 8 here\)/);
+    assert.throws(() => mergeResults([a, dup], path.join(tmp, 'x')), /coop \/ world-shapes \/ test \/ accuracy \/ seed 1 is in both .*c \(value 50\) and .*d \(value 51\)/);
+    // base-to-new's shots (its one shot count) must agree; only few-shot's parts may differ in theirs
+    const b1 = part('b1', 'base2new', ['world-shapes'], [1], [row('coop', 'world-shapes', 'base', 1, 50)]);
+    const b2 = part('b2', 'base2new', ['world-colors'], [1], [row('coop', 'world-colors', 'base', 1, 50)], { ...config(['world-colors'], [1]), shots: 8 });
+    assert.throws(() => mergeResults([b1, b2], path.join(tmp, 'x')), /differ in configuration \(shots: 16 there, 8 here\)/);
+    const other = part('e', 'fewshot', ['world-colors'], [1], [row('coop', 'world-colors', 'test', 1, 50)], { ...config(['world-colors'], [1]), quick: true });
+    assert.throws(() => mergeResults([a, other], path.join(tmp, 'x')), /differ in configuration \(quick: false there, true here\)/);
     const z = part('f', 'zeroshot', ['world-colors'], [1], [row('zeroshot', 'world-colors', 'test', 1, 50)]);
     assert.throws(() => mergeResults([a, z], path.join(tmp, 'x')), /different experiments \(zeroshot, fewshot\)/);
     assert.throws(() => mergeResults([a], path.join(tmp, 'x')), /at least two results folders/);

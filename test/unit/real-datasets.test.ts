@@ -256,7 +256,7 @@ describe('real datasets in their released formats', function () {
       process.env.PROMPTLAB_CACHE = cache;
       try {
         assert.throws(() => resolveModel('ViT-B/16', 'unused'), /--model ViT-B\/16: ViT-B\/16 is not downloaded yet \(.*clip-vit-b-16\/ViT-B-16\.pt is missing\); run `npx promptlab fetch clip-vit-b-16` once/);
-        assert.throws(() => resolveModel('ViT-H/99', 'unused'), /--model ViT-H\/99: not a file or folder, nor a released model's name \(RN50, RN101, RN50x4, RN50x16, RN50x64, ViT-B\/32, ViT-B\/16, ViT-L\/14, ViT-L\/14@336px\)/);
+        assert.throws(() => resolveModel('ViT-H/99', 'unused'), /--model ViT-H\/99: not a file or folder, nor a released model's name \(RN50, RN101, RN50x4, RN50x16, RN50x64, ViT-B\/32, ViT-B\/16, ViT-L\/14, ViT-L\/14@336px, openai\/clip-vit-base-patch16, openai\/clip-vit-base-patch32, openai\/clip-vit-large-patch14, openai\/clip-vit-large-patch14-336\)/);
       } finally {
         if (env === undefined) delete process.env.PROMPTLAB_CACHE;
         else process.env.PROMPTLAB_CACHE = env;
@@ -315,7 +315,7 @@ describe('real datasets in their released formats', function () {
       const env = { ...process.env, PROMPTLAB_CACHE: cache };
       const czsl = await run([BIN, 'repro', 'czsl', '--data', data], env);
       assert.strictEqual(czsl.status, 2);
-      assert.match(czsl.stderr, /--data runs zeroshot, fewshot and base2new/);
+      assert.match(czsl.stderr, /--data runs zeroshot, fewshot, base2new and transfer/);
       const none = await run([BIN, 'repro', 'zeroshot', '--data', path.join(tmp, 'nowhere')], env);
       assert.strictEqual(none.status, 2);
       assert.match(none.stderr, /--data .*nowhere is not a folder/);

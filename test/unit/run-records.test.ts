@@ -89,7 +89,7 @@ describe('run records', () => {
     assert.strictEqual(reusable(file, 'zeroshot', cfg, r.data!, model, { ...clean, backend: 'cpu' }), null);
     assert.strictEqual(reusable(path.join(tmp, 'nothing'), 'zeroshot', cfg, r.data!, model, clean), null);
     // a training run on cached features is not the same run as one on augmented views
-    const trained = { ...pinned, experiment: 'fewshot', config: { ...r.config, cachedFeatures: true }, env: clean };
+    const trained = { ...pinned, experiment: 'fewshot', config: { ...r.config, cachedFeatures: true, shots: [1, 4, 16] }, env: clean };
     fs.writeFileSync(path.join(out, 'results.json'), JSON.stringify(trained));
     fs.writeFileSync(path.join(out, 'record.json'), JSON.stringify({ experiment: 'fewshot', config: trained.config, env: clean, data, model: m }));
     assert.ok(reusable(file, 'fewshot', { ...cfg, cachedFeatures: true }, r.data!, model, clean));
@@ -97,6 +97,9 @@ describe('run records', () => {
     // a few-shot run with other CoOp variants is another run (a record without variants trained the default one)
     assert.ok(reusable(file, 'fewshot', { ...cfg, cachedFeatures: true, variants: ['end'] }, r.data!, model, clean));
     assert.strictEqual(reusable(file, 'fewshot', { ...cfg, cachedFeatures: true, variants: ['end', 'middle'] }, r.data!, model, clean), null);
+    // and one of other shot counts (--shots) too
+    assert.ok(reusable(file, 'fewshot', { ...cfg, cachedFeatures: true, shots: [1, 4, 16] }, r.data!, model, clean));
+    assert.strictEqual(reusable(file, 'fewshot', { ...cfg, cachedFeatures: true, shots: [1, 4] }, r.data!, model, clean), null);
   });
 
   it('chance levels: 100 / classes on the test split and on CoCoOp\'s base and new halves; none for czsl', () => {
@@ -110,6 +113,10 @@ describe('run records', () => {
   it('CoOp variants: an unknown one is refused before anything runs, naming the valid ones; only fewshot takes them', async () => {
     await assert.rejects(runExperiment('fewshot', { quick: true, variants: ['end', 'front'], out: path.join(tmp, 'v') }), /unknown CoOp variant "front" \(valid: end, middle, end-csc, middle-csc\)/);
     await assert.rejects(runExperiment('base2new', { quick: true, variants: ['end'], out: path.join(tmp, 'v') }), /--variants is a fewshot option/);
+    // --shots likewise: some of the protocol's shot counts, fewshot only
+    await assert.rejects(runExperiment('fewshot', { quick: true, shots: [1, 2], out: path.join(tmp, 'v') }), /^Error: fewshot: 2 is not a shot count of fewshot's quick protocol \(valid: 1, 4, 16\)$/);
+    await assert.rejects(runExperiment('fewshot', { quick: true, shots: [], out: path.join(tmp, 'v') }), /fewshot: no shot counts given; name some of fewshot's quick protocol \(valid: 1, 4, 16\)/);
+    await assert.rejects(runExperiment('base2new', { quick: true, shots: [16], out: path.join(tmp, 'v') }), /base2new: --shots is a fewshot option/);
     assert.ok(!fs.existsSync(path.join(tmp, 'v')));
   });
 

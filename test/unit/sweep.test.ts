@@ -1,15 +1,20 @@
 // promptlab sweep and collect: grids parsed into runs with stable ids, run locally as processes
 // (finished runs skipped, a failed run reported and the rest going on, a killed sweep resumed without
-// redoing what finished), and collected into what one `repro` over the grid writes, row for row.
+// redoing what finished), and collected into what one `repro` over the grid writes, row for row;
+// few-shot's grid split by shots included.
 import * as assert from 'assert';
 import { spawn, spawnSync } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { EXPERIMENTS } from '../../src/repro/experiments';
+import { runFewshot } from '../../src/repro/fewshot';
 import { readResults, type Results } from '../../src/repro/record';
+import { loadMiniClip } from '../../src/miniclip';
+import type { ProgressInfo } from '../../src/train/progress';
 import { expandGrid, makeManifest, parseGridSpec, readManifest, runId, saveManifest, shellWord } from '../../src/sweep/grid';
 import { arrayRanges, sbatchScript } from '../../src/sweep/slurm';
+import { runState } from '../../src/sweep/status';
 
 const ROOT = path.resolve(__dirname, '..', '..');
 const BIN = path.join(ROOT, 'bin', 'promptlab.js');
@@ -63,7 +68,16 @@ describe('sweep: grids', () => {
     bad('zeroshot', 'seeds', /'seeds' is not KEY=V1,V2 \(keys for zeroshot: seeds, datasets\)/);
     bad('zeroshot', ' ; ', /the grid is empty/);
     bad('zeroshot', 'seed=1', /seed is not a grid key for zeroshot: the key is seeds/);
-    bad('fewshot', 'shots=1,16', /shots is not a grid key for fewshot: each `repro fewshot` run measures every shot count .*\(keys: seeds, datasets\)/);
+    // shots: fewshot's key only, each a shot count of the protocol the sweep runs
+    bad('zeroshot', 'shots=1', /^Error: shots is not a grid key for zeroshot: zeroshot trains nothing, so it has no shot counts \(only fewshot's runs take --shots, one point each of its accuracy-against-shots curve\) \(keys: seeds, datasets\)$/);
+    bad('base2new', 'seeds=1;shots=16', /^Error: shots is not a grid key for base2new: base-to-new always trains on CoCoOp's 16 shots per class \(only fewshot's runs take --shots, .*\) \(keys: seeds, datasets\)$/);
+    bad('transfer', 'shots=16', /^Error: shots is not a grid key for transfer: transfer's runs have no --shots option \(only fewshot's .*\) \(keys: seeds\)$/);
+    bad('fewshot', 'shots=2', /^Error: shots: 2 is not a shot count of fewshot's quick protocol \(valid: 1, 4, 16\)$/);
+    assert.throws(() => makeManifest('fewshot', 'shots=2,3', { ...quick, quick: false }), /^Error: shots: 3 is not a shot count of fewshot's full protocol \(valid: 1, 2, 4, 8, 16\)$/);
+    bad('fewshot', 'shots=1,x', /^Error: shots: 'x' is not a shot count \(valid for fewshot's quick protocol: 1, 4, 16\)$/);
+    bad('fewshot', 'shots=4,4', /shots lists 4 twice/);
+    bad('fewshot', 'shot=4', /shot is not a grid key for fewshot: the key is shots/);
+    bad('fewshot', 'foo=1', /unknown grid key 'foo' \(keys for fewshot: seeds, datasets, shots\)/);
     bad('fewshot', 'variants=end,middle', /variants is not a grid key for fewshot: .*--variants a,b/);
     bad('transfer', 'datasets=world-shapes', /datasets is not a grid key for transfer: a transfer run takes its source and its targets together \(keys: seeds\)/);
     assert.throws(() => makeManifest('nope', 'seeds=1', quick), (e: Error) => e.message === `unknown experiment 'nope' (available: ${EXPERIMENTS.join(', ')})`);
@@ -76,6 +90,17 @@ describe('sweep: grids', () => {
     assert.strictEqual(r.status, 2);
     assert.match(r.out, /^promptlab sweep: --grid 'datasets=world-nope': datasets: unknown dataset 'world-nope' for zeroshot \(valid: world-shapes,/m);
     assert.ok(!fs.existsSync(path.join(os.tmpdir(), 'promptlab-sweep-never')), 'nothing written for a bad grid');
+    const s = cli(['sweep', 'base2new', '--grid', 'shots=16', '--out', path.join(os.tmpdir(), 'promptlab-sweep-never')]);
+    assert.strictEqual(s.status, 2);
+    assert.match(s.out, /^promptlab sweep: --grid 'shots=16': shots is not a grid key for base2new: base-to-new always trains on CoCoOp's 16 shots per class/m);
+    // what each run of a shots grid is given: repro fewshot --shots, checked the same way
+    const k = cli(['repro', 'fewshot', '--quick', '--shots', '1,2', '--out', path.join(os.tmpdir(), 'promptlab-sweep-never')]);
+    assert.strictEqual(k.status, 2);
+    assert.strictEqual(k.out.trim(), "promptlab repro: --shots 1,2: 2 is not a shot count of fewshot's quick protocol (valid: 1, 4, 16)");
+    const z = cli(['repro', 'zeroshot', '--shots', '1', '--out', path.join(os.tmpdir(), 'promptlab-sweep-never')]);
+    assert.strictEqual(z.status, 2);
+    assert.match(z.out, /^promptlab repro: --shots is a fewshot option \(the shot counts of its curve\); zeroshot has none to choose$/m);
+    assert.ok(!fs.existsSync(path.join(os.tmpdir(), 'promptlab-sweep-never')), 'nothing written for bad --shots');
     const w = cli(['sweep', 'zeroshot', '--grid', 'seeds=1', '--wait', '--out', '/tmp/x']);
     assert.strictEqual(w.status, 2);
     assert.match(w.out, /--wait goes with --slurm/);
@@ -99,6 +124,29 @@ describe('sweep: grids', () => {
     assert.strictEqual(runId({ datasets: ['world-shapes'] }, undefined, 'world-shapes'), 'world-shapes');
     const m = makeManifest('fewshot', 'seeds=1', { quick: false, model: 'models/miniclip', cachedFeatures: true, variants: ['end', 'middle'] });
     assert.deepStrictEqual(m.runs[0].args, ['repro', 'fewshot', '--model', path.join(ROOT, 'models', 'miniclip'), '--cached-features', '--variants', 'end,middle', '--seeds', '1']);
+  });
+
+  it('fewshot: shots is a grid key: one run per shot count, ids and --shots of each, in the order one repro measures them', () => {
+    // written in any order, the shots run in the protocol's: dataset by dataset, seed by seed, then shot by shot
+    const m = makeManifest('fewshot', 'shots=16,1;seeds=1,2;datasets=world-shapes', { ...quick, cachedFeatures: true });
+    assert.deepStrictEqual(m.grid.shots, [1, 16]);
+    assert.deepStrictEqual(m.runs.map((r) => r.id), ['seed1_world-shapes_shot1', 'seed1_world-shapes_shot16', 'seed2_world-shapes_shot1', 'seed2_world-shapes_shot16']);
+    assert.deepStrictEqual(m.runs.map((r) => r.shots), [[1], [16], [1], [16]]);
+    assert.deepStrictEqual(m.runs[1].args, ['repro', 'fewshot', '--quick', '--cached-features', '--seeds', '1', '--datasets', 'world-shapes', '--shots', '16']);
+    // a grid of shots alone: each run over the default seeds and datasets
+    const shotsOnly = expandGrid('fewshot', parseGridSpec('fewshot', 'shots=2,8'), { ...quick, quick: false });
+    assert.deepStrictEqual(shotsOnly.map((r) => [r.id, r.args.slice(2)]), [['shot2', ['--shots', '2']], ['shot8', ['--shots', '8']]]);
+    assert.deepStrictEqual(shotsOnly[0].seeds, [1, 2, 3]);
+    // without shots in the grid, a fewshot run measures every shot count of its protocol, and says so
+    const all = makeManifest('fewshot', 'seeds=3', quick);
+    assert.deepStrictEqual(all.runs[0].shots, [1, 4, 16]);
+    assert.ok(!all.runs[0].args.includes('--shots'));
+    assert.strictEqual(makeManifest('zeroshot', 'seeds=3', quick).runs[0].shots, undefined, 'other experiments have none');
+    // the Slurm script passes each run's --shots through
+    const s = sbatchScript('/tmp/sweep-shots', m);
+    assert.ok(s.includes('  1) id=seed1_world-shapes_shot16; args=(--seeds 1 --datasets world-shapes --shots 16) ;;'), s);
+    assert.ok(s.includes('  2) id=seed2_world-shapes_shot1; args=(--seeds 2 --datasets world-shapes --shots 1) ;;'), s);
+    assert.match(s, /bin\/promptlab\.js repro fewshot --quick --cached-features "\$\{args\[@\]\}" --out "\$out"/);
   });
 
   it('grid.json: kept when the same grid comes again (in any order), refused for another', () => {
@@ -189,6 +237,44 @@ describe('sweep: local runs and collect', function () {
     assert.ok(fs.existsSync(path.join(collected, 'zeroshot-accuracy.html')));
   });
 
+  it('fewshot split by shots: each run passes --shots, and collect gives what one run with --shots 1,4 writes', () => {
+    // quick, one dataset, one seed, CoOp on cached features: the runs take seconds
+    const dir = path.join(tmp, 'fewshot-shots');
+    const r = cli(['sweep', 'fewshot', '--grid', 'seeds=1;datasets=world-shapes;shots=1,4', '--quick', '--cached-features', '--workers', '2', '--out', dir]);
+    assert.strictEqual(r.status, 0, r.out);
+    for (const [id, k] of [['seed1_world-shapes_shot1', 1], ['seed1_world-shapes_shot4', 4]] as const) {
+      assert.match(r.out, new RegExp(`\\[\\d/2\\] ${id}: done in`));
+      const log = fs.readFileSync(path.join(dir, 'runs', id, 'log.txt'), 'utf8');
+      assert.ok(log.includes(`repro fewshot --quick --cached-features --seeds 1 --datasets world-shapes --shots ${k} --out `), log.split('\n')[0]);
+      const part = readResults(path.join(dir, 'runs', id));
+      assert.deepStrictEqual(part.config.shots, [k]);
+      // each run measures its dataset and seed's zero-shot row: both have it, with one value
+      assert.deepStrictEqual(part.rows.map((x) => `${x.method} ${x.metric}`), ['zeroshot accuracy@0', `linear-probe accuracy@${k}`, `coop accuracy@${k}`]);
+    }
+    // a run's folder holding another shot count's record is not that run's
+    const m = readManifest(dir);
+    const other = runState(dir, m, { ...m.runs[1], id: m.runs[0].id });
+    assert.strictEqual(other.state, 'other results');
+    assert.match((other as { reason: string }).reason, /another configuration \(shots \[1\], not \[4\]\)/);
+
+    const collected = path.join(tmp, 'fewshot-shots-collected');
+    const c = cli(['collect', dir, '--out', collected]);
+    assert.strictEqual(c.status, 0, c.out);
+    assert.match(c.out, /collect: 2 of 2 runs of fewshot, 1 datasets, seeds 1, shots 1,4, 5 rows/);
+    const single = path.join(tmp, 'fewshot-shots-single');
+    const s = cli(['repro', 'fewshot', '--quick', '--cached-features', '--seeds', '1', '--datasets', 'world-shapes', '--shots', '1,4', '--out', single]);
+    assert.strictEqual(s.status, 0, s.out);
+    const a = readResults(collected);
+    const b = readResults(single);
+    assert.deepStrictEqual(rowsOf(a), rowsOf(b));
+    assert.deepStrictEqual(a.config.shots, [1, 4]);
+    // the configuration too, less what says how it was run (time, parts)
+    const setting = (x: Results) => Object.fromEntries(Object.entries(x.config).filter(([k]) => k !== 'seconds' && k !== 'parts'));
+    assert.deepStrictEqual(setting(a), setting(b));
+    assert.deepStrictEqual((a.config.parts as { shots: number[] }[]).map((p) => p.shots), [[1], [4]]);
+    for (const f of ['fewshot-accuracy.csv', 'fewshot-accuracy.md']) assert.strictEqual(fs.readFileSync(path.join(collected, f), 'utf8'), fs.readFileSync(path.join(single, f), 'utf8'), f);
+  });
+
   it('a failed run is reported with its log and rerun command, the others go on, and collect lists it', () => {
     const dir = path.join(tmp, 'failing');
     // a directory where the run's results.json goes: that run fails when it writes its results
@@ -261,5 +347,29 @@ describe('sweep: local runs and collect', function () {
     const col = cli(['collect', dir, '--out', collected]);
     assert.strictEqual(col.status, 0, col.out);
     assert.deepStrictEqual(readResults(collected).config.seeds, [4, 5, 6]);
+  });
+});
+
+describe('fewshot: a run of some shot counts measures what a run of all of them measures for those', function () {
+  this.timeout(300000);
+
+  it('the 4-shot rows and every training step\'s loss are the same alone and after the 1-shot cell (augmented views)', () => {
+    const { model, tokenizer } = loadMiniClip();
+    try {
+      const run = (shots: number[]) => {
+        const steps: string[] = [];
+        const onProgress = (p: ProgressInfo) => { if (p.label?.includes('4 shots')) steps.push(`${p.epoch} ${p.step} ${p.loss}`); };
+        const rows = runFewshot(model, tokenizer, { quick: true, seeds: [1], datasets: ['world-shapes'], shots, onProgress });
+        return { rows: rows.filter((r) => r.metric === 'accuracy@0' || r.metric === 'accuracy@4'), steps };
+      };
+      const alone = run([4]);
+      const after = run([1, 4]);
+      assert.ok(alone.steps.length >= 5, `a loss for each step (${alone.steps.length})`);
+      assert.deepStrictEqual(alone.steps, after.steps);
+      assert.deepStrictEqual(alone.rows, after.rows);
+      assert.deepStrictEqual(alone.rows.map((r) => `${r.method} ${r.metric}`), ['zeroshot accuracy@0', 'linear-probe accuracy@4', 'coop accuracy@4']);
+    } finally {
+      model.dispose();
+    }
   });
 });

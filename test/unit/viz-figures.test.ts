@@ -102,6 +102,18 @@ describe('figures', () => {
     assert.deepStrictEqual((x.y as number[]).slice(5), [12.5, 27.5]);
   });
 
+  it('comparison: segmentation and video columns with their own methods', () => {
+    const dense = results('dense', ['baseline', 'fixed-prompts', 'denseclip'].flatMap((method, i) => [1, 2].map((seed) => ({ method, dataset: 'world-scenes', split: 'test', metric: 'miou', seed, value: 10 + i + seed }))));
+    const video = results('video', ['zeroshot', 'prompt', 'videoprompt'].flatMap((method, i) => [1, 2].map((seed) => ({ method, dataset: 'world-motion', split: 'test', metric: 'accuracy', seed, value: 20 * i + seed }))));
+    const { figure } = comparisonFigure([zeroshot, dense, video]);
+    assert.deepStrictEqual(figure.data[0].x, ['zero-shot,<br>all classes<br>(2 benchmarks)', 'segmentation<br>mIoU<br>(world-scenes)', 'video top-1<br>(world-motion)']);
+    const by = (name: string) => figure.data.find((t) => t.name === name)!.y;
+    assert.deepStrictEqual(by('Zero-shot CLIP'), [40.5, null, 1.5]);
+    assert.deepStrictEqual(by('DenseCLIP'), [null, 13.5, null]);
+    assert.deepStrictEqual(by('Prompts + temporal transformer'), [null, null, 41.5]);
+    assert.match(String((figure.layout.yaxis as { title: { text: string } }).title.text), /mIoU/);
+  });
+
   it('few-shot with CoOp\'s four variants and chance: a line per variant named by its context and class position, chance dotted', () => {
     const variants = ['coop', 'coop-middle', 'coop-end-csc', 'coop-middle-csc'];
     const r = results('fewshot', [

@@ -60,7 +60,9 @@ const VIDEO_PRESET_LIST: VideoPreset[] = [
     // learning rate is one of the official code's two, the command's 1e-4 and main.py's default 1e-3,
     // chosen on world-motion's val split (seed 1, 1,100 iterations, measured 2026-11-30): the temporal
     // model reaches 18.8% at 1e-4 and 33.8% at 1e-3 (chance 10%); prompts on the frames' mean stay at
-    // 7.5% with either.
+    // 7.5% with either. The few-shot and held-out-class protocols of `repro video` train on fewer
+    // clips than this preset's train split; they keep its passes per clip (220 epochs) rather than
+    // its 1,100 iterations (src/repro/video-protocols.ts scaledIterations, recorded in results.json).
     ...OFFICIAL,
     name: 'world',
     backbone: 'MiniCLIP',
