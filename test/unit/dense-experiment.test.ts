@@ -21,9 +21,11 @@ describe('repro dense', () => {
     await initBackend();
   });
 
-  it('the world preset keeps the official recipe and scales only the size, head width, batch and iterations', () => {
+  it('the world preset keeps the official recipe and scales only the size, head width, batch, iterations and lr (chosen on val)', () => {
     const o = DENSECLIP_WORLD.optim;
-    assert.deepStrictEqual([o.lr, o.weightDecay, o.backboneLrMult, o.textLrMult, o.power, o.minLr], [1e-4, 1e-4, 0.1, 0, 0.9, 1e-6]);
+    assert.deepStrictEqual([o.weightDecay, o.backboneLrMult, o.textLrMult, o.power, o.minLr], [1e-4, 0.1, 0, 0.9, 1e-6]);
+    assert.deepStrictEqual([DENSECLIP_ADE20K_RN50.optim.lr, o.lr], [1e-4, 1e-3], 'the official lr, and the world\'s chosen on val');
+    assert.match(DENSECLIP_WORLD.source, /lr 1e-3 \(chosen on val/);
     assert.strictEqual(o.warmupFraction, DENSECLIP_ADE20K_RN50.optim.warmupFraction);
     const d = DENSECLIP_WORLD.denseclip;
     assert.deepStrictEqual([d.nCtx, d.classContextLength, d.tau, d.auxLossWeight, d.decoder.width, d.decoder.heads, d.decoder.layers, d.decoder.dropout], [8, 5, 0.07, 0.4, 256, 4, 3, 0.1]);
