@@ -16,8 +16,8 @@ import { crossDatasetTargets, domainGeneralisationPairs, sampleFewShot } from '.
 import { COOP_DATASETS, IMAGENET_SHIFTS, realDatasetManifest, realDatasetName } from '../data/real';
 import { getWorldDataset, WORLD_CLASSIFICATION, type WorldClassificationName } from '../data/world-benchmarks';
 import { zeroshotAccuracyOf } from '../eval/features';
-import { labelled, type ProgressCallback } from '../train/progress';
-import { base2newConfig, base2newPresets, promptMethodOf } from './base2new';
+import { labelled } from '../train/progress';
+import { base2newConfig, base2newPresets, promptMethodOf, type Base2NewOptions } from './base2new';
 import { SplitFeatures } from './features-cache';
 import type { ResultRow } from './record';
 import { accuracyOn, describePreset, describeTraining, trainOn } from './setup';
@@ -99,18 +99,8 @@ export function transferConfig(quick: boolean, opts: { cachedFeatures?: boolean;
   return { shots, protocol, ...rest };
 }
 
-export interface TransferOptions {
-  quick?: boolean;
-  seeds?: number[];
-  datasets?: readonly string[];
-  cachedFeatures?: boolean;
-  log?: (line: string) => void;
-  onProgress?: ProgressCallback;
-  /** The dataset of a name (default: the world benchmark); `--data` gives real ones, with realTransferRoles. */
-  dataset?: (name: string) => ClassificationDataset;
-  /** Train with the official configs (real data) instead of the world's presets. */
-  official?: boolean;
-}
+/** base2new's options without its shot count (transfer trains at 16); `dataset` gives real datasets with realTransferRoles. */
+export type TransferOptions = Omit<Base2NewOptions, 'shots'>;
 
 export function runTransfer(model: ClipModel, tokenizer: ClipTokenizer, opts: TransferOptions = {}): ResultRow[] {
   const quick = opts.quick === true;
