@@ -19,7 +19,7 @@ import { runTransfer, TRANSFER_DATASETS, transferConfig, transferRoles } from '.
 import { czslConfig, runCzsl } from './czsl';
 import { denseConfig, denseDataset, runDense } from './dense';
 import { checkVideoRun, runVideo, videoConfig, videoRunOf, type VideoRun } from './video';
-import { MOTION_CLASS_SPLIT } from './video-protocols';
+import { checkVideoProtocol, MOTION_CLASS_SPLIT } from './video-protocols';
 import { runZeroshot } from './zeroshot';
 import { officialBackbone, RealRun } from './real-runs';
 
@@ -105,9 +105,14 @@ export function defaultDatasets(experiment: ExperimentName, quick: boolean): rea
   return quick && experiment !== 'zeroshot' ? all.filter((d) => d !== 'world-colors') : all;
 }
 
-/** Where the committed full-protocol results live: results/<experiment>/full in the repository. */
-export function committedResultsDir(experiment: ExperimentName): string {
-  return path.join(REPO_ROOT, 'results', experiment, 'full');
+/** The folders under an experiment's that hold a protocol's runs: video's other protocols have their own (fewshot/, zeroshot/). */
+function protocolFolders(experiment: ExperimentName, protocol?: string): string[] {
+  return experiment === 'video' && protocol !== undefined && protocol !== 'closed' ? [checkVideoProtocol(protocol)] : [];
+}
+
+/** Where the committed full-protocol results live: results/<experiment>/full in the repository (video's other protocols: results/video/<protocol>/full). */
+export function committedResultsDir(experiment: ExperimentName, protocol?: string): string {
+  return path.join(REPO_ROOT, 'results', experiment, ...protocolFolders(experiment, protocol), 'full');
 }
 
 /**
@@ -115,18 +120,18 @@ export function committedResultsDir(experiment: ExperimentName): string {
  * the shipped MiniCLIP; results/README.md says how), as the notebooks show them beside their quick
  * runs without running anything.
  */
-export function committedResults(experiment: string): Results {
+export function committedResults(experiment: string, protocol?: string): Results {
   if (!isExperiment(experiment)) throw new Error(`unknown experiment "${experiment}" (available: ${EXPERIMENTS.join(', ')})`);
-  const dir = committedResultsDir(experiment);
+  const dir = committedResultsDir(experiment, protocol);
   if (!fs.existsSync(path.join(dir, 'results.json'))) {
-    throw new Error(`no committed results for ${experiment} in ${shownPath(dir)}: run \`promptlab repro ${experiment} --out ${shownPath(dir)}\` (hours on a CPU) to make them`);
+    const flag = protocolFolders(experiment, protocol).map((p) => ` --protocol ${p}`).join('');
+    throw new Error(`no committed results for ${experiment}${flag ? ` (its ${protocol} protocol)` : ''} in ${shownPath(dir)}: run \`promptlab repro ${experiment}${flag} --out ${shownPath(dir)}\` (hours on a CPU) to make them`);
   }
   return readResults(dir);
 }
 
 export function defaultOut(experiment: ExperimentName, quick: boolean, protocol?: string): string {
-  if (experiment === 'video' && protocol !== undefined && protocol !== 'closed') return path.resolve('runs', experiment, protocol, quick ? 'quick' : 'full');
-  return path.resolve('runs', experiment, quick ? 'quick' : 'full');
+  return path.resolve('runs', experiment, ...protocolFolders(experiment, protocol), quick ? 'quick' : 'full');
 }
 
 function dataRecords(experiment: ExperimentName, datasets: readonly string[], quick: boolean, seeds: number[]): DataRecord[] {

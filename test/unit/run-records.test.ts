@@ -7,7 +7,7 @@ import * as path from 'path';
 import { getWorldDataset } from '../../src/data/world-benchmarks';
 import { contentSha256, loadManifest } from '../../src/data/manifest';
 import { loadMiniClip, MINICLIP_DIR } from '../../src/miniclip';
-import { chanceLevels, committedResults, defaultDatasets, reusable, runExperiment } from '../../src/repro/experiments';
+import { chanceLevels, committedResults, committedResultsDir, defaultDatasets, defaultOut, reusable, runExperiment } from '../../src/repro/experiments';
 import { runFewshot } from '../../src/repro/fewshot';
 import { describeData, describeModel, environment, readResults, runProvenance, sha256File, type Results } from '../../src/repro/record';
 
@@ -132,6 +132,11 @@ describe('run records', () => {
       process.chdir(cwd);
     }
     assert.throws(() => committedResults('nosuch'), /unknown experiment "nosuch" \(available: zeroshot, fewshot, base2new, transfer, czsl, video, dense\)/);
+    // video's other protocols in their own folders, as their runs are laid out; the closed one is the experiment's
+    assert.strictEqual(path.relative(committedResultsDir('video'), committedResultsDir('video', 'closed')), '');
+    assert.strictEqual(path.relative(committedResultsDir('video'), committedResultsDir('video', 'fewshot')), path.join('..', 'fewshot', 'full'));
+    assert.strictEqual(path.relative(path.resolve('runs'), defaultOut('video', true, 'zeroshot')), path.join('video', 'zeroshot', 'quick'));
+    assert.throws(() => committedResultsDir('video', 'openset'), /unknown protocol "openset"/);
   });
 
   it('quick training runs leave out the 80-class world-colors; quick zeroshot and full runs keep every benchmark', () => {
