@@ -121,9 +121,9 @@ export function writePlotlyBeside(dir: string): string {
 }
 
 /**
- * plotly.js gives each plot a random 6-hex-digit uid that names its clip paths and definitions; the
- * same figure then makes different SVG bytes each time. This names it by the figure instead, so the
- * same figure always writes the same SVG.
+ * plotly.js gives each plot a random 6-hex-digit uid that names its clip paths and definitions, and
+ * each trace one in its class; the same figure then makes different SVG bytes each time. This names
+ * them by the figure (and the trace's order) instead, so the same figure always writes the same SVG.
  */
 export function deterministicSvg(svg: string, name: string): string {
   // the root element's attributes in a fixed order (plotly sets `style` before or after `viewBox`,
@@ -132,12 +132,22 @@ export function deterministicSvg(svg: string, name: string): string {
     const list = attrs.match(/[\w:-]+="[^"]*"/g) ?? [];
     return `<svg ${[...list].sort().join(' ')}>`;
   });
+  // each trace's random uid, in its class (`trace3d9109`): numbered by first appearance
+  const traces = new Map<string, string>();
+  svg = svg.replace(/\btrace([0-9a-f]{6})\b/g, (_, id: string) => {
+    if (!traces.has(id)) traces.set(id, hex6(`${name} trace ${traces.size}`));
+    return `trace${traces.get(id)}`;
+  });
   const m = /id="defs-([0-9a-f]{6})"/.exec(svg);
   if (!m) return svg;
+  return svg.split(m[1]).join(hex6(name));
+}
+
+/** Six hex digits of FNV-1a over `text`. */
+function hex6(text: string): string {
   let h = 0x811c9dc5;
-  for (let i = 0; i < name.length; i++) h = Math.imul(h ^ name.charCodeAt(i), 0x01000193);
-  const uid = (h >>> 0).toString(16).padStart(8, '0').slice(0, 6);
-  return svg.split(m[1]).join(uid);
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return (h >>> 0).toString(16).padStart(8, '0').slice(0, 6);
 }
 
 /**

@@ -5,7 +5,7 @@ import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
 import { FigureRenderer, findChromium } from '../../src/viz/chromium';
-import { exportFigures, plotlySource, standaloneHtml } from '../../src/viz/export';
+import { deterministicSvg, exportFigures, plotlySource, standaloneHtml } from '../../src/viz/export';
 import type { PlotlyFigure } from '../../src/viz/plotly';
 
 const FIG: PlotlyFigure = {
@@ -23,6 +23,20 @@ function pngSize(png: Buffer): { width: number; height: number } {
 describe('figure export (src/viz)', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-viz-'));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+
+  it('deterministicSvg: plotly\'s random plot and trace uids named by the figure and the trace order; nothing else touched', () => {
+    const svg = (plot: string, a: string, b: string) => `<svg style="x" viewBox="0 0 1 1"><defs id="defs-${plot}"><clipPath id="clip${plot}xyplot"/></defs><g class="trace scatter trace${a}" fill="#1f77b4"/><g class="trace bars trace${b}"/><g class="trace scatter trace${a}"/></svg>`;
+    const one = deterministicSvg(svg('3d9109', 'f414df', '776843'), 'fewshot-curves');
+    const two = deterministicSvg(svg('a0b1c2', '048e54', 'f31eb0'), 'fewshot-curves');
+    assert.strictEqual(one, two);
+    assert.ok(one.startsWith('<svg style="x" viewBox="0 0 1 1">'));
+    assert.ok(one.includes('fill="#1f77b4"'), 'a colour is not a uid');
+    const ids = [...one.matchAll(/\btrace([0-9a-f]{6})\b/g)].map((m) => m[1]);
+    assert.strictEqual(ids.length, 3);
+    assert.strictEqual(ids[0], ids[2], 'one trace keeps one id');
+    assert.notStrictEqual(ids[0], ids[1]);
+    assert.notStrictEqual(deterministicSvg(svg('3d9109', 'f414df', '776843'), 'other-figure'), one);
+  });
 
   it('standaloneHtml is a complete offline page: the data, plotly.js inlined, no external address', () => {
     const html = standaloneHtml(FIG, 'B2N <accuracy>');
