@@ -256,7 +256,9 @@ export function runProvenance(r: Results): string {
  * the field existed said so in config.features). False for zero-shot, which trains nothing.
  */
 export function trainedOnCachedFeatures(results: Pick<Results, 'experiment' | 'config'>): boolean {
-  if (results.experiment === 'zeroshot') return false;
+  // zero-shot trains nothing; video trains on frozen frame features by design (the paper's method), and
+  // dense on the scenes' pixels: neither has the augmented path this question is about
+  if (results.experiment === 'zeroshot' || results.experiment === 'video' || results.experiment === 'dense') return false;
   const c = results.config as { cachedFeatures?: unknown; features?: unknown };
   if (typeof c.cachedFeatures === 'boolean') return c.cachedFeatures;
   return /cached/.test(String(c.features ?? ''));

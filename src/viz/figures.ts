@@ -399,59 +399,90 @@ export function transferFigure(results: Results): NamedFigure {
 }
 
 /**
- * Every method implemented so far side by side, averaged over the benchmarks: zero-shot accuracy,
- * few-shot accuracy at the most shots, base / new / H, and transfer from one source to shifted
- * domains and other datasets.
+ * Every method implemented so far side by side, a panel per kind of task, each with its own methods
+ * and baselines: classification (zero-shot accuracy, few-shot accuracy at the most shots, base / new / H,
+ * transfer from one source to shifted domains and other datasets), compositional zero-shot learning,
+ * segmentation and video. Averages over the benchmarks where a protocol has several.
  */
 export function comparisonFigure(all: Results[]): NamedFigure {
-  const cols: { label: string; pick: (m: string) => SummaryRow | undefined }[] = [];
+  type Col = { label: string; pick: (m: string) => SummaryRow | undefined };
   const z = all.find((r) => r.experiment === 'zeroshot');
   const f = all.find((r) => r.experiment === 'fewshot');
   const b = all.find((r) => r.experiment === 'base2new');
   const x = all.find((r) => r.experiment === 'transfer');
+  const cz = all.find((r) => r.experiment === 'czsl');
+  const dn = all.find((r) => r.experiment === 'dense');
+  const vd = all.find((r) => r.experiment === 'video');
   const count = (r: Results) => `${datasetsOf(r).length} benchmarks`;
-  if (z) cols.push({ label: `zero-shot,<br>all classes<br>(${count(z)})`, pick: (m) => (m === 'zeroshot' || m === 'zeroshot-ensemble' ? find(z.summary, m, 'average', 'test', 'accuracy') : undefined) });
+  const classification: Col[] = [];
+  if (z) classification.push({ label: `zero-shot,<br>all classes<br>(${count(z)})`, pick: (m) => (m === 'zeroshot' || m === 'zeroshot-ensemble' ? find(z.summary, m, 'average', 'test', 'accuracy') : undefined) });
   if (f) {
     const k = Math.max(...f.rows.map((r) => Number(r.metric.split('@')[1])));
-    cols.push({ label: `${k} shots,<br>all classes<br>(${count(f)})`, pick: (m) => find(f.summary, m, 'average', 'test', m === 'zeroshot' ? 'accuracy@0' : `accuracy@${k}`) });
+    classification.push({ label: `${k} shots,<br>all classes<br>(${count(f)})`, pick: (m) => find(f.summary, m, 'average', 'test', m === 'zeroshot' ? 'accuracy@0' : `accuracy@${k}`) });
   }
   if (b) {
-    cols.push({ label: `base classes<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'base', 'accuracy') });
-    cols.push({ label: `new classes<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'new', 'accuracy') });
-    cols.push({ label: `H of base<br>and new<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'all', 'H') });
+    classification.push({ label: `base classes<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'base', 'accuracy') });
+    classification.push({ label: `new classes<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'new', 'accuracy') });
+    classification.push({ label: `H of base<br>and new<br>(${count(b)})`, pick: (m) => find(b.summary, m, 'average', 'all', 'H') });
   }
   const source = x?.rows.find((r) => r.split === 'source')?.dataset ?? '?';
   if (x) {
     const targets = (split: string) => new Set(x.rows.filter((r) => r.split === split).map((r) => r.dataset)).size;
-    if (targets('dg') > 0) cols.push({ label: `domain shift<br>(${targets('dg')} benchmark${targets('dg') === 1 ? '' : 's'})`, pick: (m) => find(x.summary, m, 'average', 'dg', 'accuracy') });
-    if (targets('xd') > 0) cols.push({ label: `other datasets<br>(${targets('xd')} benchmark${targets('xd') === 1 ? '' : 's'})`, pick: (m) => find(x.summary, m, 'average', 'xd', 'accuracy') });
+    if (targets('dg') > 0) classification.push({ label: `domain shift<br>(${targets('dg')} benchmark${targets('dg') === 1 ? '' : 's'})`, pick: (m) => find(x.summary, m, 'average', 'dg', 'accuracy') });
+    if (targets('xd') > 0) classification.push({ label: `other datasets<br>(${targets('xd')} benchmark${targets('xd') === 1 ? '' : 's'})`, pick: (m) => find(x.summary, m, 'average', 'xd', 'accuracy') });
   }
-  const cz = all.find((r) => r.experiment === 'czsl');
-  if (cz) {
-    cols.push({ label: 'unseen pairs,<br>closed world<br>(world-czsl)', pick: (m) => find(cz.summary, m, 'world-czsl', 'closed', 'unseen') });
-    cols.push({ label: 'AUC, closed<br>world<br>(world-czsl)', pick: (m) => find(cz.summary, m, 'world-czsl', 'closed', 'auc') });
-  }
-  const dn = all.find((r) => r.experiment === 'dense');
-  if (dn) cols.push({ label: 'segmentation<br>mIoU<br>(world-scenes)', pick: (m) => find(dn.summary, m, 'world-scenes', 'test', 'miou') });
-  const vd = all.find((r) => r.experiment === 'video');
-  if (vd) cols.push({ label: 'video top-1<br>(world-motion)', pick: (m) => find(vd.summary, m, 'world-motion', 'test', 'accuracy') });
   // CoOp's other variants stay in the few-shot figure: here CoOp is its default (unified, end)
-  const methods = Object.keys(METHOD_STYLE).filter((m) => !m.startsWith('coop-') && cols.some((c) => c.pick(m)));
+  const groups: { title: string; methods: string[]; cols: Col[] }[] = [
+    { title: `classification${x ? ` (transfer: trained on ${source})` : ''}`, methods: ['zeroshot', 'zeroshot-ensemble', 'linear-probe', 'coop', 'cocoop'], cols: classification },
+    { title: 'compositional (world-czsl)', methods: ['zeroshot', 'coop', 'csp'], cols: cz ? [
+      { label: 'unseen pairs,<br>closed world', pick: (m) => find(cz.summary, m, 'world-czsl', 'closed', 'unseen') },
+      { label: 'AUC,<br>closed world', pick: (m) => find(cz.summary, m, 'world-czsl', 'closed', 'auc') },
+    ] : [] },
+    { title: 'segmentation', methods: ['baseline', 'fixed-prompts', 'denseclip'], cols: dn ? [{ label: 'mIoU<br>(world-scenes)', pick: (m) => find(dn.summary, m, 'world-scenes', 'test', 'miou') }] : [] },
+    { title: 'video', methods: ['zeroshot', 'prompt', 'videoprompt'], cols: vd ? [{ label: 'top-1<br>(world-motion)', pick: (m) => find(vd.summary, m, 'world-motion', 'test', 'accuracy') }] : [] },
+  ];
+  const shown = groups
+    .map((g) => ({ ...g, methods: g.methods.filter((m) => g.cols.some((c) => c.pick(m))) }))
+    .filter((g) => g.cols.length > 0 && g.methods.length > 0);
+  // each panel as wide as its bars: columns x methods, plus room for its tick labels
+  const weights = shown.map((g) => g.cols.length * Math.max(2, g.methods.length) + 2);
+  const total = weights.reduce((a, c) => a + c, 0);
+  const gap = 0.03;
+  const span = 1 - gap * Math.max(0, shown.length - 1);
+  const data: Record<string, unknown>[] = [];
+  const layout: Record<string, unknown> = {};
+  const annotations: Record<string, unknown>[] = [];
+  let left = 0;
+  shown.forEach((g, i) => {
+    const ax = i === 0 ? '' : String(i + 1);
+    const width = (span * weights[i]) / total;
+    const labels = g.cols.map((c) => c.label);
+    for (const m of g.methods) {
+      data.push(bars(m, labels, g.cols.map((c) => c.pick(m)), { xaxis: `x${ax}`, yaxis: `y${ax}`, legendgroup: g.title, legendgrouptitle: { text: `<b>${g.title}</b>` } }));
+    }
+    layout[`xaxis${ax}`] = { domain: [left, left + width], anchor: `y${ax}`, tickangle: 0, automargin: true };
+    layout[`yaxis${ax}`] = yPercent(i === 0 ? 'average test accuracy, H, AUC or mIoU (%)' : '', { anchor: `x${ax}`, ...(i === 0 ? {} : { matches: 'y', showticklabels: false }) });
+    annotations.push({ text: `<b>${g.title}</b>`, xref: `x${ax} domain`, yref: 'paper', x: 0.5, y: 1.02, yanchor: 'bottom', showarrow: false, font: { size: 13 } });
+    left += width + gap;
+  });
   const model = all.length ? modelLabel(all[0]) : 'MiniCLIP';
   const quick = all.some((r) => r.config.quick);
-  const cached = all.filter((r) => r.experiment !== 'zeroshot' && trainedOnCachedFeatures(r)).map((r) => r.experiment);
+  const cached = all.filter((r) => trainedOnCachedFeatures(r)).map((r) => r.experiment);
   const figure: PlotlyFigure = {
-    data: methods.map((m) => bars(m, cols.map((c) => c.label), cols.map((c) => c.pick(m)))),
-    layout: baseLayout(`Every method so far, averaged over the world benchmarks (${model}${quick ? ', quick runs' : ''}${cached.length ? `; ${cached.join(', ')} on cached features` : ''})`, {
-      barmode: 'group',
-      uniformtext: UNIFORM_TEXT,
-      xaxis: { title: { text: x ? `protocol and split (domain shift and other datasets: the models trained on ${source})` : 'protocol and split', font: AXIS_FONT }, tickangle: 0, automargin: true },
-      yaxis: yPercent(`average test ${[z || f || x || all.some((r) => r.experiment === 'video') ? 'accuracy' : '', b ? 'H' : '', cz ? 'AUC' : '', dn ? 'mIoU' : ''].filter(Boolean).join(' / ')} (%)`),
-      legend: { orientation: 'h', y: -0.34 },
-      margin: { t: 80, b: 150, l: 70, r: 20 },
-    }),
+    data,
+    layout: {
+      ...baseLayout(`Every method so far on the world benchmarks (${model}${quick ? ', quick runs' : ''}${cached.length ? `; ${cached.join(', ')} on cached features` : ''})`, {
+        barmode: 'group',
+        uniformtext: UNIFORM_TEXT,
+        legend: { orientation: 'h', y: -0.22, groupclick: 'toggleitem', traceorder: 'grouped' },
+        margin: { t: 110, b: 200, l: 70, r: 20 },
+      }),
+      ...layout,
+      annotations,
+    },
   };
-  return { name: 'comparison', figure, width: Math.max(1000, 190 * cols.length) };
+  const slots = shown.reduce((n, g) => n + g.cols.length * g.methods.length, 0);
+  return { name: 'comparison', figure, width: Math.max(1100, 34 * slots + 300), height: 620 };
 }
 
 const CZSL_METRICS: [string, string][] = [['seen', 'seen (S)'], ['unseen', 'unseen (U)'], ['hm', 'best HM'], ['auc', 'AUC']];

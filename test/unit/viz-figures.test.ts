@@ -90,28 +90,36 @@ describe('figures', () => {
     assert.ok(axisTitles(figure).every((t) => t.length > 0));
   });
 
-  it('comparison: the averages of every experiment, per method', () => {
+  it('comparison: the averages of every experiment, per method, in a classification panel', () => {
     const { figure } = comparisonFigure([zeroshot, fewshot, base2new]);
     assert.deepStrictEqual(figure.data[0].x, ['zero-shot,<br>all classes<br>(2 benchmarks)', '16 shots,<br>all classes<br>(2 benchmarks)', 'base classes<br>(2 benchmarks)', 'new classes<br>(2 benchmarks)', 'H of base<br>and new<br>(2 benchmarks)']);
     const coop = figure.data.find((t) => t.name === 'CoOp')!;
     assert.deepStrictEqual(coop.y, [null, 58, 52.5, 60.5, 56.5]);
+    assert.ok(figure.data.every((t) => t.xaxis === 'x' && t.legendgroup === 'classification'), 'one panel when only classification ran');
     const withTransfer = comparisonFigure([zeroshot, fewshot, base2new, transfer]).figure;
     const x = withTransfer.data.find((t) => t.name === 'CoOp')!;
     assert.deepStrictEqual((x.x as string[]).slice(5), ['domain shift<br>(1 benchmark)', 'other datasets<br>(2 benchmarks)']);
-    assert.match(text(withTransfer), /the models trained on world-shapes/);
+    assert.match(text(withTransfer), /trained on world-shapes/);
     assert.deepStrictEqual((x.y as number[]).slice(5), [12.5, 27.5]);
   });
 
-  it('comparison: segmentation and video columns with their own methods', () => {
+  it('comparison: a panel each for segmentation and video, with their own methods and baselines', () => {
     const dense = results('dense', ['baseline', 'fixed-prompts', 'denseclip'].flatMap((method, i) => [1, 2].map((seed) => ({ method, dataset: 'world-scenes', split: 'test', metric: 'miou', seed, value: 10 + i + seed }))));
     const video = results('video', ['zeroshot', 'prompt', 'videoprompt'].flatMap((method, i) => [1, 2].map((seed) => ({ method, dataset: 'world-motion', split: 'test', metric: 'accuracy', seed, value: 20 * i + seed }))));
-    const { figure } = comparisonFigure([zeroshot, dense, video]);
-    assert.deepStrictEqual(figure.data[0].x, ['zero-shot,<br>all classes<br>(2 benchmarks)', 'segmentation<br>mIoU<br>(world-scenes)', 'video top-1<br>(world-motion)']);
-    const by = (name: string) => figure.data.find((t) => t.name === name)!.y;
-    assert.deepStrictEqual(by('Zero-shot CLIP'), [40.5, null, 1.5]);
-    assert.deepStrictEqual(by('DenseCLIP'), [null, 13.5, null]);
-    assert.deepStrictEqual(by('Prompts + temporal transformer'), [null, null, 41.5]);
+    const { figure, width } = comparisonFigure([zeroshot, dense, video]);
+    const panel = (axis: string) => figure.data.filter((t) => t.xaxis === axis).map((t) => [t.name, t.x, t.y]);
+    assert.deepStrictEqual(panel('x'), [['Zero-shot CLIP', ['zero-shot,<br>all classes<br>(2 benchmarks)'], [40.5]], ['Zero-shot CLIP (ensemble)', ['zero-shot,<br>all classes<br>(2 benchmarks)'], [42.5]]]);
+    assert.deepStrictEqual(panel('x2'), [['FPN on CLIP features (no language)', ['mIoU<br>(world-scenes)'], [11.5]], ['Score map of hand-crafted prompts', ['mIoU<br>(world-scenes)'], [12.5]], ['DenseCLIP', ['mIoU<br>(world-scenes)'], [13.5]]]);
+    assert.deepStrictEqual(panel('x3'), [['Zero-shot CLIP', ['top-1<br>(world-motion)'], [1.5]], ['Prompts (mean of frames)', ['top-1<br>(world-motion)'], [21.5]], ['Prompts + temporal transformer', ['top-1<br>(world-motion)'], [41.5]]]);
+    // the panels side by side without overlapping, every one on the same 0-100 scale
+    const domains = ['xaxis', 'xaxis2', 'xaxis3'].map((k) => (figure.layout[k] as { domain: [number, number] }).domain);
+    domains.slice(1).forEach((d, i) => assert.ok(d[0] > domains[i][1], `panel ${i + 2} starts after panel ${i + 1} ends`));
+    assert.ok(domains[2][1] <= 1 + 1e-9);
+    assert.strictEqual((figure.layout.yaxis3 as { matches: string }).matches, 'y');
     assert.match(String((figure.layout.yaxis as { title: { text: string } }).title.text), /mIoU/);
+    assert.ok((width ?? 0) >= 1100);
+    // video trains on frozen frame features by design: not the "cached features" caveat of the prompt learners
+    assert.doesNotMatch(text(figure), /cached features/);
   });
 
   it('few-shot with CoOp\'s four variants and chance: a line per variant named by its context and class position, chance dotted', () => {
