@@ -2,7 +2,7 @@
 // image, its ground truth and the pixel-text score map of each class in it (hand-crafted prompts,
 // DenseCLIP before and after training); each method's predictions beside the ground truth; and the
 // training losses. Images and label maps travel as PNG data URIs; score maps as heatmaps on the
-// image's pixel grid (block-averaged to at most 64 x 64 cells: the map itself is 8 x 8, upsampled).
+// image's pixel grid (block-averaged to 32 x 32 cells: the map itself is 8 x 8, upsampled).
 import type { DenseMethod, DenseWalkthrough, DenseWalkthroughScene } from '../repro/dense';
 import { METHOD_STYLE, methodLabel } from './figures';
 import type { NamedFigure, PlotlyFigure } from './plotly';
@@ -73,8 +73,44 @@ function imageGrid(rows: number, cols: number, size: number, layout: Record<stri
   }
 }
 
-function imageTrace(source: string, i: number, name: string): Record<string, unknown> {
-  return { type: 'image', source, xaxis: `x${axisId(i)}`, yaxis: `y${axisId(i)}`, hoverinfo: 'skip', name };
+/** An image panel; `f` > 1: the source has one pixel per f x f of the panel's pixel grid. */
+function imageTrace(source: string, i: number, name: string, f = 1): Record<string, unknown> {
+  const pixel = f > 1 ? { x0: (f - 1) / 2, y0: (f - 1) / 2, dx: f, dy: f } : {};
+  return { type: 'image', source, ...pixel, xaxis: `x${axisId(i)}`, yaxis: `y${axisId(i)}`, hoverinfo: 'skip', name };
+}
+
+/**
+ * Images go into the figures at most DISPLAY_SIDE pixels wide: a panel is drawn about 150 px wide,
+ * and a 256 px scene's PNG data URI, repeated in every panel, made a notebook of megabytes.
+ */
+const DISPLAY_SIDE = 128;
+
+/** The reduction factor for a side of `size` pixels. */
+const displayFactor = (size: number) => Math.max(1, Math.ceil(size / DISPLAY_SIDE));
+
+/** An RGB image as a PNG data URI, averaged over f x f blocks. */
+function imageDataUri(im: RawImage, f: number): string {
+  if (f === 1) return pngDataUri(im.width, im.height, im.channels, im.data);
+  const w = Math.floor(im.width / f);
+  const h = Math.floor(im.height / f);
+  const c = im.channels;
+  const out = new Uint8Array(w * h * c);
+  for (let y = 0; y < h; y++) for (let x = 0; x < w; x++) for (let k = 0; k < c; k++) {
+    let sum = 0;
+    for (let dy = 0; dy < f; dy++) for (let dx = 0; dx < f; dx++) sum += im.data[((y * f + dy) * im.width + x * f + dx) * c + k];
+    out[(y * w + x) * c + k] = Math.round(sum / (f * f));
+  }
+  return pngDataUri(w, h, c, out);
+}
+
+/** A label map [size * size] as a PNG data URI, each f x f block by the label at its centre. */
+function labelsDataUri(labels: ArrayLike<number>, size: number, f: number): string {
+  if (f === 1) return labelMapDataUri(labels, size, size);
+  const n = Math.floor(size / f);
+  const c = Math.floor(f / 2);
+  const out = new Uint8Array(n * n);
+  for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) out[y * n + x] = labels[(y * f + c) * size + x * f + c];
+  return labelMapDataUri(out, n, n);
 }
 
 export type ScoreMapRow = 'fixed' | 'before' | 'after';
@@ -86,8 +122,8 @@ const ROW_LABEL: Record<ScoreMapRow, string> = {
 };
 
 /**
- * One scene: a row per score map kind (default: hand-crafted prompts, DenseCLIP before and after
- * training), each the image, its ground truth, then the pixel-text cosine of every class present in
+ * One scene: the image and its ground truth, then a row per score map kind (default: hand-crafted
+ * prompts, DenseCLIP before and after training) with the pixel-text cosine of every class present in
  * the scene (background first). One colour scale per class, shared down its column (so a class's
  * map compares across rows; classes sit at different cosine levels, so one scale for all would
  * flatten every map but the highest).
@@ -97,7 +133,9 @@ export function scoreMapsFigure(w: DenseWalkthrough, scene: number | DenseWalkth
   if (!s) throw new Error(`scoreMapsFigure: no scene ${String(scene)} (the walkthrough has ${w.scenes.length})`);
   const rows = opts.rows ?? ['fixed', 'before', 'after'];
   const size = w.imageSize;
-  const f = Math.max(1, Math.floor(size / 64));
+  // heatmap cells of 8 px (32 x 32 at 256 px): the map itself is 8 x 8, bilinearly upsampled
+  const f = Math.max(1, Math.floor(size / 32));
+  const g = displayFactor(size);
   const cols = 2 + s.present.length;
   const data: Record<string, unknown>[] = [];
   const layout: Record<string, unknown> = {
@@ -111,12 +149,12 @@ export function scoreMapsFigure(w: DenseWalkthrough, scene: number | DenseWalkth
   };
   imageGrid(rows.length, cols, size, layout);
   const annotations: Record<string, unknown>[] = [];
-  const image = pngDataUri(s.image.width, s.image.height, s.image.channels, s.image.data);
-  const truth = labelMapDataUri(s.labels, size, size);
+  const image = imageDataUri(s.image, g);
+  const truth = labelsDataUri(s.labels, size, g);
   const grids = rows.map((row) => {
     const maps = s.scoreMaps[row];
     if (maps.length !== w.classNames.length * size * size) throw new Error(`scoreMapsFigure: scene ${s.index} has no '${row}' score maps`);
-    return s.present.map((k) => blockAverage(maps, k, size, f));
+    return s.present.map((k) => blockAverage(maps, k, size, f).map((row) => row.map((v) => Math.round(v * 1e4) / 1e4)));
   });
   // a colour scale per class column, under it
   s.present.forEach((_, j) => {
@@ -130,7 +168,8 @@ export function scoreMapsFigure(w: DenseWalkthrough, scene: number | DenseWalkth
   });
   rows.forEach((row, r) => {
     const at = (c: number) => r * cols + c;
-    data.push(imageTrace(image, at(0), 'image'), imageTrace(truth, at(1), 'ground truth'));
+    // the image and its ground truth once, in the first row: the rows below are the same scene
+    if (r === 0) data.push(imageTrace(image, at(0), 'image', g), imageTrace(truth, at(1), 'ground truth', g));
     s.present.forEach((k, j) => {
       data.push({
         type: 'heatmap', z: grids[r][j], x0: (f - 1) / 2, dx: f, y0: (f - 1) / 2, dy: f,
@@ -162,9 +201,10 @@ export function densePredictionsFigure(w: DenseWalkthrough, model = 'MiniCLIP'):
   imageGrid(rows, cols, size, layout);
   w.scenes.forEach((s, r) => {
     const at = (c: number) => r * cols + c;
-    data.push(imageTrace(pngDataUri(s.image.width, s.image.height, s.image.channels, s.image.data), at(0), 'image'));
-    data.push(imageTrace(labelMapDataUri(s.labels, size, size), at(1), 'ground truth'));
-    METHODS.forEach((m, j) => data.push(imageTrace(labelMapDataUri(s.predictions[m], size, size), at(2 + j), methodLabel(m))));
+    const g = displayFactor(size);
+    data.push(imageTrace(imageDataUri(s.image, g), at(0), 'image', g));
+    data.push(imageTrace(labelsDataUri(s.labels, size, g), at(1), 'ground truth', g));
+    METHODS.forEach((m, j) => data.push(imageTrace(labelsDataUri(s.predictions[m], size, g), at(2 + j), methodLabel(m), g)));
   });
   // the legend: one square per class
   w.classNames.forEach((name, k) => {

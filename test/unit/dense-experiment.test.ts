@@ -183,9 +183,12 @@ describe('repro dense', () => {
       assert.deepStrictEqual(figures.map((f) => f.name), [...w.scenes.map((s) => `dense-score-maps-${s.index}`), 'dense-predictions', 'dense-training']);
       const maps = figures[0].figure.data as { type: string; z?: number[][]; source?: string }[];
       assert.strictEqual(maps.filter((t) => t.type === 'heatmap').length, 3 * w.scenes[0].present.length, 'a map per present class in each of the three rows');
-      assert.ok(maps.filter((t) => t.type === 'image').every((t) => t.source?.startsWith('data:image/png;base64,')));
-      assert.strictEqual(maps.find((t) => t.type === 'heatmap')!.z!.length, 64, 'block-averaged to 64 x 64');
-      assert.ok(JSON.stringify(figures).length < 3e6, 'figures small enough for a notebook');
+      const images = maps.filter((t) => t.type === 'image') as { source: string; dx?: number }[];
+      assert.strictEqual(images.length, 2, 'the image and its ground truth once, above the rows of maps');
+      assert.ok(images.every((t) => t.source.startsWith('data:image/png;base64,') && t.dx === 2), 'shown at 128 px, one source pixel per 2 x 2 of the scene');
+      assert.strictEqual(maps.find((t) => t.type === 'heatmap')!.z!.length, 32, 'block-averaged to 32 x 32');
+      const bytes = figures.map((f) => JSON.stringify(f.figure).length);
+      assert.ok(bytes.every((n) => n < 250e3), `each figure small enough for a notebook (${bytes.join(', ')} characters)`);
     } finally {
       model.dispose();
     }
