@@ -54,6 +54,27 @@ tspath.normalizeJoin = function normalizeJoinWithIndex(...parts) {
   return joined;
 };
 
+// tslab 1.0.22 sends its messages without waiting for the previous send on the same socket
+// (ZmqMessage.signAndSend calls sock.send and returns). zeromq 6 allows one send in progress per
+// socket and throws "Socket is busy writing" (EBUSY) otherwise, which killed the kernel when a cell's
+// outputs and the status messages of the next request met on the IOPub socket (seen in notebook 05).
+// Queue the sends of each socket instead: each starts when the one before it has finished; a send that
+// fails is reported on stderr rather than left as an unhandled rejection.
+const zmq = require(require.resolve('zeromq', { paths: [path.dirname(tslabMain)] }));
+for (const Cls of [zmq.Publisher, zmq.Router]) {
+  const send = Object.getPrototypeOf(Cls.prototype).send;
+  Object.defineProperty(Cls.prototype, 'send', {
+    configurable: true,
+    writable: true,
+    value: function queuedSend(message) {
+      const queue = this.promptlabSendQueue || Promise.resolve();
+      const sent = queue.then(() => send.call(this, message));
+      this.promptlabSendQueue = sent.catch(() => undefined);
+      return sent.catch((e) => process.stderr.write(`promptlab kernel: a message was not sent: ${e && e.message}\n`));
+    },
+  });
+}
+
 const { startKernel } = require(tslabMain);
 // enableFindLocal: false: this is already the repository's own tslab.
 startKernel({ configPath: connectionFile, enableFindLocal: false, jsKernel: false, globalVersion: require(path.join(path.dirname(tslabMain), '..', 'package.json')).version });

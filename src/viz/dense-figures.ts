@@ -40,11 +40,16 @@ export function labelMapImage(labels: ArrayLike<number>, width: number, height: 
   return { width, height, channels: 3, data };
 }
 
-/** Scenes as one PNG, a row each: the image, then its label map (LABEL_PALETTE's colours). */
-export function scenesSheetPng(scenes: readonly { image: RawImage; labels: ArrayLike<number> }[]): Buffer {
+/**
+ * Scenes as one PNG, a row each: the image, then its label map (LABEL_PALETTE's colours); `side`
+ * shrinks square scenes larger than it by whole factors (image: block means, labels: block centres).
+ */
+export function scenesSheetPng(scenes: readonly { image: RawImage; labels: ArrayLike<number> }[], opts: { side?: number } = {}): Buffer {
   const tiles = scenes.flatMap((s, i) => {
     if (s.image.channels !== 3) throw new Error(`scenesSheetPng: scene ${i} has ${s.image.channels} channels, expected RGB (3)`);
-    return [s.image as RawImage & { channels: 3 }, labelMapImage(s.labels, s.image.width, s.image.height)];
+    const f = opts.side === undefined ? 1 : Math.max(1, Math.ceil(s.image.width / opts.side));
+    const image = shrinkImage(s.image as RawImage & { channels: 3 }, f);
+    return [image, labelMapImage(shrinkLabels(s.labels, s.image.width, f), image.width, image.height)];
   });
   const sheet = contactSheet(tiles, 2, 1, 4);
   return encodePng(sheet.width, sheet.height, 3, sheet.data);
@@ -88,9 +93,9 @@ const DISPLAY_SIDE = 128;
 /** The reduction factor for a side of `size` pixels. */
 const displayFactor = (size: number) => Math.max(1, Math.ceil(size / DISPLAY_SIDE));
 
-/** An RGB image as a PNG data URI, averaged over f x f blocks. */
-function imageDataUri(im: RawImage, f: number): string {
-  if (f === 1) return pngDataUri(im.width, im.height, im.channels, im.data);
+/** An image averaged over f x f blocks (f = 1: itself). */
+function shrinkImage<T extends RawImage>(im: T, f: number): T {
+  if (f === 1) return im;
   const w = Math.floor(im.width / f);
   const h = Math.floor(im.height / f);
   const c = im.channels;
@@ -100,17 +105,29 @@ function imageDataUri(im: RawImage, f: number): string {
     for (let dy = 0; dy < f; dy++) for (let dx = 0; dx < f; dx++) sum += im.data[((y * f + dy) * im.width + x * f + dx) * c + k];
     out[(y * w + x) * c + k] = Math.round(sum / (f * f));
   }
-  return pngDataUri(w, h, c, out);
+  return { ...im, width: w, height: h, data: out };
 }
 
-/** A label map [size * size] as a PNG data URI, each f x f block by the label at its centre. */
-function labelsDataUri(labels: ArrayLike<number>, size: number, f: number): string {
-  if (f === 1) return labelMapDataUri(labels, size, size);
+/** A label map [size * size] with each f x f block taken by the label at its centre: [(size / f)^2]. */
+function shrinkLabels(labels: ArrayLike<number>, size: number, f: number): ArrayLike<number> {
+  if (f === 1) return labels;
   const n = Math.floor(size / f);
   const c = Math.floor(f / 2);
   const out = new Uint8Array(n * n);
   for (let y = 0; y < n; y++) for (let x = 0; x < n; x++) out[y * n + x] = labels[(y * f + c) * size + x * f + c];
-  return labelMapDataUri(out, n, n);
+  return out;
+}
+
+/** An RGB image as a PNG data URI, averaged over f x f blocks. */
+function imageDataUri(im: RawImage, f: number): string {
+  const small = shrinkImage(im, f);
+  return pngDataUri(small.width, small.height, small.channels, small.data);
+}
+
+/** A label map [size * size] as a PNG data URI, each f x f block by the label at its centre. */
+function labelsDataUri(labels: ArrayLike<number>, size: number, f: number): string {
+  const n = Math.floor(size / f);
+  return labelMapDataUri(shrinkLabels(labels, size, f), n, n);
 }
 
 export type ScoreMapRow = 'fixed' | 'before' | 'after';

@@ -212,5 +212,8 @@ describe('repro dense', () => {
     assert.deepStrictEqual(at(4, 4), [200, 200, 200]);
     assert.deepStrictEqual(at(12, 4), [...LABEL_PALETTE[2]]);
     assert.throws(() => scenesSheetPng([{ image: { ...image, channels: 1 as const, data: new Uint8Array(16) }, labels }]), /scene 0 has 1 channels/);
+    const small = decodeImage(scenesSheetPng([{ image, labels }], { side: 2 }));
+    assert.deepStrictEqual([small.width, small.height], [2 * 2 + 3 * 4, 2 + 2 * 4], 'shrunk to 2 x 2 tiles');
+    assert.deepStrictEqual([...small.data.subarray((4 * small.width + 4 + 2 + 4) * small.channels, (4 * small.width + 4 + 2 + 4) * small.channels + 3)], [...LABEL_PALETTE[2]]);
   });
 });
