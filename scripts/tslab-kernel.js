@@ -61,15 +61,16 @@ tspath.normalizeJoin = function normalizeJoinWithIndex(...parts) {
 // Queue the sends of each socket instead: each starts when the one before it has finished; a send that
 // fails is reported on stderr rather than left as an unhandled rejection.
 const zmq = require(require.resolve('zeromq', { paths: [path.dirname(tslabMain)] }));
+const sendQueues = new WeakMap(); // socket -> the promise of its last send (zeromq's sockets are sealed)
 for (const Cls of [zmq.Publisher, zmq.Router]) {
   const send = Object.getPrototypeOf(Cls.prototype).send;
   Object.defineProperty(Cls.prototype, 'send', {
     configurable: true,
     writable: true,
     value: function queuedSend(message) {
-      const queue = this.promptlabSendQueue || Promise.resolve();
+      const queue = sendQueues.get(this) || Promise.resolve();
       const sent = queue.then(() => send.call(this, message));
-      this.promptlabSendQueue = sent.catch(() => undefined);
+      sendQueues.set(this, sent.catch(() => undefined));
       return sent.catch((e) => process.stderr.write(`promptlab kernel: a message was not sent: ${e && e.message}\n`));
     },
   });
