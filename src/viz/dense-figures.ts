@@ -150,7 +150,7 @@ export function scoreMapsFigure(w: DenseWalkthrough, scene: number | DenseWalkth
   if (!s) throw new Error(`scoreMapsFigure: no scene ${String(scene)} (the walkthrough has ${w.scenes.length})`);
   const rows = opts.rows ?? ['fixed', 'before', 'after'];
   const size = w.imageSize;
-  // heatmap cells of 8 px (32 x 32 at 256 px): the map itself is 8 x 8, bilinearly upsampled
+  // heatmap cells of 8 px (32 x 32 at 256 px; the map itself is 8 x 8, bilinearly upsampled), cosines to 3 decimals
   const f = Math.max(1, Math.floor(size / 32));
   const g = displayFactor(size);
   const cols = 2 + s.present.length;
@@ -171,7 +171,7 @@ export function scoreMapsFigure(w: DenseWalkthrough, scene: number | DenseWalkth
   const grids = rows.map((row) => {
     const maps = s.scoreMaps[row];
     if (maps.length !== w.classNames.length * size * size) throw new Error(`scoreMapsFigure: scene ${s.index} has no '${row}' score maps`);
-    return s.present.map((k) => blockAverage(maps, k, size, f).map((row) => row.map((v) => Math.round(v * 1e4) / 1e4)));
+    return s.present.map((k) => blockAverage(maps, k, size, f).map((row) => row.map((v) => Math.round(v * 1e3) / 1e3)));
   });
   // a colour scale per class column, under it
   s.present.forEach((_, j) => {
