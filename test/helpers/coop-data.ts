@@ -5,6 +5,17 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as jpeg from 'jpeg-js';
+import type { ClipConfig } from '../../src/clip/config';
+
+/**
+ * A tiny random CLIP at the official presets' 224 px (a ViT with patch 32: 7 x 7 tokens), width 64, one
+ * layer per tower, 515 tokens (512 byte symbols, one merge, SOT, EOT): what the real-data tests run.
+ */
+export const TINY_VIT_224: ClipConfig = {
+  embedDim: 32, imageResolution: 224, visionLayers: 1, visionWidth: 64, visionPatchSize: 32, visionHeads: 1,
+  contextLength: 77, vocabSize: 515, transformerWidth: 64, transformerHeads: 1, transformerLayers: 1,
+  textAct: 'quick_gelu', visionAct: 'quick_gelu', layerNormEps: 1e-5,
+};
 
 export function writeJpeg(file: string, rgb: [number, number, number], w = 8, h = 8): void {
   const data = Buffer.alloc(w * h * 4);

@@ -22,7 +22,7 @@ import { loadWeights, type StateDict } from '../../src/clip/weights';
 import { requireModel } from '../../src/cli/args';
 import { checkDownloadManifest, listDownloadManifests } from '../../src/data/fetch';
 import { runExperiment } from '../../src/repro/experiments';
-import { writeCoopSplitDataset } from '../helpers/coop-data';
+import { writeCoopSplitDataset, TINY_VIT_224 } from '../helpers/coop-data';
 import { writeHfFolder } from '../helpers/hf-export';
 import { torchSaveStateDict } from '../helpers/torch-save';
 
@@ -96,12 +96,7 @@ describe('Hugging Face CLIP folders by name (manifests, schema, resolution throu
   describe('--model openai/clip-vit-base-patch32 through the user cache', () => {
     const cache = path.join(tmp, 'cache');
     const dir = path.join(cache, 'hf-clip-vit-base-patch32');
-    // a ViT at 224 px (patch 32), width 64, one layer per tower; 515 tokens: 512 byte symbols, one merge, SOT, EOT
-    const config: ClipConfig = {
-      embedDim: 32, imageResolution: 224, visionLayers: 1, visionWidth: 64, visionPatchSize: 32, visionHeads: 1,
-      contextLength: 77, vocabSize: 515, transformerWidth: 64, transformerHeads: 1, transformerLayers: 1,
-      textAct: 'quick_gelu', visionAct: 'quick_gelu', layerNormEps: 1e-5,
-    };
+    const config: ClipConfig = TINY_VIT_224;
     const sd = randomStateDict(config, 5);
     before(() => {
       // CLIP's merges file in the cache, with one merge more than the folder's: were it used, its 516 tokens would not fit the model

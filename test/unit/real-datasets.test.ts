@@ -5,6 +5,7 @@
 // the manifest that describes them; and `promptlab repro base2new --model ViT-B/16 --data ROOT` end to
 // end on a tiny CoOp-format dataset and a tiny random CLIP written into a fake user cache.
 import * as assert from 'assert';
+import { TINY_VIT_224 } from '../helpers/coop-data';
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as os from 'os';
@@ -241,12 +242,7 @@ describe('real datasets in their released formats', function () {
   describe('promptlab repro --model NAME --data ROOT (a tiny CoOp dataset, a tiny random CLIP in a fake user cache)', () => {
     const cache = path.join(tmp, 'cache');
     const data = path.join(tmp, 'data');
-    // a ViT at the official presets' 224 px (patch 32: 7 x 7 tokens), width 64, one layer per tower
-    const config: ClipConfig = {
-      embedDim: 32, imageResolution: 224, visionLayers: 1, visionWidth: 64, visionPatchSize: 32, visionHeads: 1,
-      contextLength: 77, vocabSize: 515, transformerWidth: 64, transformerHeads: 1, transformerLayers: 1,
-      textAct: 'quick_gelu', visionAct: 'quick_gelu', layerNormEps: 1e-5,
-    };
+    const config: ClipConfig = TINY_VIT_224;
     before(() => {
       writeCoopCaltech(data, 2);
     });

@@ -14,7 +14,7 @@ import type { ClipConfig } from '../../src/clip/config';
 import { randomStateDict } from '../../src/clip/random';
 import { runExperiment } from '../../src/repro/experiments';
 import { REAL_TRANSFER_DATASETS, realTransferRoles } from '../../src/repro/transfer';
-import { writeCoopSplitDataset, writeImageNetFamily } from '../helpers/coop-data';
+import { writeCoopSplitDataset, writeImageNetFamily, TINY_VIT_224 } from '../helpers/coop-data';
 import { torchSaveStateDict } from '../helpers/torch-save';
 
 const ROOT = path.resolve(__dirname, '..', '..');
@@ -35,12 +35,7 @@ describe('repro transfer --data ROOT (tiny datasets in CoOp\'s layout, a tiny ra
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-transfer-'));
   const data = path.join(tmp, 'data');
   const weights = path.join(tmp, 'model', 'ViT-B-16.pt');
-  // a ViT at the official presets' 224 px (patch 32), width 64, one layer per tower
-  const config: ClipConfig = {
-    embedDim: 32, imageResolution: 224, visionLayers: 1, visionWidth: 64, visionPatchSize: 32, visionHeads: 1,
-    contextLength: 77, vocabSize: 515, transformerWidth: 64, transformerHeads: 1, transformerLayers: 1,
-    textAct: 'quick_gelu', visionAct: 'quick_gelu', layerNormEps: 1e-5,
-  };
+  const config: ClipConfig = TINY_VIT_224;
   before(() => {
     writeImageNetFamily(data);
     writeCoopSplitDataset(data, { dir: 'caltech-101', images: '101_ObjectCategories', split: 'split_zhou_Caltech101.json', classes: ['airplane', 'face', 'joshua_tree', 'leopard'] });
