@@ -194,7 +194,8 @@ export function scoreMapsFigure(w: DenseWalkthrough, scene: number | DenseWalkth
         hovertemplate: `${w.classNames[k]}: %{z:.3f}<extra></extra>`,
       });
     });
-    annotations.push({ text: `<b>${ROW_LABEL[row]}</b>`, xref: 'paper', yref: `y${axisId(at(0))} domain`, x: -0.01, xanchor: 'right', y: 0.5, showarrow: false, align: 'right' });
+    // beside the row's first map: the image panels are drawn in the first row only
+    annotations.push({ text: `<b>${ROW_LABEL[row]}</b>`, xref: 'paper', yref: `y${axisId(at(2))} domain`, x: -0.01, xanchor: 'right', y: 0.5, showarrow: false, align: 'right' });
   });
   const titles = ['image', 'ground truth', ...s.present.map((k) => `"${w.classNames[k]}"`)];
   titles.forEach((t, c) => annotations.push({ text: `<b>${t}</b>`, xref: `x${axisId(c)} domain`, yref: `y${axisId(c)} domain`, x: 0.5, y: 1.02, yanchor: 'bottom', showarrow: false }));

@@ -187,6 +187,8 @@ describe('repro dense', () => {
       assert.strictEqual(images.length, 2, 'the image and its ground truth once, above the rows of maps');
       assert.ok(images.every((t) => t.source.startsWith('data:image/png;base64,') && t.dx === 2), 'shown at 128 px, one source pixel per 2 x 2 of the scene');
       assert.strictEqual(maps.find((t) => t.type === 'heatmap')!.z!.length, 32, 'block-averaged to 32 x 32');
+      const rowLabels = (figures[0].figure.layout.annotations as { text: string; yref: string }[]).filter((a) => /prompts|training/.test(a.text));
+      assert.strictEqual(new Set(rowLabels.map((a) => a.yref)).size, 3, 'each row label beside its own row');
       const bytes = figures.map((f) => JSON.stringify(f.figure).length);
       assert.ok(bytes.every((n) => n < 250e3), `each figure small enough for a notebook (${bytes.join(', ')} characters)`);
     } finally {
