@@ -81,7 +81,11 @@ function mergeShots(parts: { dir: string; results: Results }[]): { shots?: numbe
   const out: { shots?: number[]; coop?: Record<string, unknown> } = {};
   const lists = parts.map((p) => p.results.config.shots);
   if (lists.every((l) => Array.isArray(l))) out.shots = [...new Set((lists as number[][]).flat())].sort((a, b) => a - b);
-  else if (new Set(lists.map((l) => JSON.stringify(l))).size > 1) throw new Error(`merge-results: the parts differ in configuration (shots: ${lists.map((l) => JSON.stringify(l)).join(' vs ')})`);
+  else {
+    const show = (v: unknown) => (v === undefined ? 'missing' : JSON.stringify(v));
+    const other = lists.findIndex((l) => show(l) !== show(lists[0]));
+    if (other > 0) throw new Error(`merge-results: ${parts[0].dir} and ${parts[other].dir} differ in configuration (shots: ${show(lists[0])} there, ${show(lists[other])} here)`);
+  }
   const maps = parts.map((p) => ({ dir: p.dir, coop: p.results.config.coop }));
   if (maps.every((m) => typeof m.coop === 'object' && m.coop !== null)) {
     const coop = new Map<string, { dir: string; value: unknown }>();
@@ -93,8 +97,10 @@ function mergeShots(parts: { dir: string; results: Results }[]): { shots?: numbe
       }
     }
     out.coop = Object.fromEntries([...coop.entries()].sort(([a], [b]) => parseInt(a, 10) - parseInt(b, 10)).map(([k, v]) => [k, v.value]));
-  } else if (new Set(maps.map((m) => JSON.stringify(m.coop))).size > 1) {
-    throw new Error(`merge-results: the parts differ in configuration (coop: ${maps.map((m) => JSON.stringify(m.coop)).join(' vs ')})`);
+  } else {
+    const show = (v: unknown) => (v === undefined ? 'missing' : JSON.stringify(v));
+    const other = maps.findIndex((m) => show(m.coop) !== show(maps[0].coop));
+    if (other > 0) throw new Error(`merge-results: ${maps[0].dir} and ${maps[other].dir} differ in configuration (coop: ${show(maps[0].coop)} there, ${show(maps[other].coop)} here)`);
   }
   return out;
 }
