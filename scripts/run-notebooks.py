@@ -13,7 +13,7 @@ committed notebooks show every figure in an untrusted or offline Jupyter, on Git
 On a failing cell it prints the notebook, the cell's number and first lines, and the real error: the
 error output (ename, evalue, traceback) and the cell's stderr stream, where tslab writes its
 messages. Nothing is written unless --write is given: then each notebook that passes is saved in place
-with its outputs. The last line is "N passed, N failed" (one per notebook); the exit code is 0 when
+with its outputs, each cell that shows a figure marked `"scrolled": false` (see unscroll_figure_cells). The last line is "N passed, N failed" (one per notebook); the exit code is 0 when
 all passed, 1 when any failed and 2 when Jupyter/nbclient is missing.
 """
 import argparse
@@ -61,6 +61,33 @@ def clean(text, limit=MAX_TEXT):
 
 def indent(text, prefix='    '):
     return '\n'.join(prefix + line for line in text.splitlines())
+
+
+FIGURE_MIME = 'application/vnd.plotly.v1+json'
+
+
+def is_figure_output(output):
+    """Whether a cell output is a figure: a plotly figure or any image (PNG, SVG, ...)."""
+    data = output.get('data') or {}
+    return any(k == FIGURE_MIME or k.startswith('image/') for k in data)
+
+
+def unscroll_figure_cells(nb):
+    """Marks every code cell with a figure output `"scrolled": false` in its metadata; returns how many changed.
+
+    The classic Notebook collapses an output taller than 100 lines into a small scroll box (its
+    auto-scroll), which hides most of a figure and the tables under it; `"scrolled": false` turns that off
+    for the cell (nbformat's schema: true, false or "auto"). JupyterLab scrolls only cells marked true,
+    VS Code and nbconvert ignore the key: false changes nothing there.
+    """
+    changed = 0
+    for cell in nb.cells:
+        if cell.cell_type != 'code' or not any(is_figure_output(o) for o in cell.get('outputs', [])):
+            continue
+        if cell.metadata.get('scrolled') is not False:
+            cell.metadata['scrolled'] = False
+            changed += 1
+    return changed
 
 
 def describe_failure(nb_label, nb, index, exc):
@@ -139,6 +166,7 @@ def run_one(path, args, nbformat, NotebookClient):
     seconds = time.monotonic() - t0
     if ok:
         if args.write:
+            unscroll_figure_cells(nb)
             nbformat.write(nb, path)
             print('%s: passed (%.1f s), written' % (label, seconds), flush=True)
         else:

@@ -45,12 +45,14 @@ Commands:
       model's 8 frames and are kept whole, so there every crop is the clip and N only multiplies the cost (default 1)
   merge-results --out DIR PART_DIR...
       put an experiment run in parts (datasets, seeds or fewshot's shots run separately) back together into DIR/results.json
-      (a row two parts share, such as fewshot's zero-shot row, must have the same value in both and is kept once)
-  sweep <experiment> --grid SPEC [--workers N | --slurm [--wait]] --out DIR [--quick] [--model DIR]
+      (a row two parts share, such as fewshot's zero-shot row, must have the same value in both and is kept once; parts of
+      different configurations are refused, video's protocols included: a part that records none followed the default, closed)
+  sweep <experiment> --grid SPEC [--workers N | --slurm [--wait]] --out DIR [--quick] [--model DIR] [--protocol P]
       a grid of runs (SPEC like 'seeds=1..6;datasets=world-shapes,world-colors'; fewshot also takes shots, e.g. 'seeds=1,2;shots=1,4,16'),
       one \`repro\` each into DIR/runs/<id>/ with its log: locally, N processes at a time (finished runs are skipped on a re-run; a failed one does not stop the rest), or with
       --slurm as a job array (DIR/sweep.sbatch; --partition, --gpus-per-task, --time, --mem, --account, --cpus-per-task pass
-      through; --wait blocks until it ends; --no-submit only writes the script); also --cached-features, --variants a,b
+      through; --wait blocks until it ends; --no-submit only writes the script); also --cached-features, --variants a,b, and
+      video's --protocol closed|fewshot|zeroshot, each passed to every run and recorded in DIR/grid.json
   collect DIR --out DIR2 [--allow-missing]
       a sweep's run records into one DIR2/results.json with its figures and tables, as one repro over the grid writes them;
       lists runs without a record and the command that reruns each (--allow-missing collects those there are)
@@ -59,26 +61,31 @@ Commands:
   book [--out DIR]
       the executed notebooks as static HTML pages with interactive figures and an index, in DIR (default book/; npm run book)
   figures [--out DIR] [--full] [--model DIR]
-      regenerate every figure (PNG, SVG, HTML) and table (CSV, Markdown) of the notebooks (npm run figures)
+      regenerate every figure (PNG, SVG, HTML) and table (CSV, Markdown) of the notebooks (npm run figures); notebook 05's
+      few-shot and held-out-motion figures come from the committed results/video/<protocol>/full (loaded, not run)
   model-card [--model DIR] [--quick]
       measure MiniCLIP on the world benchmarks (zero-shot, linear probe) and write its MODEL_CARD.md
   doctor [--json]
       backend, versions, GPU, Jupyter, Chromium: what is there and what to do about what is not
-  bench <case> [--repeats N] [--json]
-      time one hot path (cases: ${Object.keys(BENCH_CASES).join(', ')})
+  bench <case> [--repeats N] [--threads T] [--json]
+      time one hot path (cases: ${Object.keys(BENCH_CASES).join(', ')});
+      --threads splits the frozen towers' rows over T threads (default: PROMPTLAB_WORKERS, else the cores on WASM)
 
-Environment: PROMPTLAB_BACKEND=node-gpu|node|wasm|cpu forces a backend (default: the first that loads).`;
+Environment: PROMPTLAB_BACKEND=node-gpu|node|wasm|cpu forces a backend (default: the first that loads).
+PROMPTLAB_WORKERS=N: threads for the frozen CLIP towers on WASM/CPU (default: the cores, at most 4; 1 = none).`;
 
 const err = (s: string) => process.stderr.write(s + '\n');
 const out = (s: string) => process.stdout.write(s + '\n');
 
 async function bench(argv: string[]): Promise<void> {
-  const { values, positionals } = parse('bench', argv, { json: { type: 'boolean' }, repeats: { type: 'string' } });
+  const { values, positionals } = parse('bench', argv, { json: { type: 'boolean' }, repeats: { type: 'string' }, threads: { type: 'string' } });
   const name = positionals[0];
   if (!name) throw new UsageError(`promptlab bench: name a case (valid: ${Object.keys(BENCH_CASES).join(', ')})`);
   const repeats = values.repeats === undefined ? 3 : Number(values.repeats);
   if (!Number.isInteger(repeats) || repeats < 1) throw new UsageError(`promptlab bench: --repeats must be a positive integer`);
-  const r = await runBench(name, repeats, err);
+  const threads = values.threads === undefined ? undefined : Number(values.threads);
+  if (threads !== undefined && (!Number.isInteger(threads) || threads < 1)) throw new UsageError(`promptlab bench: --threads must be a positive integer, got '${values.threads}'`);
+  const r = await runBench(name, repeats, err, threads);
   err(`${r.case} on ${r.backend}: median ${r.median_s.toFixed(3)} s, ${r.unit_per_s.toFixed(2)} ${BENCH_CASES[name].unit}/s`);
   if (values.json) out(JSON.stringify(r));
 }

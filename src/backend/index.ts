@@ -1,5 +1,7 @@
 // Backend selection: tfjs-node-gpu (CUDA) if it loads, else tfjs-node, else WASM, else the JS CPU
 // backend. PROMPTLAB_BACKEND forces one and fails loudly when it is not available.
+import * as fs from 'fs';
+import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 
 export type BackendName = 'node-gpu' | 'node' | 'wasm' | 'cpu';
@@ -23,36 +25,115 @@ const PACKAGES: Record<BackendName, string> = {
 
 const HINTS: Record<BackendName, string> = {
   'node-gpu': 'npm install @tensorflow/tfjs-node-gpu@4.22.0 (needs an NVIDIA driver > 450, CUDA 11.2 and cuDNN 8.1; see environment.md)',
-  node: 'remove the "@tensorflow/tfjs-node" entry of package.json "overrides" (it maps the package to @tensorflow/tfjs for danfojs-node), then npm install @tensorflow/tfjs-node@4.22.0 (its install downloads libtensorflow, which needs network access)',
+  node: 'npm install with network access to storage.googleapis.com, from where the install script of @tensorflow/tfjs-node 4.22.0 (an optional dependency) downloads libtensorflow; npm rebuild @tensorflow/tfjs-node when the package is there without its native addon',
   wasm: 'npm ci (the WASM backend is a regular dependency)',
   cpu: 'npm ci',
 };
 
+/** The name each backend registers with TensorFlow.js (both native packages register 'tensorflow'). */
+const TF_NAMES: Record<BackendName, string> = { 'node-gpu': 'tensorflow', node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+
+/** What the picker needs from outside: tests pass a fake one (test/unit/backend.test.ts). */
+export interface BackendLoader {
+  /** Loads the package that provides `name` (require), throwing with the reason when it cannot. */
+  load(name: BackendName): void;
+  /** Makes TensorFlow.js backend `tfName` the active one; false when it does not initialise. */
+  activate(tfName: string): Promise<boolean>;
+  /** Undoes what a failed attempt at `name` left registered, so that the next one starts clean. */
+  reset(name: BackendName): void;
+}
+
+export interface PickResult {
+  name: BackendName | null; // null when nothing in `order` loaded
+  tried: { name: BackendName; error: string }[];
+}
+
+/** Tries the backends of `order` in turn; the first that loads and initialises wins. */
+export async function pickBackend(order: readonly BackendName[], loader: BackendLoader): Promise<PickResult> {
+  const tried: PickResult['tried'] = [];
+  for (const name of order) {
+    try {
+      loader.load(name);
+      if (!(await loader.activate(TF_NAMES[name]))) throw new Error(`backend '${TF_NAMES[name]}' failed to initialise`);
+      return { name, tried };
+    } catch (e) {
+      tried.push({ name, error: errorText(e) });
+      try {
+        loader.reset(name);
+      } catch {
+        // best effort: a failed clean-up must not hide the reason above
+      }
+    }
+  }
+  return { name: null, tried };
+}
+
+/**
+ * Why the native package `pkg` cannot be loaded without requiring it, or null when it looks usable:
+ * not installed (npm skips an optional dependency whose install script fails), an npm alias of
+ * another package, or installed without its native addon (install script skipped or interrupted;
+ * requiring such a package would fail after it has registered its kernels). `paths` is for tests.
+ */
+export function nativePackageProblem(pkg: string, paths?: string[]): string | null {
+  let manifestPath: string;
+  try {
+    manifestPath = require.resolve(`${pkg}/package.json`, paths ? { paths } : undefined);
+  } catch {
+    return `${pkg} is not installed (optional: npm skips it where libtensorflow cannot be downloaded)`;
+  }
+  let manifest: { name?: string; version?: string; binary?: { module_name?: string; module_path?: string; napi_versions?: number[] } };
+  try {
+    manifest = JSON.parse(fs.readFileSync(manifestPath, 'utf8'));
+  } catch (e) {
+    return `${manifestPath} is unreadable: ${errorText(e)}`;
+  }
+  if (manifest.name !== pkg) {
+    return `${pkg} here is ${manifest.name}@${manifest.version} under another name (an npm alias, as an older package.json's overrides made for danfojs-node), not the native binding`;
+  }
+  const bin = manifest.binary;
+  if (bin?.module_name && bin.module_path) {
+    const dir = path.dirname(manifestPath);
+    const versions = bin.module_path.includes('{napi_build_version}') ? [...(bin.napi_versions ?? [])].sort((a, b) => b - a) : [0];
+    const candidates = versions.map((v) => path.join(dir, bin.module_path!.replace('{napi_build_version}', String(v)), `${bin.module_name}.node`));
+    if (candidates.length > 0 && !candidates.some((f) => fs.existsSync(f))) {
+      return `${pkg} is installed without its native addon (${path.relative(dir, candidates[0])} is missing: its install script, which downloads libtensorflow, did not run or did not finish)`;
+    }
+  }
+  return null;
+}
+
+/** Loads backends from this process's node_modules (or from `paths`, for tests). */
+export function nodeLoader(paths?: string[]): BackendLoader {
+  const load = (pkg: string) => require(require.resolve(pkg, paths ? { paths } : undefined));
+  return {
+    load(name) {
+      if (name === 'node-gpu' || name === 'node') {
+        const problem = nativePackageProblem(PACKAGES[name], paths);
+        if (problem) throw new Error(problem);
+        load(PACKAGES[name]);
+      } else if (name === 'wasm') {
+        load(PACKAGES.wasm);
+      }
+      // cpu: registered by @tensorflow/tfjs itself
+    },
+    async activate(tfName) {
+      if (!(await tf.setBackend(tfName))) return false;
+      await tf.ready();
+      return true;
+    },
+    reset(name) {
+      if (TF_NAMES[name] !== 'tensorflow') return;
+      // A native package registers its kernels before it loads its addon, and its backend factory
+      // after: clear both, or the next native package would reuse the failed factory and warn on
+      // every kernel it registers again.
+      if (tf.findBackendFactory('tensorflow')) tf.removeBackend('tensorflow');
+      for (const k of tf.getKernelsForBackend('tensorflow')) tf.unregisterKernel(k.kernelName, 'tensorflow');
+    },
+  };
+}
+
 let current: BackendInfo | null = null;
 let pending: Promise<BackendInfo> | null = null;
-
-/** Loads one backend and makes it the active one; throws with the reason when it cannot. */
-async function tryBackend(name: BackendName): Promise<void> {
-  switch (name) {
-    case 'node-gpu':
-    case 'node': {
-      // Both packages register the native backend under the name 'tensorflow'.
-      require.resolve(PACKAGES[name]); // "Cannot find module" when it is not installed
-      if (!isRealPackage(PACKAGES[name])) throw new Error(`${PACKAGES[name]} here is an alias of @tensorflow/tfjs (package.json overrides map it so for danfojs-node), not the native binding`);
-      require(PACKAGES[name]);
-      if (!(await tf.setBackend('tensorflow'))) throw new Error("backend 'tensorflow' failed to initialise");
-      return;
-    }
-    case 'wasm': {
-      require(PACKAGES.wasm);
-      if (!(await tf.setBackend('wasm'))) throw new Error("backend 'wasm' failed to initialise");
-      return;
-    }
-    case 'cpu':
-      if (!(await tf.setBackend('cpu'))) throw new Error("backend 'cpu' failed to initialise");
-      return;
-  }
-}
 
 function parseForced(value: string | undefined): BackendName | null {
   if (value === undefined || value === '' || value === 'auto') return null;
@@ -86,22 +167,15 @@ export function initBackend(force?: BackendName | 'auto'): Promise<BackendInfo> 
   return pending;
 }
 
-async function select(force?: BackendName | 'auto'): Promise<BackendInfo> {
+async function select(force?: BackendName | 'auto', loader: BackendLoader = nodeLoader()): Promise<BackendInfo> {
   const forced = parseForced(force ?? process.env.PROMPTLAB_BACKEND);
-  const order = forced ? [forced] : BACKEND_ORDER;
-  const tried: BackendInfo['tried'] = [];
-  for (const name of order) {
-    try {
-      await tryBackend(name);
-      await tf.ready();
-      current = { name, tfBackend: tf.getBackend(), tfjsVersion: tf.version.tfjs, package: PACKAGES[name], forced: !!forced, tried };
-      return current;
-    } catch (e) {
-      tried.push({ name, error: errorText(e) });
-      if (forced) {
-        throw new Error(`PROMPTLAB_BACKEND=${forced} is not available here: ${errorText(e)}. To get it: ${HINTS[forced]}. Unset PROMPTLAB_BACKEND to fall back automatically (order: ${BACKEND_ORDER.join(' > ')}).`);
-      }
-    }
+  const { name, tried } = await pickBackend(forced ? [forced] : BACKEND_ORDER, loader);
+  if (name) {
+    current = { name, tfBackend: tf.getBackend(), tfjsVersion: tf.version.tfjs, package: PACKAGES[name], forced: !!forced, tried };
+    return current;
+  }
+  if (forced) {
+    throw new Error(`PROMPTLAB_BACKEND=${forced} is not available here: ${tried[0].error}. To get it: ${HINTS[forced]}. Unset PROMPTLAB_BACKEND to fall back automatically (order: ${BACKEND_ORDER.join(' > ')}).`);
   }
   throw new Error(`no TensorFlow.js backend could be initialised: ${tried.map((t) => `${t.name}: ${t.error}`).join('; ')}`);
 }
@@ -111,20 +185,12 @@ export function backendInfo(): BackendInfo | null {
   return current;
 }
 
-/** Whether a backend package can be resolved at all (for `promptlab doctor`). */
-/** Whether `pkg` resolves to the package of that name (not an npm alias of another one). */
-function isRealPackage(pkg: string): boolean {
-  try {
-    return (require(`${pkg}/package.json`) as { name?: string }).name === pkg;
-  } catch {
-    return false;
-  }
-}
-
+/** Whether a backend's package is there and, for the native ones, usable (for `promptlab doctor`). */
 export function packageAvailable(name: BackendName): boolean {
+  if (name === 'node-gpu' || name === 'node') return nativePackageProblem(PACKAGES[name]) === null;
   try {
     require.resolve(PACKAGES[name]);
-    return isRealPackage(PACKAGES[name]);
+    return true;
   } catch {
     return false;
   }

@@ -6,6 +6,7 @@ import { namedConfig, randomStateDict } from '../clip/random';
 import { uniform } from '../random';
 import { initBackend } from '../backend';
 import { toClipInput } from '../clip/preprocess';
+import { defaultThreads } from '../clip/workers';
 
 export interface BenchResult {
   case: string;
@@ -23,21 +24,33 @@ interface BenchCase {
    * Builds the workload; returns the timed function, the units per call, and a cleanup. A run that
    * returns a number reports its own seconds for `units` (e.g. per-step times, without start-up).
    */
-  setup(): { run: () => void | number | Promise<void | number>; units: number; cleanup: () => void };
+  setup(threads: number): { run: () => void | number | Promise<void | number>; units: number; cleanup: () => void | Promise<void> };
+}
+
+/** Starts the model's tower workers on the first call (so the warm-up run pays for it), then runs f. */
+function withThreads(model: ClipModel, threads: number, towers: ('text' | 'image')[], f: () => void): () => Promise<void> {
+  let started = false;
+  return async () => {
+    if (!started) {
+      await model.startWorkers(threads, towers);
+      started = true;
+    }
+    f();
+  };
 }
 
 function imageCase(name: 'ViT-B/32' | 'RN50', batch: number): BenchCase {
   return {
     describe: `${name} encodeImage, random weights, batch ${batch} at 224 px`,
     unit: 'images',
-    setup() {
+    setup(threads) {
       const c = namedConfig(name);
       const model = new ClipModel(c, randomStateDict(c, 0));
       const pixels = tf.randomNormal([batch, 3, 224, 224], 0, 1, 'float32', 1) as tf.Tensor4D;
       return {
-        run: () => { tf.tidy(() => model.encodeImage(pixels).dataSync()); },
+        run: withThreads(model, threads, ['image'], () => { tf.tidy(() => model.encodeImage(pixels).dataSync()); }),
         units: batch,
-        cleanup: () => { pixels.dispose(); model.dispose(); },
+        cleanup: async () => { pixels.dispose(); await model.stopWorkers(); model.dispose(); },
       };
     },
   };
@@ -48,7 +61,7 @@ function textCase(truncate: boolean): BenchCase {
   return {
     describe: `ViT-B text tower, 100 prompts of 8-20 tokens padded to 77, ${truncate ? 'computed up to the last EOT (exact causal truncation)' : 'all 77 positions computed'}`,
     unit: 'prompts',
-    setup() {
+    setup(threads) {
       const c = namedConfig('ViT-B/32');
       const model = new ClipModel(c, randomStateDict(c, 0));
       const r = uniform(3, 'bench');
@@ -63,9 +76,9 @@ function textCase(truncate: boolean): BenchCase {
       }
       const embeds = model.tokenEmbeddings({ ids, shape: [100, 77] });
       return {
-        run: () => { tf.tidy(() => model.text.encodeTokenEmbeddings(embeds, eot, truncate).dataSync()); },
+        run: withThreads(model, threads, ['text'], () => { tf.tidy(() => model.text.encodeTokenEmbeddings(embeds, eot, truncate).dataSync()); }),
         units: 100,
-        cleanup: () => { embeds.dispose(); model.dispose(); },
+        cleanup: async () => { embeds.dispose(); await model.stopWorkers(); model.dispose(); },
       };
     },
   };
@@ -144,7 +157,7 @@ function promptStepCase(method: 'coop' | 'cocoop'): BenchCase {
   return {
     describe: `one ${method === 'coop' ? 'CoOp' : 'CoCoOp'} step: ViT-B/32 text tower, 100 classes, 16 ctx, batch ${batch} of cached image features, forward + backward + SGD`,
     unit: 'steps',
-    setup() {
+    setup(threads) {
       const { CoOp } = require('../methods/coop') as typeof import('../methods/coop');
       const { CoCoOp } = require('../methods/cocoop') as typeof import('../methods/cocoop');
       const { crossEntropy } = require('../methods/method') as typeof import('../methods/method');
@@ -161,14 +174,14 @@ function promptStepCase(method: 'coop' | 'cocoop'): BenchCase {
       const features = tf.tidy(() => { const f = tf.randomNormal([batch, c.embedDim], 0, 1, 'float32', 2); return tf.div(f, tf.norm(f, 2, -1, true)) as tf.Tensor2D; });
       const labels = Array.from({ length: batch }, (_, i) => (7 * i) % 100);
       return {
-        run: () => {
+        run: withThreads(model, threads, ['text'], () => {
           const { value, grads } = tf.variableGrads(() => crossEntropy(prompt.logits({ features }), labels), vars);
           sgd.apply(vars.map((v) => grads[v.name]), 0.002);
           value.dataSync();
           tf.dispose([value, ...Object.values(grads)]);
-        },
+        }),
         units: 1,
-        cleanup: () => { features.dispose(); sgd.dispose(); prompt.dispose(); model.dispose(); },
+        cleanup: async () => { features.dispose(); sgd.dispose(); prompt.dispose(); await model.stopWorkers(); model.dispose(); },
       };
     },
   };
@@ -285,12 +298,17 @@ export const BENCH_CASES: Record<string, BenchCase> = {
   'text-k100-full': textCase(false),
 };
 
-export async function runBench(name: string, repeats = 3, log: (s: string) => void = () => undefined): Promise<BenchResult> {
+/**
+ * Runs a case. `threads` (default: defaultThreads(), i.e. PROMPTLAB_WORKERS or the cores on WASM)
+ * is what the cases on CLIP's frozen towers split their rows over (ClipModel.startWorkers).
+ */
+export async function runBench(name: string, repeats = 3, log: (s: string) => void = () => undefined, threads?: number): Promise<BenchResult> {
   const bc = BENCH_CASES[name];
   if (!bc) throw new Error(`unknown bench case '${name}' (valid: ${Object.keys(BENCH_CASES).join(', ')})`);
   const info = await initBackend();
-  log(`${name}: ${bc.describe} on ${info.name}`);
-  const { run, units, cleanup } = bc.setup();
+  const n = threads ?? defaultThreads();
+  log(`${name}: ${bc.describe} on ${info.name}${n > 1 ? `, ${n} threads for the frozen towers (worker threads hold copies)` : ', one thread'}`);
+  const { run, units, cleanup } = bc.setup(n);
   try {
     await run(); // warm-up: kernel compilation and first allocations
     const times: number[] = [];
@@ -309,6 +327,6 @@ export async function runBench(name: string, repeats = 3, log: (s: string) => vo
     log(`  peak memory: ${(prof.peakBytes / 1e6).toFixed(1)} MB in tensors during a run, peak process RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
     return { case: name, backend: info.name, median_s: median, unit_per_s: units / median };
   } finally {
-    cleanup();
+    await cleanup();
   }
 }

@@ -30,6 +30,7 @@ export async function encodeCommand(argv: string[], log: (s: string) => void): P
   }
   log(`backend: ${(await initBackend()).name}`);
   const model = ClipModel.load(weights);
+  await model.startWorkers(); // rows over the cores on WASM (values unchanged)
   log(`${weights}: ${model.kind === 'vit' ? 'ViT' : 'ModifiedResNet'} CLIP, embed ${model.config.embedDim}, context ${model.config.contextLength}`);
   const out: Record<string, TensorToWrite> = {};
   const pixels = px ? tf.tensor4d(px.data as Float32Array, px.shape as [number, number, number, number]) : null;
@@ -57,6 +58,7 @@ export async function encodeCommand(argv: string[], log: (s: string) => void): P
     }
   } finally {
     pixels?.dispose();
+    await model.stopWorkers();
     model.dispose();
   }
   writeSafetensors(outFile, out, { weights, producer: 'promptlab encode' });

@@ -7,6 +7,7 @@ import { TextTower } from './text';
 import { VisionTransformer } from './vit';
 import { ModifiedResNet } from './resnet';
 import { loadWeights, StateDict } from './weights';
+import { defaultThreads, splitRows, TowerWorkers, type Tower } from './workers';
 
 /** Token ids [M, L]: a tensor, or a flat Int32Array with its shape (e.g. a tokenizer batch). */
 export type TextInput = tf.Tensor2D | { ids: Int32Array; shape: [number, number] };
@@ -133,7 +134,44 @@ export class ClipModel {
   /** pixel_values NCHW [N, 3, R, R] (normalised) -> image features [N, E], not normalised. */
   encodeImage(pixels: tf.Tensor4D): tf.Tensor2D {
     this.live();
+    const pool = this.workers;
+    if (pool?.towers.includes('image') && pixels.shape[0] >= pool.size && !tf.engine().isTapeOn()) {
+      return tf.tidy(() => splitRows(pool, 'image', pixels, null, this.config.embedDim, false, (part) => this.visual.encode(part as tf.Tensor4D)));
+    }
     return this.visual.encode(pixels);
+  }
+
+  private workers: TowerWorkers | null = null;
+
+  /**
+   * Starts worker threads that share the rows of the frozen towers' calls: prompts through
+   * encodeTokenEmbeddings / encodeText (also under a gradient tape, for prompt learning) and images
+   * through encodeImage (without a tape). Each worker holds a copy of the towers named. `threads`
+   * counts this one (default: defaultThreads(), from PROMPTLAB_WORKERS or the cores on WASM/CPU);
+   * fewer than 2 starts nothing. Values equal the one-thread ones (rows are independent). A model
+   * whose weights train (pretraining) keeps to its own thread: the copies would go stale.
+   */
+  async startWorkers(threads = defaultThreads(), towers: Tower[] = ['text', 'image']): Promise<number> {
+    this.live();
+    if (this.trainable || threads < 2) return 1;
+    await this.stopWorkers();
+    const pool = await TowerWorkers.start(this.config, this.stateDict(), threads, towers);
+    this.workers = pool;
+    this.text.workers = pool;
+    return pool.size;
+  }
+
+  /** Stops the worker threads (if any); calls run on this thread again. */
+  async stopWorkers(): Promise<void> {
+    const pool = this.workers;
+    this.workers = null;
+    this.text.workers = null;
+    await pool?.stop();
+  }
+
+  /** Threads sharing the frozen towers' calls (1: this one only). */
+  get threads(): number {
+    return this.workers?.size ?? 1;
   }
 
   /** Token ids [M, L] -> text features [M, E], not normalised; computed up to the last EOT only. */
@@ -225,6 +263,7 @@ export class ClipModel {
 
   dispose(): void {
     if (this.disposed) return;
+    void this.stopWorkers();
     for (const t of this.params.created) t.dispose();
     this.disposed = true;
   }

@@ -23,7 +23,8 @@ export function isTrainable(t: tf.Tensor): boolean {
 function matMulFrozen(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => ({
     value: tf.matMul(args[0] as tf.Tensor2D, w),
-    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.matMul(dy as tf.Tensor2D, tf.transpose(w)),
+    // in a tidy: tfjs calls a custom gradient outside one, and the transposed weight would live to the end of the backward
+    gradFunc: (dy: tf.Tensor | tf.Tensor[]) => tf.tidy(() => tf.matMul(dy as tf.Tensor2D, tf.transpose(w))),
   }));
   return f(x) as tf.Tensor2D;
 }
@@ -35,10 +36,10 @@ function matMulBoth(x: tf.Tensor2D, w: tf.Tensor2D): tf.Tensor2D {
     save([xIn, wIn]);
     return {
       value: tf.matMul(xIn, wIn),
-      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => [
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.tidy(() => [
         tf.matMul(dy as tf.Tensor2D, tf.transpose(saved[1] as tf.Tensor2D)),
         tf.matMul(tf.transpose(saved[0] as tf.Tensor2D), dy as tf.Tensor2D),
-      ],
+      ]),
     };
   });
   return f(x, w) as tf.Tensor2D;

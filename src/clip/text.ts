@@ -4,6 +4,8 @@ import * as tf from '@tensorflow/tfjs';
 import type { ClipConfig } from './config';
 import { causalMask, isTrainable, layerNorm, matMul, Norm, ResidualBlock, residualBlock, residualBlockAfterPrefix } from './ops';
 import type { ParamReader } from './params';
+import { splitRows, type TowerWorkers } from './workers';
+import { residualBlockFrozen } from './frozen-block';
 
 export class TextTower {
   readonly tokenEmbedding: tf.Tensor2D;  // [V, D]
@@ -11,6 +13,8 @@ export class TextTower {
   readonly blocks: ResidualBlock[];
   readonly lnFinal: Norm;
   readonly projection: tf.Tensor2D;      // [D, E]
+  /** Worker threads that share the rows of encodeTokenEmbeddings (ClipModel.startWorkers). */
+  workers: TowerWorkers | null = null;
 
   constructor(p: ParamReader, readonly config: ClipConfig) {
     const { vocabSize: v, contextLength: c, transformerWidth: d, embedDim: e } = config;
@@ -40,8 +44,11 @@ export class TextTower {
     const length = embeds.shape[1];
     let x = tf.add(embeds, this.positional.slice([0, 0], [length, -1])) as tf.Tensor3D;
     const mask = causalMask(length); // built per call: a cache would hold tensors across calls
+    // under a tape with frozen weights (prompt learning), each block is one op that keeps ~10 floats
+    // per position and unit of width for its backward instead of autodiff's ~140 (frozen-block.ts)
+    const fused = tf.engine().isTapeOn() && this.frozen();
     // one tidy per block: intermediates die with their block (what backprop needs is kept by tfjs)
-    for (const b of this.blocks) x = tf.tidy(() => residualBlock(x, b, mask));
+    for (const b of this.blocks) x = tf.tidy(() => (fused ? residualBlockFrozen(x, b, mask) : residualBlock(x, b, mask)));
     return x;
   }
 
@@ -72,10 +79,20 @@ export class TextTower {
     const eot = Array.from(eotIndex);
     return tf.tidy(() => {
       const x = used < length ? (embeds.slice([0, 0, 0], [k, used, d]) as tf.Tensor3D) : embeds;
-      const rows = this.checkpointRows(used);
-      if (k > rows && tf.engine().isTapeOn() && this.frozen()) return this.encodeCheckpointed(x, eot, rows);
-      return this.encodeRows(x, eot);
+      const tape = tf.engine().isTapeOn();
+      const pool = this.workers;
+      if (pool && k >= pool.size && (!tape || this.frozen())) {
+        return splitRows(pool, 'text', x, eot, this.config.embedDim, tape, (part, e) => this.encodeLocal(part as tf.Tensor3D, e, tape));
+      }
+      return this.encodeLocal(x, eot, tape);
     });
+  }
+
+  /** This thread's rows: in one pass, or checkpointed when many prompts go through under a tape. */
+  private encodeLocal(x: tf.Tensor3D, eot: number[], tape: boolean): tf.Tensor2D {
+    const rows = this.checkpointRows(x.shape[1]);
+    if (x.shape[0] > rows && tape && this.frozen()) return this.encodeCheckpointed(x, eot, rows);
+    return this.encodeRows(x, eot);
   }
 
   /** [K, L, D] -> [K, E]: the transformer, the EOT position of each row, ln_final and the projection. */
@@ -86,13 +103,18 @@ export class TextTower {
 
   /**
    * Bytes of activations that one chunk of prompts may keep for backprop (see encodeCheckpointed).
-   * 256 MB keeps a CoOp step on ImageNet's 1,000 classes with ViT-B's text tower inside WASM's 4 GB.
+   * 1 GiB keeps a CoOp step on ImageNet's 1,000 classes with ViT-B's text tower inside WASM's 4 GB,
+   * and 100 classes (the papers' usual count) in one pass, without recomputing.
    */
-  static checkpointBytes = 256 * 2 ** 20;
+  static checkpointBytes = 2 ** 30;
 
-  /** Rows per chunk: about 24 floats per position, layer and unit of width are kept for backprop. */
+  /**
+   * Rows per chunk. A frozen block under a tape keeps about 12 floats per position and unit of width
+   * (frozen-block.ts) and the attention probabilities (heads x positions); 16 leaves a margin.
+   */
   private checkpointRows(used: number): number {
-    const perRow = used * this.config.transformerWidth * this.config.transformerLayers * 24 * 4;
+    const { transformerWidth: d, transformerLayers: layers, transformerHeads: heads } = this.config;
+    const perRow = layers * 4 * (used * d * 16 + heads * used * used);
     return Math.max(1, Math.floor(TextTower.checkpointBytes / perRow));
   }
 

@@ -19,7 +19,7 @@ import { runTransfer, TRANSFER_DATASETS, transferConfig, transferRoles } from '.
 import { czslConfig, runCzsl } from './czsl';
 import { denseConfig, denseDataset, runDense } from './dense';
 import { checkVideoRun, runVideo, videoConfig, videoRunOf, type VideoRun } from './video';
-import { checkVideoProtocol, MOTION_CLASS_SPLIT } from './video-protocols';
+import { checkVideoProtocol, MOTION_CLASS_SPLIT, VIDEO_PROTOCOLS } from './video-protocols';
 import { runZeroshot } from './zeroshot';
 import { officialBackbone, RealRun } from './real-runs';
 
@@ -103,6 +103,26 @@ export function defaultDatasets(experiment: ExperimentName, quick: boolean): rea
   if (experiment === 'dense') return ['world-scenes'];
   const all = experiment === 'transfer' ? TRANSFER_DATASETS : WORLD_CLASSIFICATION;
   return quick && experiment !== 'zeroshot' ? all.filter((d) => d !== 'world-colors') : all;
+}
+
+/** The protocol a run follows when none is given, and that a results.json recording none followed: video's closed set; the other experiments have one protocol (undefined). */
+export function defaultProtocol(experiment: string): string | undefined {
+  return experiment === 'video' ? 'closed' : undefined;
+}
+
+/** A protocol given for an experiment, checked: one of video's (closed, fewshot, zeroshot); the other experiments take none. */
+export function checkProtocol(experiment: ExperimentName, protocol: string): string {
+  if (experiment !== 'video') throw new Error(`${experiment}: --protocol is a video option (its protocols: ${VIDEO_PROTOCOLS.join(', ')}); ${experiment} has one protocol`);
+  return checkVideoProtocol(protocol);
+}
+
+/**
+ * The protocol a results config records (config.protocol), or the experiment's default where it
+ * records none; a value that is not a name (edited by hand) as its JSON, so that it matches no protocol.
+ */
+export function recordedProtocol(experiment: string, config: Record<string, unknown>): string | undefined {
+  const p = config.protocol;
+  return p === undefined ? defaultProtocol(experiment) : typeof p === 'string' ? p : JSON.stringify(p);
 }
 
 /** The folders under an experiment's that hold a protocol's runs: video's other protocols have their own (fewshot/, zeroshot/). */
@@ -215,6 +235,8 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
   const training = experiment === 'zeroshot' ? '' : experiment === 'video' ? '; training on frozen frame features' : experiment === 'dense' ? '; training on 256 px scenes with random flips' : cachedFeatures ? '; training on cached features' : '; training on augmented views';
   log(`${experiment}: backend ${info.name}; model ${shownPath(modelDir)}; ${quick ? 'quick' : 'full'} run, seeds ${seeds.join(',')}${training}`);
   const { model, tokenizer } = loadClip(resolved, log);
+  const threads = await model.startWorkers(); // the frozen towers' rows over the cores (WASM runs one core per thread); values unchanged
+  if (threads > 1) log(`${experiment}: the frozen towers on ${threads} threads (PROMPTLAB_WORKERS=1 for one)`);
   const backbone = real ? officialBackbone(model.config) : null;
   if (real && !backbone) log(`${experiment}: ${resolved.label} is none of the official configs' backbones (RN50, RN101, ViT-B/32, ViT-B/16): their vit_b16 configs are used (the same optimiser and input; they differ only in the backbone they name)`);
   const started = Date.now();
@@ -231,6 +253,7 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
     log(`${experiment}: wrote ${shownPath(path.join(out, 'results.json'))} (${config.seconds} s)`);
     return results;
   } finally {
+    await model.stopWorkers();
     model.dispose();
   }
 }

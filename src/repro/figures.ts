@@ -3,7 +3,10 @@
 // through headless Chromium, standalone HTML, CSV and Markdown tables), with a copy of each
 // experiment's results.json under DIR/results/. Experiments run where `promptlab repro` puts them
 // (runs/<experiment>/<quick|full>/, with their run records) and results made there by the same
-// configuration, model, data and clean commit (e.g. by the notebooks) are reused.
+// configuration, model, data and clean commit (e.g. by the notebooks) are reused. A section may ask
+// for one of an experiment's protocols (video's fewshot and zeroshot: runs/video/<protocol>/...), and
+// for the committed full results (results/...), which are loaded, never run, as the notebooks show
+// them beside their quick runs.
 import { writeFileAtomic } from '../io/files';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -17,7 +20,7 @@ import { tableCsv, tableMarkdown, tablesFor, vocabularyTable, type Table } from 
 import { runCoOpWalkthrough } from './coop-walkthrough';
 import { runCspWalkthrough } from './csp-walkthrough';
 import { cspWalkthroughFigures } from '../viz/czsl-figures';
-import { runExperiment, type ExperimentName } from './experiments';
+import { checkProtocol, committedResults, committedResultsDir, defaultProtocol, runExperiment, type ExperimentName } from './experiments';
 import { runPromptStudy } from './prompts';
 import { runVideoWalkthrough } from './video';
 import { runDenseWalkthrough } from './dense';
@@ -41,11 +44,88 @@ interface Outputs {
   tables: Table[];
 }
 
-interface Context {
+/** Which results of an experiment a section asks for. */
+export interface ExperimentRequest {
+  /** One of the experiment's protocols (video: closed, its default, fewshot or zeroshot); absent: the default. */
+  protocol?: string;
+  /** The committed full-protocol results (results/<experiment>[/<protocol>]/full), loaded, never run; default: a run (reused where it can be). */
+  committed?: boolean;
+}
+
+export interface Context {
   quick: boolean;
   model: string;
   log: (line: string) => void;
-  experiment(name: ExperimentName): Promise<Results>;
+  /** The results of an experiment (and protocol): each asked for once per `npm run figures`, the same promise after. */
+  experiment(name: ExperimentName, request?: ExperimentRequest): Promise<Results>;
+}
+
+/**
+ * The name a request's results go by in the context's cache and in DIR/results/: the experiment, its
+ * protocol where it is not the default (video-fewshot), and -committed for the committed results.
+ * The default protocol given by name is the same request as none given (video's closed: video).
+ */
+export function requestKey(name: ExperimentName, request: ExperimentRequest = {}): string {
+  const protocol = request.protocol === undefined ? undefined : checkProtocol(name, request.protocol);
+  const own = protocol !== undefined && protocol !== defaultProtocol(name) ? `-${protocol}` : '';
+  return `${name}${own}${request.committed ? '-committed' : ''}`;
+}
+
+export interface ContextOptions {
+  quick: boolean;
+  /** The model folder (resolved). */
+  model: string;
+  /** Where the copies of the results go: DIR/results/<key>.json. */
+  out: string;
+  log: (line: string) => void;
+  /** Runs (or reuses) an experiment under a protocol (undefined: its default). */
+  run: (name: ExperimentName, protocol: string | undefined) => Promise<Results>;
+  /** Loads the committed results of an experiment's protocol (default: committedResults). */
+  committed?: (name: ExperimentName, protocol: string | undefined) => Results;
+}
+
+/**
+ * The context the sections make their outputs with: each (experiment, protocol, run or committed)
+ * is run or loaded once, cached under requestKey, and its results.json copied to DIR/results/<key>.json.
+ */
+export function figuresContext(opts: ContextOptions): Context {
+  const cache = new Map<string, Promise<Results>>();
+  const load = opts.committed ?? ((name: ExperimentName, protocol: string | undefined) => {
+    const r = committedResults(name, protocol);
+    opts.log(`  ${name}${protocol === undefined ? '' : ` --protocol ${protocol}`}: the committed results in ${shownPath(committedResultsDir(name, protocol))} (loaded, not run)`);
+    return r;
+  });
+  return {
+    quick: opts.quick,
+    model: opts.model,
+    log: opts.log,
+    experiment(name, request = {}) {
+      const key = requestKey(name, request);
+      if (!cache.has(key)) {
+        const protocol = request.protocol === undefined || request.protocol === defaultProtocol(name) ? undefined : request.protocol;
+        const results = request.committed ? Promise.resolve().then(() => load(name, protocol)) : opts.run(name, protocol);
+        cache.set(key, results.then((r) => {
+          fs.mkdirSync(path.join(opts.out, 'results'), { recursive: true });
+          writeFileAtomic(path.join(opts.out, 'results', `${key}.json`), JSON.stringify(r, null, 2) + '\n');
+          return r;
+        }));
+      }
+      return cache.get(key)!;
+    },
+  };
+}
+
+/** The video protocols whose committed full results notebook 05 shows beside the closed set, in its order. */
+export const VIDEO_COMMITTED_PROTOCOLS = ['fewshot', 'zeroshot'] as const;
+
+/**
+ * Notebook 05's few-shot (accuracy against k clips per motion, per method) and held-out-motion
+ * figures and tables, from the committed full results of those protocols: loaded, nothing trains.
+ */
+export async function videoProtocolOutputs(ctx: Context): Promise<Outputs> {
+  const all: Results[] = [];
+  for (const protocol of VIDEO_COMMITTED_PROTOCOLS) all.push(await ctx.experiment('video', { protocol, committed: true }));
+  return { figures: all.flatMap((r) => figuresFor(r)), tables: all.flatMap((r) => tablesFor(r)) };
 }
 
 /** Runs `f` with the context's MiniCLIP loaded, and disposes it after. */
@@ -109,11 +189,12 @@ export const NOTEBOOK_SECTIONS: { notebook: string; title: string; make: (ctx: C
   },
   {
     notebook: '05-video',
-    title: 'Video prompting: time order, prompts and the temporal transformer',
+    title: 'Video prompting: time order, prompts and the temporal transformer; few-shot and held-out motions',
     async make(ctx) {
       const results = await ctx.experiment('video');
       const walk = withModel(ctx, ({ model, tokenizer }) => runVideoWalkthrough(model, tokenizer, { quick: ctx.quick }));
-      return { figures: [...figuresFor(results), videoConfusionFigure(walk)], tables: tablesFor(results) };
+      const protocols = await videoProtocolOutputs(ctx);
+      return { figures: [...figuresFor(results), videoConfusionFigure(walk), ...protocols.figures], tables: [...tablesFor(results), ...protocols.tables] };
     },
   },
   {
@@ -165,22 +246,13 @@ export async function regenerateFigures(opts: FiguresOptions = {}): Promise<Figu
   const log = opts.log ?? (() => undefined);
   const info = await initBackend();
   log(`figures: ${quick ? 'quick' : 'full'} runs on ${info.name}, writing to ${shownPath(out)}`);
-  const cache = new Map<ExperimentName, Promise<Results>>();
-  const ctx: Context = {
+  const ctx = figuresContext({
     quick,
     model: path.resolve(opts.model ?? MINICLIP_DIR),
+    out,
     log,
-    experiment(name) {
-      if (!cache.has(name)) {
-        cache.set(name, runExperiment(name, { quick, model: opts.model, reuse: true, log: (l) => log(`  ${l}`), onProgress: opts.onProgress }).then((r) => {
-          fs.mkdirSync(path.join(out, 'results'), { recursive: true });
-          writeFileAtomic(path.join(out, 'results', `${name}.json`), JSON.stringify(r, null, 2) + '\n');
-          return r;
-        }));
-      }
-      return cache.get(name)!;
-    },
-  };
+    run: (name, protocol) => runExperiment(name, { quick, model: opts.model, reuse: true, ...(protocol === undefined ? {} : { protocol }), log: (l) => log(`  ${l}`), onProgress: opts.onProgress }),
+  });
   let renderer: FigureRenderer | null = null;
   let staticSkipped: string | undefined;
   try {

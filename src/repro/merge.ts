@@ -1,13 +1,15 @@
 // One experiment run in parts (datasets, seeds or few-shot's shot counts on separate cores or
 // machines) put back together: `promptlab merge-results --out DIR PART...`. The parts must be the same
-// experiment with the same configuration (apart from datasets, seeds, shots and time), model files
-// and backend. A (method, dataset, split, metric, seed) that two parts both measured must have the
+// experiment with the same configuration (apart from datasets, seeds, shots and time; video's
+// protocol included, a part that records none following the default, closed), model files and
+// backend. A (method, dataset, split, metric, seed) that two parts both measured must have the
 // same value in both, and is kept once: few-shot runs split by shots each measure the zero-shot row
 // (accuracy@0) of their dataset and seed, by the same computation. Rows are kept as measured; the rows
 // an experiment derives across datasets (base-to-new's average H) are recomputed over all of them.
 import * as path from 'path';
 import { WORLD_CLASSIFICATION } from '../data/world-benchmarks';
 import { base2newAverageRows } from './base2new';
+import { defaultProtocol, recordedProtocol } from './experiments';
 import { readResults, summarise, writeResults, type DataRecord, type ResultRow, type Results } from './record';
 
 /**
@@ -22,17 +24,30 @@ const FEWSHOT_PART_KEYS = new Set([...PART_KEYS, 'shots', 'coop']);
 
 const partKeys = (experiment: string) => (experiment === 'fewshot' ? FEWSHOT_PART_KEYS : PART_KEYS);
 
+/** Compared on their own, before the rest of the configuration: the protocol, an absent one being the experiment's default. */
+const OWN_CHECK_KEYS = new Set(['protocol']);
+
 function sameConfig(experiment: string, a: Record<string, unknown>): string {
   const keys = partKeys(experiment);
-  return JSON.stringify(Object.fromEntries(Object.entries(a).filter(([k]) => !keys.has(k))));
+  return JSON.stringify(Object.fromEntries(Object.entries(a).filter(([k]) => !keys.has(k) && !OWN_CHECK_KEYS.has(k))));
 }
 
 function firstDifference(experiment: string, a: Record<string, unknown>, b: Record<string, unknown>): string {
   const part = partKeys(experiment);
-  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !part.has(k));
+  const keys = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter((k) => !part.has(k) && !OWN_CHECK_KEYS.has(k));
   const k = keys.find((key) => JSON.stringify(a[key]) !== JSON.stringify(b[key]));
   const show = (v: unknown) => (v === undefined ? 'missing' : JSON.stringify(v));
   return k === undefined ? '' : `${k}: ${show(a[k])} there, ${show(b[k])} here`;
+}
+
+/**
+ * The protocol a part followed as a mismatch shows it: the recorded value, or for a part that records
+ * none 'missing' and the experiment's default it stands for (video's "closed").
+ */
+function shownProtocol(r: Results): string {
+  if (r.config.protocol !== undefined) return JSON.stringify(r.config.protocol);
+  const d = defaultProtocol(r.experiment);
+  return d === undefined ? 'missing' : `missing (the default, ${JSON.stringify(d)})`;
 }
 
 /**
@@ -124,6 +139,8 @@ export function mergeResults(dirs: readonly string[], out: string): Results {
   for (const { dir, results: r } of parts.slice(1)) {
     const where = `${dir} and ${first.dir}`;
     if (r.experiment !== f.experiment) throw new Error(`merge-results: ${where} are different experiments (${r.experiment}, ${f.experiment})`);
+    // video's protocols (closed, fewshot, zeroshot) measure different things; a part that records none followed the default
+    if (recordedProtocol(r.experiment, r.config) !== recordedProtocol(f.experiment, f.config)) throw new Error(`merge-results: ${first.dir} and ${dir} differ in configuration (protocol: ${shownProtocol(f)} there, ${shownProtocol(r)} here)`);
     if (sameConfig(f.experiment, r.config) !== sameConfig(f.experiment, f.config)) throw new Error(`merge-results: ${where} differ in configuration (${firstDifference(f.experiment, f.config, r.config)})`);
     if (JSON.stringify(r.model?.files ?? null) !== JSON.stringify(f.model?.files ?? null)) throw new Error(`merge-results: ${where} used different model files (see their record.json)`);
     if (r.env.backend !== f.env.backend) throw new Error(`merge-results: ${where} ran on different backends (${r.env.backend}, ${f.env.backend})`);

@@ -3,13 +3,13 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import { parse, positiveInt, requireModel, UsageError } from '../cli/args';
-import { EXPERIMENTS, isExperiment } from '../repro/experiments';
+import { checkProtocol, EXPERIMENTS, isExperiment } from '../repro/experiments';
 import { shownPath } from '../repro/record';
 import { makeManifest, saveManifest } from './grid';
 import { reportLines, runLocal, type SweepReport } from './local';
 import { submitSlurm, type SlurmOptions } from './slurm';
 
-export const SWEEP_USAGE = 'sweep <experiment> --grid SPEC [--workers N | --slurm [--wait] [--partition P] [--gpus-per-task G] [--time T] [--mem M] [--account A] [--cpus-per-task C] [--no-submit]] --out DIR [--quick] [--model DIR|FILE|NAME] [--cached-features] [--variants a,b]';
+export const SWEEP_USAGE = 'sweep <experiment> --grid SPEC [--workers N | --slurm [--wait] [--partition P] [--gpus-per-task G] [--time T] [--mem M] [--account A] [--cpus-per-task C] [--no-submit]] --out DIR [--quick] [--model DIR|FILE|NAME] [--cached-features] [--variants a,b] [--protocol P]';
 export const COLLECT_USAGE = 'collect DIR --out DIR2 [--allow-missing]';
 
 const SLURM_ONLY: [string, keyof SlurmOptions][] = [['partition', 'partition'], ['gpus-per-task', 'gpusPerTask'], ['time', 'time'], ['mem', 'mem'], ['account', 'account'], ['cpus-per-task', 'cpusPerTask']];
@@ -54,7 +54,7 @@ function exitCode(r: SweepReport | undefined, by: NodeJS.Signals | null): number
 export async function sweepCommand(argv: string[], log: (s: string) => void): Promise<number> {
   const { values, positionals } = parse('sweep', argv, {
     grid: { type: 'string' }, out: { type: 'string' }, workers: { type: 'string' }, slurm: { type: 'boolean' }, wait: { type: 'boolean' }, 'no-submit': { type: 'boolean' },
-    quick: { type: 'boolean' }, model: { type: 'string' }, 'cached-features': { type: 'boolean' }, variants: { type: 'string' },
+    quick: { type: 'boolean' }, model: { type: 'string' }, 'cached-features': { type: 'boolean' }, variants: { type: 'string' }, protocol: { type: 'string' },
     partition: { type: 'string' }, 'gpus-per-task': { type: 'string' }, time: { type: 'string' }, mem: { type: 'string' }, account: { type: 'string' }, 'cpus-per-task': { type: 'string' },
   });
   const experiment = positionals[0];
@@ -70,6 +70,14 @@ export async function sweepCommand(argv: string[], log: (s: string) => void): Pr
   }
   if (values.wait === true && values['no-submit'] === true) throw new UsageError('promptlab sweep: --wait waits for a submitted array; --no-submit submits none');
   const workers = positiveInt('sweep', 'workers', values.workers as string | undefined, 1);
+  const protocol = values.protocol as string | undefined;
+  if (protocol !== undefined) {
+    try {
+      checkProtocol(experiment, protocol);
+    } catch (e) {
+      throw new UsageError(`promptlab sweep: ${(e as Error).message}`);
+    }
+  }
   let manifest;
   try {
     manifest = makeManifest(experiment, values.grid, {
@@ -77,6 +85,7 @@ export async function sweepCommand(argv: string[], log: (s: string) => void): Pr
       model: modelOption(values.model as string | undefined),
       cachedFeatures: values['cached-features'] === true,
       variants: values.variants === undefined ? undefined : (values.variants as string).split(',').map((v) => v.trim()),
+      protocol,
     });
   } catch (e) {
     if (e instanceof UsageError) throw e;

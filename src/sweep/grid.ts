@@ -1,11 +1,12 @@
 // A sweep's grid: SPEC (`seeds=1,2,3;datasets=world-shapes,world-colors`, and for fewshot `shots=1,16`)
-// expanded into run configs, one `promptlab repro` each, with a stable id made of its parameters
+// expanded into run configs, one `promptlab repro` each (with the options every run shares: --quick,
+// --model, --cached-features, --variants, and video's --protocol), with a stable id made of its parameters
 // (`seed1_world-shapes`, `seed1_world-shapes_shot16`), and the manifest DIR/grid.json that local runs,
 // Slurm array tasks and `promptlab collect` share.
 import * as fs from 'fs';
 import * as path from 'path';
 import { readJsonFile, writeFileAtomic } from '../io/files';
-import { defaultDatasets, defaultSeeds, EXPERIMENTS, isExperiment, type ExperimentName } from '../repro/experiments';
+import { checkProtocol, defaultDatasets, defaultProtocol, defaultSeeds, EXPERIMENTS, isExperiment, type ExperimentName } from '../repro/experiments';
 import { checkShots, checkVariants, protocolShots } from '../repro/fewshot';
 import { REPO_ROOT, shownPath } from '../repro/record';
 
@@ -24,6 +25,11 @@ export interface SweepOptions {
   cachedFeatures: boolean;
   /** fewshot: CoOp's variants every run trains (null: the experiment's default). */
   variants: string[] | null;
+  /**
+   * video: the protocol every run follows (--protocol: closed, fewshot, zeroshot), as given; null or
+   * absent (manifests written before sweeps took it): none given, the experiment's default.
+   */
+  protocol?: string | null;
 }
 
 export interface RunConfig {
@@ -178,7 +184,18 @@ export function sharedArgs(o: SweepOptions): string[] {
     ...(o.model !== null ? ['--model', o.model] : []),
     ...(o.cachedFeatures ? ['--cached-features'] : []),
     ...(o.variants !== null ? ['--variants', o.variants.join(',')] : []),
+    ...(o.protocol ? ['--protocol', o.protocol] : []),
   ];
+}
+
+/** The protocol a sweep's runs follow: the one it was given, else the experiment's default (undefined for the experiments with one). */
+export function sweepProtocol(m: Pick<Manifest, 'experiment' | 'options'>): string | undefined {
+  return m.options.protocol ?? defaultProtocol(m.experiment);
+}
+
+/** How log lines name a sweep: its experiment, and --quick and --protocol where given. */
+export function sweepLabel(m: Manifest): string {
+  return `${m.experiment}${m.options.quick ? ' --quick' : ''}${m.options.protocol ? ` --protocol ${m.options.protocol}` : ''}`;
 }
 
 /**
@@ -218,11 +235,13 @@ export function makeManifest(experiment: string, spec: string, options: Partial<
     model: options.model ? (fs.existsSync(options.model) ? path.resolve(options.model) : options.model) : null,
     cachedFeatures: options.cachedFeatures === true && experiment !== 'zeroshot',
     variants: options.variants ?? null,
+    protocol: options.protocol ?? null,
   };
   if (opts.variants !== null) {
     if (experiment !== 'fewshot') throw new Error(`--variants is a fewshot option (CoOp's variants in its Figure 3), not one of ${experiment}`);
     checkVariants(opts.variants);
   }
+  if (opts.protocol !== null && opts.protocol !== undefined) checkProtocol(experiment, opts.protocol);
   const grid = parseGridSpec(experiment, spec, opts.quick);
   return { promptlab: 'sweep', version: 1, experiment, spec, grid, options: opts, runs: expandGrid(experiment, grid, opts) };
 }
@@ -260,6 +279,7 @@ function checkManifest(m: unknown, file: string): asserts m is Manifest {
   if (typeof o.experiment !== 'string' || !isExperiment(o.experiment)) throw bad(`unknown experiment ${JSON.stringify(o.experiment)}`);
   if (typeof o.spec !== 'string') throw bad('"spec" is not a string');
   if (typeof o.options !== 'object' || o.options === null) throw bad('"options" is not an object');
+  if (o.options.protocol !== undefined && o.options.protocol !== null && typeof o.options.protocol !== 'string') throw bad('"options.protocol" is not a string');
   if (!Array.isArray(o.runs) || o.runs.length === 0) throw bad('"runs" lists no run');
   o.runs.forEach((r, i) => {
     if (typeof r !== 'object' || r === null) throw bad(`runs[${i}] is not an object`);
@@ -287,7 +307,10 @@ function difference(a: Manifest, b: Manifest): string | null {
   for (const k of ['quick', 'model', 'cachedFeatures', 'variants'] as const) {
     if (JSON.stringify(a.options[k] ?? null) !== JSON.stringify(b.options[k] ?? null)) return `${k} ${JSON.stringify(a.options[k])}, not ${JSON.stringify(b.options[k])}`;
   }
-  const runs = (m: Manifest) => JSON.stringify(m.runs.map((r) => [r.id, r.args]).sort());
+  // the protocol as the runs follow it: none given is the default (video's closed)
+  if (sweepProtocol(a) !== sweepProtocol(b)) return `protocol ${JSON.stringify(sweepProtocol(a) ?? null)}, not ${JSON.stringify(sweepProtocol(b) ?? null)}`;
+  // each run's own arguments (the shared ones are the options, compared above)
+  const runs = (m: Manifest) => JSON.stringify(m.runs.map((r) => [r.id, r.args.slice(2 + sharedArgs(m.options).length)]).sort());
   if (runs(a) !== runs(b)) return `the grid '${a.spec}' (${a.runs.length} runs), not '${b.spec}' (${b.runs.length} runs)`;
   return null;
 }

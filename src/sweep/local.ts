@@ -11,7 +11,7 @@ import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
 import { REPO_ROOT, shownPath } from '../repro/record';
-import { runCommand, runDir, sweepCommand, type Manifest, type RunConfig } from './grid';
+import { runCommand, runDir, sweepCommand, sweepLabel, type Manifest, type RunConfig } from './grid';
 import { exitLine, LOG_FILE, runState, sweepStates } from './status';
 
 export const PROMPTLAB_BIN = path.join(REPO_ROOT, 'bin', 'promptlab.js');
@@ -58,7 +58,7 @@ export async function runLocal(dir: string, m: Manifest, opts: LocalOptions): Pr
   const skipped = states.filter((s) => s.state.state === 'done').map((s) => s.run.id);
   const todo = states.filter((s) => s.state.state !== 'done').map((s) => s.run);
   const report: SweepReport = { total, skipped, done: [], failed: [], stopped: [], notRun: [], interrupted: false, seconds: 0 };
-  log(`sweep: ${m.experiment}${m.options.quick ? ' --quick' : ''}, grid '${m.spec}': ${total} runs into ${shownPath(path.resolve(dir))}, ${opts.workers} worker${opts.workers === 1 ? '' : 's'}`);
+  log(`sweep: ${sweepLabel(m)}, grid '${m.spec}': ${total} runs into ${shownPath(path.resolve(dir))}, ${opts.workers} worker${opts.workers === 1 ? '' : 's'}`);
   if (skipped.length) log(`sweep: ${skipped.length} of ${total} runs finished earlier (valid run records): skipped${skipped.length <= 6 ? ` (${skipped.join(', ')})` : ''}`);
   if (todo.length === 0) {
     log('sweep: nothing left to run');

@@ -7,7 +7,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { writeFileAtomic } from '../io/files';
 import { REPO_ROOT, shownPath } from '../repro/record';
-import { MANIFEST_FILE, promptlabCommand, runCommand, sharedArgs, shellWord, sweepCommand, type Manifest } from './grid';
+import { MANIFEST_FILE, promptlabCommand, runCommand, sharedArgs, shellWord, sweepCommand, sweepLabel, type Manifest } from './grid';
 import { LOG_FILE, sweepStates } from './status';
 import type { SweepReport } from './local';
 
@@ -165,7 +165,7 @@ export async function submitSlurm(dir: string, m: Manifest, o: SubmitOptions): P
   const states = sweepStates(dir, m);
   const skipped = states.filter((s) => s.state.state === 'done').map((s) => s.run.id);
   const todo = states.filter((s) => s.state.state !== 'done').map((s) => s.run);
-  log(`sweep: ${m.experiment}${m.options.quick ? ' --quick' : ''}, grid '${m.spec}': ${m.runs.length} runs; wrote ${shownPath(path.join(path.resolve(dir), MANIFEST_FILE))} and ${shownPath(script)}`);
+  log(`sweep: ${sweepLabel(m)}, grid '${m.spec}': ${m.runs.length} runs; wrote ${shownPath(path.join(path.resolve(dir), MANIFEST_FILE))} and ${shownPath(script)}`);
   if (skipped.length) log(`sweep: ${skipped.length} of ${m.runs.length} runs finished earlier (valid run records): not submitted`);
   if (todo.length === 0) {
     log('sweep: nothing left to run');

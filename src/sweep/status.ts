@@ -5,8 +5,9 @@ import * as fs from 'fs';
 import * as path from 'path';
 import { MINICLIP_DIR } from '../miniclip';
 import { variantMethod, type CoOpVariant } from '../repro/fewshot';
+import { recordedProtocol } from '../repro/experiments';
 import { readResults, recordedPath, trainedOnCachedFeatures, type Results } from '../repro/record';
-import { runDir, type Manifest, type RunConfig } from './grid';
+import { runDir, sweepProtocol, type Manifest, type RunConfig } from './grid';
 
 export type RunState =
   | { state: 'done'; results: Results }
@@ -51,6 +52,9 @@ function mismatch(m: Manifest, run: RunConfig, r: Results): string | null {
   if (!same(c.seeds, run.seeds)) return `seeds ${JSON.stringify(c.seeds)}, not ${JSON.stringify(run.seeds)}`;
   if (!same(c.datasets, run.datasets)) return `datasets ${JSON.stringify(c.datasets)}, not ${JSON.stringify(run.datasets)}`;
   if (run.shots !== undefined && !same(c.shots, run.shots)) return `shots ${JSON.stringify(c.shots)}, not ${JSON.stringify(run.shots)}`;
+  // video's protocol: a results.json that records none followed the default (closed), as a sweep given none
+  const protocol = recordedProtocol(r.experiment, c);
+  if (protocol !== sweepProtocol(m)) return `protocol ${protocol ?? 'none'}, not ${sweepProtocol(m) ?? 'none'}`;
   // a model given by path is recorded by path; one given by name (repro resolves it) is checked by merge-results, which compares the model files
   const model = m.options.model === null ? MINICLIP_DIR : path.isAbsolute(m.options.model) ? m.options.model : null;
   if (model !== null && c.model !== recordedPath(model)) return `model ${String(c.model)}, not ${recordedPath(model)}`;

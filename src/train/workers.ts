@@ -28,6 +28,8 @@ export interface RunWorkersOptions {
   /** Floats each rank may exchange at once (the largest array passed to the collective). */
   capacity: number;
   onMessage?: (rank: number, message: unknown) => void;
+  /** Each worker once started (to post it messages, or unref it). */
+  onSpawn?: (rank: number, worker: Worker) => void;
 }
 
 /**
@@ -54,6 +56,7 @@ export function runWorkers<D, R>(module: string, fn: string, size: number, data:
       const workerData: WorkerData = { module, fn, data, rank, size, buffer };
       const w = new Worker(path.join(__dirname, 'worker-entry.cjs'), { workerData });
       workers.push(w);
+      opts.onSpawn?.(rank, w);
       w.on('message', (m: { type: string; value?: unknown; message?: string; stack?: string }) => {
         if (m.type === 'done') {
           results[rank] = m.value as R;

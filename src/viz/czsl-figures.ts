@@ -4,10 +4,14 @@
 // model's top predictions.
 import { pngDataUri } from './png';
 import type { CspWalkthrough } from '../repro/csp-walkthrough';
-import { methodLabel } from './figures';
+import { LEGEND_BELOW, methodLabel } from './figures';
+import { fitTitle } from './labels';
 import type { NamedFigure, PlotlyFigure } from './plotly';
 
 const FONT = { family: 'Helvetica, Arial, sans-serif', size: 12 };
+
+/** The gap between the two heatmaps, as a fraction of the plot width (at 900 px: about 80 px). */
+export const CZSL_GRID_XGAP = 0.22;
 
 /** Two heatmaps, zero-shot and CSP: rows attributes, columns objects; unseen pairs marked U in the cells. */
 export function recombinationGridFigure(w: CspWalkthrough, model = 'MiniCLIP'): NamedFigure {
@@ -35,7 +39,8 @@ export function recombinationGridFigure(w: CspWalkthrough, model = 'MiniCLIP'): 
     layout: {
       title: { text: `Which attribute-object pairs each model gets right (<b>U</b>: a pair unseen in training)<br><sup>world-czsl test split, closed world, at each model's best-HM bias; ${model}</sup>`, font: { size: 15 } },
       font: FONT,
-      grid: { rows: 1, columns: 2, pattern: 'independent', xgap: 0.12 },
+      // the right panel's attribute names need room clear of the left panel's last column
+      grid: { rows: 1, columns: 2, pattern: 'independent', xgap: CZSL_GRID_XGAP },
       xaxis: axis('object'), yaxis: { title: { text: 'attribute' }, autorange: 'reversed' },
       xaxis2: axis('object'), yaxis2: { autorange: 'reversed' },
       annotations: [
@@ -46,7 +51,7 @@ export function recombinationGridFigure(w: CspWalkthrough, model = 'MiniCLIP'): 
       plot_bgcolor: '#ffffff',
     },
   };
-  return { name: 'csp-recombination-grid', figure, width: 1400, height: 560 };
+  return fitTitle({ name: 'csp-recombination-grid', figure, width: 1400, height: 560 });
 }
 
 /** Seen against unseen accuracy as the bias on unseen pairs grows, for zero-shot CLIP and CSP; the area is the AUC. */
@@ -68,12 +73,12 @@ export function biasCurveFigure(w: CspWalkthrough, model = 'MiniCLIP'): NamedFig
       font: FONT,
       xaxis: { title: { text: 'unseen-pair accuracy (%)' }, rangemode: 'tozero', gridcolor: '#e5e5e5' },
       yaxis: { title: { text: 'seen-pair accuracy (%)' }, rangemode: 'tozero', gridcolor: '#e5e5e5' },
-      legend: { orientation: 'h', y: -0.2 },
-      margin: { t: 80, b: 100, l: 70, r: 30 },
+      legend: LEGEND_BELOW,
+      margin: { t: 80, b: 110, l: 70, r: 30 },
       plot_bgcolor: '#ffffff',
     },
   };
-  return { name: 'csp-bias-curve', figure, width: 800, height: 520 };
+  return fitTitle({ name: 'csp-bias-curve', figure, width: 800, height: 520 });
 }
 
 /** Test images of pairs never seen in training, each with zero-shot CLIP's and CSP's top predictions. */
@@ -102,7 +107,7 @@ export function recombinationExamplesFigure(w: CspWalkthrough): NamedFigure {
     });
   });
   layout.annotations = annotations;
-  return { name: 'csp-recombination-examples', figure: { data, layout } as PlotlyFigure, width: Math.max(900, 190 * n), height: 460 };
+  return fitTitle({ name: 'csp-recombination-examples', figure: { data, layout } as PlotlyFigure, width: Math.max(900, 190 * n), height: 460 });
 }
 
 export function cspWalkthroughFigures(w: CspWalkthrough, model = 'MiniCLIP'): NamedFigure[] {

@@ -4,7 +4,8 @@
 // training losses. Images and label maps travel as PNG data URIs; score maps as heatmaps on the
 // image's pixel grid (block-averaged to 32 x 32 cells: the map itself is 8 x 8, upsampled).
 import type { DenseMethod, DenseWalkthrough, DenseWalkthroughScene } from '../repro/dense';
-import { METHOD_STYLE, methodLabel } from './figures';
+import { LEGEND_BELOW, METHOD_STYLE, methodLabel } from './figures';
+import { fitTitle } from './labels';
 import type { NamedFigure, PlotlyFigure } from './plotly';
 import type { RawImage } from '../clip/image';
 import { contactSheet } from '../world/sheet';
@@ -200,7 +201,7 @@ export function scoreMapsFigure(w: DenseWalkthrough, scene: number | DenseWalkth
   const titles = ['image', 'ground truth', ...s.present.map((k) => `"${w.classNames[k]}"`)];
   titles.forEach((t, c) => annotations.push({ text: `<b>${t}</b>`, xref: `x${axisId(c)} domain`, yref: `y${axisId(c)} domain`, x: 0.5, y: 1.02, yanchor: 'bottom', showarrow: false }));
   layout.annotations = annotations;
-  return { name: `dense-score-maps-${s.index}`, figure: { data, layout } as PlotlyFigure, width: 190 + 190 * cols, height: 170 + 200 * rows.length };
+  return fitTitle({ name: `dense-score-maps-${s.index}`, figure: { data, layout } as PlotlyFigure, width: 190 + 190 * cols, height: 170 + 200 * rows.length });
 }
 
 /** Every walkthrough scene in a row: image, ground truth, then each method's prediction; the classes' colours in the legend. */
@@ -231,7 +232,7 @@ export function densePredictionsFigure(w: DenseWalkthrough, model = 'MiniCLIP'):
   });
   const titles = ['image', 'ground truth', ...METHODS.map((m) => `${SHORT[m]}<br>mIoU ${w.metrics[m].miou.toFixed(1)}`)];
   layout.annotations = titles.map((t, c) => ({ text: `<b>${t}</b>`, xref: `x${axisId(c)} domain`, yref: `y${axisId(c)} domain`, x: 0.5, y: 1.02, yanchor: 'bottom', showarrow: false, font: { size: 11 } }));
-  return { name: 'dense-predictions', figure: { data, layout } as PlotlyFigure, width: 200 * cols, height: 160 + 190 * rows };
+  return fitTitle({ name: 'dense-predictions', figure: { data, layout } as PlotlyFigure, width: 200 * cols, height: 160 + 190 * rows });
 }
 
 /** Training loss per iteration of each method (DenseCLIP's and fixed-prompts' include the auxiliary loss). */
@@ -247,12 +248,14 @@ export function denseTrainingFigure(w: DenseWalkthrough, model = 'MiniCLIP'): Na
       font: FONT,
       xaxis: { title: { text: 'iteration' }, gridcolor: '#e5e5e5' },
       yaxis: { title: { text: 'training loss' }, rangemode: 'tozero', gridcolor: '#e5e5e5' },
-      legend: { orientation: 'h', y: -0.2 },
-      margin: { t: 90, b: 90, l: 70, r: 30 },
+      // at the figure's foot in pixels: notebook 03 draws it 380 px high, where a paper-relative
+      // legend sat on the 'iteration' title
+      legend: LEGEND_BELOW,
+      margin: { t: 90, b: 100, l: 70, r: 30 },
       plot_bgcolor: '#ffffff',
     },
   };
-  return { name: 'dense-training', figure, width: 900, height: 460 };
+  return fitTitle({ name: 'dense-training', figure, width: 900, height: 460 });
 }
 
 export function denseWalkthroughFigures(w: DenseWalkthrough, model = 'MiniCLIP'): NamedFigure[] {

@@ -5,6 +5,7 @@ import * as path from 'path';
 import type { CoOpWalkthrough } from '../repro/coop-walkthrough';
 import type { PromptStudy } from '../repro/prompts';
 import { trainedOnCachedFeatures, type Results, type SummaryRow } from '../repro/record';
+import { fitTitle, labelBars } from './labels';
 import type { NamedFigure, PlotlyFigure } from './plotly';
 
 export const METHOD_STYLE: Record<string, { label: string; color: string }> = {
@@ -62,12 +63,24 @@ function find(summary: SummaryRow[], method: string, dataset: string, split: str
 
 const AXIS_FONT = { size: 13 };
 
+/**
+ * Legends sit at the bottom of the figure, in its pixels (not the plot's: a paper-relative position
+ * lands on the x-axis title when a figure is drawn shorter); margin.b leaves room for the tick
+ * labels and the axis title above it.
+ */
+export const LEGEND_BELOW = { orientation: 'h', yref: 'container', y: 0, yanchor: 'bottom', x: 0, xanchor: 'left' };
+
+/** A figure's title wrapped to its width, and its bars' values drawn clear of error bars and reference lines. */
+function finish(named: NamedFigure): NamedFigure {
+  return labelBars(fitTitle(named));
+}
+
 function baseLayout(title: string, extra: Record<string, unknown> = {}): Record<string, unknown> {
   return {
     title: { text: title, font: { size: 16 } },
     font: { family: 'Helvetica, Arial, sans-serif', size: 12 },
-    legend: { orientation: 'h', y: -0.2 },
-    margin: { t: 80, b: 90, l: 70, r: 20 },
+    legend: LEGEND_BELOW,
+    margin: { t: 80, b: 110, l: 70, r: 20 },
     plot_bgcolor: '#ffffff',
     ...extra,
   };
@@ -78,23 +91,15 @@ function yPercent(title: string, extra: Record<string, unknown> = {}): Record<st
 }
 
 /**
- * Bar labels that stay clear of the error bars: each value is written inside its bar from the
- * bar's base, and left out where the error bar's stem would reach it (|mean| - std under an eighth
- * of the axis span `span`) or where it would not fit at a readable size (UNIFORM_TEXT). Hover and
- * the tables have every number.
+ * Every bar's value as its text: labelBars (src/viz/labels.ts) draws it beyond the bar's error bar
+ * and clear of chance and reference lines; the bar itself shows no text.
  */
-function barLabels(rows: (SummaryRow | undefined)[], span: number, fmt: (v: number) => string = (v) => v.toFixed(1)): Record<string, unknown> {
-  return {
-    text: rows.map((r) => (r && Math.abs(r.mean) - (r.n > 1 ? r.std : 0) >= span / 8 ? fmt(r.mean) : '')),
-    textposition: 'inside',
-    insidetextanchor: 'start',
-    textangle: -90,
-    textfont: { color: '#ffffff', size: 11 },
-  };
+function barLabels(rows: (SummaryRow | undefined)[], fmt: (v: number) => string = (v) => v.toFixed(1)): Record<string, unknown> {
+  return { text: rows.map((r) => (r ? fmt(r.mean) : '')), textposition: 'none' };
 }
 
 /** Bars with error bars (std over seeds where there is more than one seed), labelled by barLabels. */
-function bars(method: string, xs: string[], rows: (SummaryRow | undefined)[], extra: Record<string, unknown> = {}, span = 100): Record<string, unknown> {
+function bars(method: string, xs: string[], rows: (SummaryRow | undefined)[], extra: Record<string, unknown> = {}): Record<string, unknown> {
   const std = rows.map((r) => (r && r.n > 1 ? r.std : 0));
   return {
     type: 'bar',
@@ -103,14 +108,12 @@ function bars(method: string, xs: string[], rows: (SummaryRow | undefined)[], ex
     y: rows.map((r) => (r ? r.mean : null)),
     marker: { color: methodColor(method) },
     error_y: { type: 'data', array: std, visible: std.some((s) => s > 0), color: '#222', thickness: 1.2, width: 3 },
-    ...barLabels(rows, span),
+    ...barLabels(rows),
     hovertemplate: `${methodLabel(method)}, %{x}: %{y:.1f}${std.some((s) => s > 0) ? ' ± %{error_y.array:.1f}' : ''}<extra></extra>`,
     ...extra,
   };
 }
 
-/** Bar labels never shrink below 9 px; those that would are hidden. */
-const UNIFORM_TEXT = { minsize: 9, mode: 'hide' };
 
 /** Chance accuracy (%) of a benchmark's split as the run recorded it (config.chance); for 'average', the mean over the benchmarks. */
 export function chanceOf(results: Results, dataset: string, split: string): number | undefined {
@@ -147,12 +150,11 @@ export function zeroshotFigure(results: Results): NamedFigure {
     data: [...methods.map((m) => bars(m, ds, ds.map((d) => find(results.summary, m, d, 'test', 'accuracy')))), ...chanceMarks(ds, ds.map((d) => chanceOf(results, d, 'test')))],
     layout: baseLayout(`Zero-shot test accuracy on the world benchmarks (${runLabel(results)})`, {
       barmode: 'group',
-      uniformtext: UNIFORM_TEXT,
       xaxis: { title: { text: 'benchmark (test split)', font: AXIS_FONT } },
       yaxis: yPercent('accuracy (%)'),
     }),
   };
-  return { name: 'zeroshot-accuracy', figure };
+  return finish({ name: 'zeroshot-accuracy', figure });
 }
 
 /** Accuracy of each template alone and of the ensemble, and what the logit scale does. */
@@ -198,12 +200,12 @@ export function promptStudyFigures(study: PromptStudy, model = 'MiniCLIP'): Name
       xaxis: { type: 'log', title: { text: 'logit scale (multiplies the cosine similarities; log axis)', font: AXIS_FONT } },
       yaxis: yPercent('accuracy, confidence (%)'),
       yaxis2: { title: { text: 'test NLL (nats)', font: AXIS_FONT }, overlaying: 'y', side: 'right', rangemode: 'tozero', showgrid: false, tickformat: '.1f' },
-      margin: { t: 80, b: 90, l: 70, r: 70 },
+      margin: { t: 80, b: 110, l: 70, r: 70 },
       shapes: learned ? [{ type: 'line', xref: 'x', yref: 'paper', x0: learned.scale, x1: learned.scale, y0: 0, y1: 1, line: { dash: 'dash', color: '#444', width: 1 } }] : [],
       annotations: learned ? [{ x: Math.log10(learned.scale), xref: 'x', yref: 'paper', y: 1.02, text: `learned: ${learned.scale.toFixed(1)}`, showarrow: false }] : [],
     }),
   };
-  return [{ name: 'prompt-templates', figure: templates, height: 420 }, { name: 'logit-scale', figure: scales }];
+  return [finish({ name: 'prompt-templates', figure: templates, height: 420 }), finish({ name: 'logit-scale', figure: scales })];
 }
 
 /** One CoOp run: training loss and accuracy per epoch, with the test accuracies it ends at. */
@@ -221,10 +223,10 @@ export function coopTrainingFigure(w: CoOpWalkthrough, model = 'MiniCLIP'): Name
       xaxis: { title: { text: 'epoch', font: AXIS_FONT } },
       yaxis: yPercent('accuracy (%)'),
       yaxis2: { title: { text: 'cross-entropy loss', font: AXIS_FONT }, overlaying: 'y', side: 'right', rangemode: 'tozero', showgrid: false, tickformat: '.2f' },
-      margin: { t: 80, b: 110, l: 70, r: 70 },
+      margin: { t: 80, b: 130, l: 70, r: 70 },
     }),
   };
-  return { name: 'coop-training', figure };
+  return finish({ name: 'coop-training', figure });
 }
 
 /** Panels side by side, one per key, sharing the y range; `traces(key, axis)` gives each panel's traces. */
@@ -285,9 +287,12 @@ export function fewshotFigure(results: Results): NamedFigure {
     first = false;
     return out;
   }, 'test accuracy (%)', 'shots per class', { xType: 'log', xTicks: shots });
-  const figure: PlotlyFigure = { data, layout: { ...baseLayout(`Few-shot learning on the world benchmarks (${runLabel(results)})`), ...layout, legend: { orientation: 'h', y: -0.22 }, margin: { t: 80, b: variants.length > 1 ? 140 : 110, l: 70, r: 20 } } };
-  return { name: 'fewshot-curves', figure, width: Math.max(900, 260 * keys.length), height: variants.length > 1 ? 520 : 480 };
+  const figure: PlotlyFigure = { data, layout: { ...baseLayout(`Few-shot learning on the world benchmarks (${runLabel(results)})`), ...layout, legend: LEGEND_BELOW, margin: { t: 80, b: variants.length > 1 ? 150 : 120, l: 70, r: 20 } } };
+  return finish({ name: 'fewshot-curves', figure, width: Math.max(900, 260 * keys.length), height: variants.length > 1 ? 520 : 480 });
 }
+
+/** The base-to-new panels' tick angle: adjacent rotated labels sit ~40 px x sin(60°) = 35 px apart, over twice a line's height. */
+export const BASE2NEW_TICK_ANGLE = -60;
 
 /** CoCoOp's base-to-new table as a figure: base and new accuracy and H per benchmark and method, chance marked. */
 export function base2newFigure(results: Results): NamedFigure {
@@ -307,11 +312,13 @@ export function base2newFigure(results: Results): NamedFigure {
     first = false;
     return out;
   }, 'test accuracy / H (%)', 'benchmark');
+  // benchmark names steeply rotated: a notebook draws the three panels 900 px wide, about 40 px a benchmark
+  for (const k of Object.keys(layout).filter((k) => /^xaxis\d*$/.test(k))) layout[k] = { ...(layout[k] as Record<string, unknown>), tickangle: BASE2NEW_TICK_ANGLE, automargin: true };
   const figure: PlotlyFigure = {
     data,
-    layout: { ...baseLayout(`Base-to-new generalisation, 16 shots (${runLabel(results)}); new classes hatched`), barmode: 'group', uniformtext: UNIFORM_TEXT, ...layout, legend: { orientation: 'h', y: -0.32 }, margin: { t: 80, b: 140, l: 70, r: 20 } },
+    layout: { ...baseLayout(`Base-to-new generalisation, 16 shots (${runLabel(results)}); new classes hatched`), barmode: 'group', ...layout, legend: LEGEND_BELOW, margin: { t: 80, b: 190, l: 70, r: 20 } },
   };
-  return { name: 'base2new', figure, width: 1500, height: 540 };
+  return finish({ name: 'base2new', figure, width: 1500, height: 560 });
 }
 
 /**
@@ -343,8 +350,6 @@ export function base2newDeltaFigure(results: Results): NamedFigure | null {
   const ds = [...datasetsOf(results), 'average'];
   const specs: [string, string, string, string][] = [['Δ base', 'base', 'accuracy', '#1f77b4'], ['Δ new', 'new', 'accuracy', '#ff7f0e'], ['Δ H', 'all', 'H', '#2ca02c']];
   const deltas = specs.map(([, split, metric]) => ds.map((d) => pairedDelta(results, 'cocoop', 'coop', d, split, metric)));
-  const ends = deltas.flat().flatMap((r) => (r ? [r.mean - r.std, r.mean + r.std] : []));
-  const span = Math.max(1e-9, Math.max(0, ...ends) - Math.min(0, ...ends));
   const data = specs.map(([name, split, , color], i) => {
     const rows = deltas[i];
     const std = rows.map((r) => (r && r.n > 1 ? r.std : 0));
@@ -352,7 +357,7 @@ export function base2newDeltaFigure(results: Results): NamedFigure | null {
       type: 'bar', name, x: ds, y: rows.map((r) => (r ? r.mean : null)),
       marker: { color, ...(split === 'new' ? { pattern: { shape: '/', fillmode: 'overlay', fgcolor: '#ffffff', fgopacity: 0.6, size: 8, solidity: 0.35 } } : {}) },
       error_y: { type: 'data', array: std, visible: std.some((x) => x > 0), color: '#222', thickness: 1.2, width: 3 },
-      ...barLabels(rows, span, (v) => `${v >= 0 ? '+' : ''}${v.toFixed(1)}`),
+      ...barLabels(rows, (v) => `${v >= 0 ? '+' : ''}${v.toFixed(1)}`),
       hovertemplate: `${name}, %{x}: %{y:+.1f} ± %{error_y.array:.1f}<extra></extra>`,
     };
   });
@@ -360,12 +365,11 @@ export function base2newDeltaFigure(results: Results): NamedFigure | null {
     data,
     layout: baseLayout(`CoCoOp − CoOp on base, new and H (CoCoOp's Table 1 Δ), paired by seed, ± std<br><sup>${runLabel(results)}</sup>`, {
       barmode: 'group',
-      uniformtext: UNIFORM_TEXT,
       xaxis: { title: { text: 'benchmark', font: AXIS_FONT } },
       yaxis: { title: { text: 'difference (points); above 0: CoCoOp better', font: AXIS_FONT }, zeroline: true, zerolinecolor: '#000', zerolinewidth: 1.5, gridcolor: '#e5e5e5' },
     }),
   };
-  return { name: 'base2new-delta', figure, width: 1000, height: 460 };
+  return finish({ name: 'base2new-delta', figure, width: 1000, height: 460 });
 }
 
 const TRANSFER_ROLE: Record<string, string> = { source: 'source', dg: 'domain shift', xd: 'other dataset' };
@@ -388,14 +392,13 @@ export function transferFigure(results: Results): NamedFigure {
     ],
     layout: baseLayout(`Trained on ${source}, tested elsewhere (${runLabel(results)})`, {
       barmode: 'group',
-      uniformtext: UNIFORM_TEXT,
       xaxis: { title: { text: 'test benchmark (its role)', font: AXIS_FONT }, tickangle: 0 },
       yaxis: yPercent('test accuracy (%)'),
-      legend: { orientation: 'h', y: -0.3 },
-      margin: { t: 80, b: 130, l: 70, r: 20 },
+      legend: LEGEND_BELOW,
+      margin: { t: 80, b: 140, l: 70, r: 20 },
     }),
   };
-  return { name: 'transfer', figure, width: 1200, height: 500 };
+  return finish({ name: 'transfer', figure, width: 1200, height: 500 });
 }
 
 /**
@@ -473,8 +476,7 @@ export function comparisonFigure(all: Results[]): NamedFigure {
     layout: {
       ...baseLayout(`Every method so far on the world benchmarks (${model}${quick ? ', quick runs' : ''}${cached.length ? `; ${cached.join(', ')} on cached features` : ''})`, {
         barmode: 'group',
-        uniformtext: UNIFORM_TEXT,
-        legend: { orientation: 'h', y: -0.22, groupclick: 'toggleitem', traceorder: 'grouped' },
+          legend: { ...LEGEND_BELOW, groupclick: 'toggleitem', traceorder: 'grouped' },
         margin: { t: 110, b: 200, l: 70, r: 20 },
       }),
       ...layout,
@@ -482,7 +484,7 @@ export function comparisonFigure(all: Results[]): NamedFigure {
     },
   };
   const slots = shown.reduce((n, g) => n + g.cols.length * g.methods.length, 0);
-  return { name: 'comparison', figure, width: Math.max(1100, 34 * slots + 300), height: 620 };
+  return finish({ name: 'comparison', figure, width: Math.max(1100, 34 * slots + 300), height: 620 });
 }
 
 const CZSL_METRICS: [string, string][] = [['seen', 'seen (S)'], ['unseen', 'unseen (U)'], ['hm', 'best HM'], ['auc', 'AUC']];
@@ -497,8 +499,8 @@ export function czslFigure(results: Results): NamedFigure {
     first = false;
     return out;
   }, 'accuracy / HM / AUC (%)', 'metric (test split)');
-  const figure: PlotlyFigure = { data, layout: { ...baseLayout(`Compositional zero-shot learning on world-czsl (${runLabel(results)})`), barmode: 'group', uniformtext: UNIFORM_TEXT, ...layout, legend: { orientation: 'h', y: -0.25 } } };
-  return { name: 'czsl', figure, width: 1200, height: 480 };
+  const figure: PlotlyFigure = { data, layout: { ...baseLayout(`Compositional zero-shot learning on world-czsl (${runLabel(results)})`), barmode: 'group', ...layout, legend: LEGEND_BELOW } };
+  return finish({ name: 'czsl', figure, width: 1200, height: 480 });
 }
 
 export const VIDEO_METRICS: [string, string][] = [['accuracy', 'top-1 accuracy'], ['top5', 'top-5 accuracy'], ['reversal-confusion', 'predicted as its time reversal']];
@@ -509,12 +511,12 @@ export function videoFigure(results: Results): NamedFigure {
   const data = methods.map((m) => bars(m, VIDEO_METRICS.map((x) => x[1]), VIDEO_METRICS.map(([metric]) => find(results.summary, m, 'world-motion', 'test', metric))));
   const layout = {
     ...baseLayout(`Video prompting on world-motion, test split (${runLabel(results)}${videoCrops(results)})`),
-    barmode: 'group', uniformtext: UNIFORM_TEXT,
+    barmode: 'group',
     xaxis: { title: { text: 'metric (reversal: of the clips whose motion has a time reversal)' } },
     yaxis: { title: { text: '%' }, range: [0, 105] },
-    legend: { orientation: 'h', y: -0.25 },
+    legend: LEGEND_BELOW,
   };
-  return { name: 'video', figure: { data, layout }, width: 1000, height: 480 };
+  return finish({ name: 'video', figure: { data, layout }, width: 1000, height: 480 });
 }
 
 /** A video run's protocol (src/repro/video.ts): closed, fewshot or zeroshot; runs that record none are closed. */
@@ -574,8 +576,8 @@ export function videoFewshotFigure(results: Results): NamedFigure {
     return out;
   }, '% of the test clips', 'training clips per motion (k)', { xType: 'log', xTicks: shots });
   const title = `All-way few-shot video recognition on ${dataset}, test split<br><sup>reversal: of the clips whose motion has a time reversal, the share predicted as it; ${runLabel(results)}</sup>`;
-  const figure: PlotlyFigure = { data, layout: { ...baseLayout(title), ...layout, legend: { orientation: 'h', y: -0.22 }, margin: { t: 100, b: 110, l: 70, r: 20 } } };
-  return { name: 'video-fewshot', figure, width: 1100, height: 500 };
+  const figure: PlotlyFigure = { data, layout: { ...baseLayout(title), ...layout, legend: LEGEND_BELOW, margin: { t: 100, b: 120, l: 70, r: 20 } } };
+  return finish({ name: 'video-fewshot', figure, width: 1100, height: 500 });
 }
 
 /**
@@ -594,13 +596,13 @@ export function videoHeldOutFigure(results: Results): NamedFigure {
   const sides = split?.seen && split.heldOut ? `<br><sup>trained on ${split.seen.join(', ')}; held out: ${split.heldOut.join(', ')}</sup>` : '';
   const layout = {
     ...baseLayout(`Zero-shot to held-out motions on ${dataset}, test split (${runLabel(results)})${sides}`),
-    barmode: 'group', uniformtext: UNIFORM_TEXT,
+    barmode: 'group',
     xaxis: { title: { text: 'test clips (each scored among its own side\'s motions)', font: AXIS_FONT } },
     yaxis: yPercent('%', { range: [0, 105] }),
-    legend: { orientation: 'h', y: -0.25 },
-    margin: { t: 110, b: 90, l: 70, r: 20 },
+    legend: LEGEND_BELOW,
+    margin: { t: 80, b: 110, l: 70, r: 20 },
   };
-  return { name: 'video-heldout', figure: { data, layout }, width: 1000, height: 500 };
+  return finish({ name: 'video-heldout', figure: { data, layout }, width: 1000, height: 500 });
 }
 
 export const DENSE_METRICS: [string, string][] = [['miou', 'mIoU'], ['pixel-accuracy', 'pixel accuracy']];
@@ -631,12 +633,12 @@ export function denseFigure(results: Results): NamedFigure {
   const size = results.config.imageSize;
   const layout = {
     ...baseLayout(`Semantic segmentation on world-scenes${typeof size === 'number' ? ` (${size} px)` : ''}, test split<br><sup>${runLabel(results)}</sup>`),
-    barmode: 'group', uniformtext: UNIFORM_TEXT, shapes,
+    barmode: 'group', shapes,
     xaxis: { title: { text: 'metric (mmseg: intersection and union accumulated over the split)', font: AXIS_FONT } },
     yaxis: yPercent('%', { range: [0, 105] }),
-    legend: { orientation: 'h', y: -0.25 },
+    legend: LEGEND_BELOW,
   };
-  return { name: 'dense', figure: { data, layout }, width: 900, height: 480 };
+  return finish({ name: 'dense', figure: { data, layout }, width: 900, height: 480 });
 }
 
 /** The figures of one experiment's results. */

@@ -7,6 +7,7 @@ import type { VideoWalkthrough } from '../repro/video';
 import { contactSheet } from '../world/sheet';
 import { methodLabel } from './figures';
 import { pngBytes } from './images';
+import { fitTitle } from './labels';
 import type { NamedFigure, PlotlyFigure } from './plotly';
 
 const FONT = { family: 'Helvetica, Arial, sans-serif', size: 12 };
@@ -25,6 +26,19 @@ export function confusionMatrix(labels: readonly number[], predictions: readonly
     const n = row.reduce((a, b) => a + b, 0);
     return row.map((c) => (n ? (100 * c) / n : 0));
   });
+}
+
+/** The gap between the confusion panels, as a fraction of the plot width. */
+export const CONFUSION_XGAP = 0.18;
+
+/**
+ * A method's name as a panel title that fits a panel a notebook draws about 180 px wide: longer
+ * names break before their qualifier ('Prompts<br>(mean of frames)', 'Prompts<br>+ temporal transformer').
+ */
+export function panelTitle(label: string): string {
+  if (label.length <= 16) return label;
+  const at = label.search(/ [(+]/);
+  return at > 0 ? `${label.slice(0, at)}</b><br><b>${label.slice(at + 1)}` : label;
 }
 
 /** One heatmap per method; each motion's time reversal is outlined in its row. */
@@ -51,13 +65,13 @@ export function videoConfusionFigure(w: VideoWalkthrough, model = 'MiniCLIP'): N
   const layout: Record<string, unknown> = {
     title: { text: `What each model predicts for each motion (white outline: its time reversal)<br><sup>"reversal": the share of the paired motions' clips predicted as their reversal; world-motion test split, seed ${w.seed}, ${w.iterations} training iterations, ${w.quick ? 'quick run' : 'full run'}; ${model}</sup>`, font: { size: 15 } },
     font: FONT,
-    grid: { rows: 1, columns: methods.length, pattern: 'independent', xgap: 0.14 },
+    grid: { rows: 1, columns: methods.length, pattern: 'independent', xgap: CONFUSION_XGAP },
     annotations: methods.map((m, i) => ({
-      text: `<b>${methodLabel(m)}</b><br>top-1 ${w.metrics[m].accuracy.toFixed(0)}%, reversal ${w.metrics[m].reversalConfusion.toFixed(0)}%`,
+      text: `<b>${panelTitle(methodLabel(m))}</b><br>top-1 ${w.metrics[m].accuracy.toFixed(0)}%, reversal ${w.metrics[m].reversalConfusion.toFixed(0)}%`,
       xref: `x${i === 0 ? '' : i + 1} domain`, yref: `y${i === 0 ? '' : i + 1} domain`, x: 0.5, y: 1.02, yanchor: 'bottom', showarrow: false, font: { size: 12 },
     })),
     shapes,
-    margin: { t: 140, b: 170, l: 200, r: 40 },
+    margin: { t: 150, b: 170, l: 200, r: 40 },
     plot_bgcolor: '#ffffff',
   };
   methods.forEach((_, i) => {
@@ -66,5 +80,5 @@ export function videoConfusionFigure(w: VideoWalkthrough, model = 'MiniCLIP'): N
     layout[`yaxis${s}`] = { ...(i === 0 ? { title: { text: 'true motion' } } : { showticklabels: false }), autorange: 'reversed' };
   });
   const figure: PlotlyFigure = { data, layout };
-  return { name: 'video-confusion', figure, width: 1600, height: 660 };
+  return fitTitle({ name: 'video-confusion', figure, width: 1600, height: 660 });
 }

@@ -1,8 +1,12 @@
-// danfojs-node depends on @tensorflow/tfjs-node, which package.json `overrides` map to
-// @tensorflow/tfjs (no native code). That alias must not pass for the native backend.
+// danfojs-node depends on @tensorflow/tfjs-node ^3.13. package.json `overrides` point that one
+// dependency at src/backend/danfojs-tfjs (the project's @tensorflow/tfjs, no native code), so that the
+// root's @tensorflow/tfjs-node can be the real optional package that the backend picker tries.
 import * as assert from 'assert';
-import { packageAvailable } from '../../src/backend';
+import * as path from 'path';
+import { backendHint, nativePackageProblem, packageAvailable } from '../../src/backend';
 import { doctorChecks } from '../../src/cli/doctor';
+
+const ROOT = path.resolve(__dirname, '..', '..');
 
 function installedName(pkg: string): string | null {
   try {
@@ -12,21 +16,32 @@ function installedName(pkg: string): string | null {
   }
 }
 
-describe('backend: an aliased @tensorflow/tfjs-node', () => {
-  it('is reported as not installed, with the reason, instead of passing for the native binding', async function () {
+describe('backend: @tensorflow/tfjs-node and danfojs-node', () => {
+  it("danfojs-node gets the project's @tensorflow/tfjs through src/backend/danfojs-tfjs", () => {
+    const danfo = path.dirname(require.resolve('danfojs-node/package.json'));
+    const target = require.resolve('@tensorflow/tfjs-node', { paths: [danfo] });
+    assert.strictEqual(path.relative(ROOT, target), path.join('src', 'backend', 'danfojs-tfjs', 'index.js'),
+      `danfojs-node's @tensorflow/tfjs-node is ${target}: node_modules predates package.json's danfojs-node override (run npm ci)`);
+    assert.strictEqual(require(target), require('@tensorflow/tfjs'));
+    assert.strictEqual(typeof (require('danfojs-node') as { DataFrame: unknown }).DataFrame, 'function');
+  });
+
+  it('the root @tensorflow/tfjs-node is the real package or absent, and the doctor says which, with what to do', async function () {
     const name = installedName('@tensorflow/tfjs-node');
-    if (name === '@tensorflow/tfjs-node') {
-      // the real native package is installed (its override removed): nothing to check here
-      assert.strictEqual(packageAvailable('node'), true);
+    assert.ok(name === null || name === '@tensorflow/tfjs-node', `the root @tensorflow/tfjs-node is ${name} (run npm ci)`);
+    const problem = nativePackageProblem('@tensorflow/tfjs-node');
+    assert.strictEqual(packageAvailable('node'), problem === null);
+    const checks = await doctorChecks();
+    const node = checks.find((c) => c.name.trim() === 'node' && c.detail.includes('installed'))!;
+    if (problem === null) {
+      assert.match(node.detail, /^installed/);
       return;
     }
-    assert.strictEqual(name, '@tensorflow/tfjs', 'npm ci installs the alias for danfojs-node');
-    assert.strictEqual(packageAvailable('node'), false);
-    const checks = await doctorChecks();
-    const backend = checks.find((c) => c.name === 'backend')!;
-    assert.match(backend.detail, /node: @tensorflow\/tfjs-node here is an alias of @tensorflow\/tfjs/);
-    const node = checks.find((c) => c.name.trim() === 'node' && c.detail.includes('installed'))!;
     assert.strictEqual(node.detail, 'not installed');
-    assert.match(node.fix!, /overrides/);
+    assert.strictEqual(node.fix, backendHint('node'));
+    assert.match(node.fix!, /optional dependency/);
+    const backend = checks.find((c) => c.name === 'backend')!;
+    if (!/^(wasm|cpu) /.test(backend.detail) || backend.detail.includes('forced by PROMPTLAB_BACKEND')) return; // node was not tried
+    assert.ok(backend.detail.includes(`node: ${problem}`), backend.detail);
   });
 });

@@ -120,6 +120,24 @@ describe('merge-results', () => {
     assert.throws(() => mergeResults([a, path.join(tmp, 'nothing')], path.join(tmp, 'x')), /nothing holds no readable results\.json/);
     assert.ok(!fs.existsSync(path.join(tmp, 'x')), 'nothing written');
   });
+  it('video: refuses parts of different protocols, naming both folders and values; a part that records none followed the default (closed)', () => {
+    const video = (name: string, seed: number, protocol?: string) => part(name, 'video', ['world-motion'], [seed], [row('videoprompt', 'world-motion', 'test', seed, 30 + seed)], { ...config(['world-motion'], [seed]), ...(protocol === undefined ? {} : { protocol }) });
+    const few = video('p-few', 1, 'fewshot');
+    const held = video('p-held', 2, 'zeroshot');
+    assert.throws(() => mergeResults([few, held], path.join(tmp, 'px')), (e: Error) => e.message === `merge-results: ${few} and ${held} differ in configuration (protocol: "fewshot" there, "zeroshot" here)`);
+    // a part that records no protocol is a closed-set run: not one of fewshot's
+    const closed = video('p-closed', 2);
+    assert.throws(() => mergeResults([closed, few], path.join(tmp, 'px')), (e: Error) => e.message === `merge-results: ${closed} and ${few} differ in configuration (protocol: missing (the default, "closed") there, "fewshot" here)`);
+    assert.ok(!fs.existsSync(path.join(tmp, 'px')), 'nothing written');
+    // ... and is the same protocol as a part that records closed
+    const named = video('p-named', 1, 'closed');
+    const m = mergeResults([closed, named], path.join(tmp, 'pmerged'));
+    assert.deepStrictEqual(m.config.seeds, [1, 2]);
+    assert.deepStrictEqual(m.rows.map((x) => `${x.seed} ${x.value}`), ['2 32', '1 31']);
+    // the same protocol on both sides merges as before
+    assert.deepStrictEqual(mergeResults([few, video('p-few2', 2, 'fewshot')], path.join(tmp, 'pfew')).config.protocol, 'fewshot');
+  });
+
   it('refuses a part whose rows name seeds or datasets its config does not list, hold no number, or disagree with its summary', () => {
     const a = part('g', 'fewshot', ['world-shapes'], [1], [row('coop', 'world-shapes', 'test', 1, 50)]);
     const tamper = (name: string, edit: (r: { config: Record<string, unknown>; rows: ResultRow[]; summary: unknown }) => void) => {

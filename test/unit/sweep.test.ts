@@ -9,10 +9,12 @@ import * as os from 'os';
 import * as path from 'path';
 import { EXPERIMENTS } from '../../src/repro/experiments';
 import { runFewshot } from '../../src/repro/fewshot';
-import { readResults, type Results } from '../../src/repro/record';
+import { readResults, recordedPath, writeResults, environment, type Results } from '../../src/repro/record';
+import { MINICLIP_DIR } from '../../src/miniclip';
 import { loadMiniClip } from '../../src/miniclip';
 import type { ProgressInfo } from '../../src/train/progress';
-import { expandGrid, makeManifest, parseGridSpec, readManifest, runId, saveManifest, shellWord } from '../../src/sweep/grid';
+import { expandGrid, makeManifest, parseGridSpec, readManifest, runId, saveManifest, shellWord, sweepCommand } from '../../src/sweep/grid';
+import { runLocal } from '../../src/sweep/local';
 import { arrayRanges, sbatchScript } from '../../src/sweep/slurm';
 import { runState } from '../../src/sweep/status';
 
@@ -164,6 +166,56 @@ describe('sweep: grids', () => {
     }
   });
 
+  it('video: --protocol is passed to every run and recorded in grid.json; none given is the default (closed); another experiment refuses it', () => {
+    const m = makeManifest('video', 'seeds=1,2', { ...quick, protocol: 'fewshot' });
+    assert.strictEqual(m.options.protocol, 'fewshot');
+    assert.deepStrictEqual(m.runs.map((r) => r.args), [1, 2].map((seed) => ['repro', 'video', '--quick', '--protocol', 'fewshot', '--seeds', String(seed)]));
+    // the Slurm script and the resume command pass it too
+    assert.match(sbatchScript('/tmp/sweep-video', m), /bin\/promptlab\.js repro video --quick --protocol fewshot "\$\{args\[@\]\}" --out "\$out"/);
+    assert.match(sweepCommand('/tmp/sweep-video', m), / sweep video --grid seeds=1,2 --quick --protocol fewshot --workers 2 --out /);
+    // none given: no --protocol, recorded as null
+    const plain = makeManifest('video', 'seeds=1,2', quick);
+    assert.strictEqual(plain.options.protocol, null);
+    assert.ok(plain.runs.every((r) => !r.args.includes('--protocol')));
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-grid-protocol-'));
+    try {
+      const saved = saveManifest(dir, m);
+      assert.strictEqual(readManifest(dir).options.protocol, 'fewshot');
+      assert.throws(() => saveManifest(dir, makeManifest('video', 'seeds=1,2', { ...quick, protocol: 'zeroshot' })), /holds another sweep \(its grid.json: protocol "fewshot", not "zeroshot"\)/);
+      assert.throws(() => saveManifest(dir, plain), /holds another sweep \(its grid.json: protocol "fewshot", not "closed"\)/);
+      assert.deepStrictEqual(saveManifest(dir, makeManifest('video', 'seeds=2,1', { ...quick, protocol: 'fewshot' })), saved);
+      // a folder of a sweep given none is the same sweep as one given the default by name
+      const other = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-grid-protocol-'));
+      try {
+        const first = saveManifest(other, plain);
+        assert.deepStrictEqual(saveManifest(other, makeManifest('video', 'seeds=1,2', { ...quick, protocol: 'closed' })), first);
+      } finally {
+        fs.rmSync(other, { recursive: true, force: true });
+      }
+      // a run's folder holding results of another protocol is not that run's; none recorded is closed
+      const results = (protocol?: string) => ({ model: recordedPath(MINICLIP_DIR), quick: true, seeds: [1], datasets: ['world-motion'], ...(protocol ? { protocol } : {}) });
+      const folder = path.join(dir, 'runs', m.runs[0].id);
+      const row = { method: 'videoprompt', dataset: 'world-motion', split: 'new', metric: 'accuracy', seed: 1, value: 25 };
+      writeResults(folder, 'video', results('zeroshot'), [row], {}, environment());
+      const state = runState(dir, m, m.runs[0]);
+      assert.strictEqual(state.state, 'other results');
+      assert.match((state as { reason: string }).reason, /another configuration \(protocol zeroshot, not fewshot\)/);
+      writeResults(folder, 'video', results(), [row], {}, environment());
+      assert.match((runState(dir, m, m.runs[0]) as { reason: string }).reason, /\(protocol closed, not fewshot\)/);
+      assert.strictEqual(runState(dir, plain, plain.runs[0]).state, 'done');
+      writeResults(folder, 'video', results('fewshot'), [row], {}, environment());
+      assert.strictEqual(runState(dir, m, m.runs[0]).state, 'done');
+    } finally {
+      fs.rmSync(dir, { recursive: true, force: true });
+    }
+    assert.throws(() => makeManifest('video', 'seeds=1', { ...quick, protocol: 'open' }), /^Error: video: unknown protocol "open" \(valid: closed, fewshot, zeroshot; closed is the default\)$/);
+    assert.throws(() => makeManifest('zeroshot', 'seeds=1', { ...quick, protocol: 'fewshot' }), /^Error: zeroshot: --protocol is a video option \(its protocols: closed, fewshot, zeroshot\); zeroshot has one protocol$/);
+    const r = cli(['sweep', 'czsl', '--grid', 'seeds=1', '--protocol', 'fewshot', '--out', path.join(os.tmpdir(), 'promptlab-sweep-never')]);
+    assert.strictEqual(r.status, 2);
+    assert.strictEqual(r.out.trim(), 'promptlab sweep: czsl: --protocol is a video option (its protocols: closed, fewshot, zeroshot); czsl has one protocol');
+    assert.ok(!fs.existsSync(path.join(os.tmpdir(), 'promptlab-sweep-never')), 'nothing written for a bad --protocol');
+  });
+
   it('the Slurm script: an array of n tasks, options passed through, one run per index', () => {
     const m = makeManifest('zeroshot', 'seeds=1..3;datasets=world-shapes,world-colors', quick);
     const s = sbatchScript('/tmp/sweep-x', m, { partition: 'gpu', gpusPerTask: '1', time: '01:00:00', mem: '8G', account: 'lab' });
@@ -273,6 +325,23 @@ describe('sweep: local runs and collect', function () {
     assert.deepStrictEqual(setting(a), setting(b));
     assert.deepStrictEqual((a.config.parts as { shots: number[] }[]).map((p) => p.shots), [[1], [4]]);
     for (const f of ['fewshot-accuracy.csv', 'fewshot-accuracy.md']) assert.strictEqual(fs.readFileSync(path.join(collected, f), 'utf8'), fs.readFileSync(path.join(single, f), 'utf8'), f);
+  });
+
+  it('video: every run is started with the sweep\'s --protocol (runs made to fail at once: no such backend)', async function () {
+    this.timeout(120000);
+    const dir = path.join(tmp, 'video-protocol');
+    const m = saveManifest(dir, makeManifest('video', 'seeds=1,2', { quick: true, protocol: 'zeroshot' }));
+    const lines: string[] = [];
+    const report = await runLocal(dir, m, { workers: 2, log: (l) => lines.push(l), env: { ...process.env, PROMPTLAB_BACKEND: 'no-such-backend' } });
+    assert.match(lines[0], /^sweep: video --quick --protocol zeroshot, grid 'seeds=1,2': 2 runs into /);
+    assert.deepStrictEqual(report.failed.map((f) => f.id).sort(), ['seed1', 'seed2'], lines.join('\n'));
+    for (const f of report.failed) {
+      const seed = f.id.slice('seed'.length);
+      const log = fs.readFileSync(path.join(dir, 'runs', f.id, 'log.txt'), 'utf8');
+      assert.ok(log.includes(`repro video --quick --protocol zeroshot --seeds ${seed} --out `), log.split('\n')[0]);
+      assert.match(log, /PROMPTLAB_BACKEND='no-such-backend' is not a backend/);
+      assert.ok(f.command.includes(`repro video --quick --protocol zeroshot --seeds ${seed} --out `), f.command);
+    }
   });
 
   it('a failed run is reported with its log and rerun command, the others go on, and collect lists it', () => {

@@ -2,7 +2,10 @@
 // axes and keeps base and new classes visibly apart; tables carry every number of the summary.
 import * as assert from 'assert';
 import * as fs from 'fs';
+import * as os from 'os';
 import * as path from 'path';
+import { figuresContext, requestKey, videoProtocolOutputs } from '../../src/repro/figures';
+import type { ExperimentName } from '../../src/repro/experiments';
 import { readResults, summarise, type Results, type ResultRow } from '../../src/repro/record';
 import { base2newDeltaFigure, base2newFigure, chanceOf, comparisonFigure, fewshotFigure, figuresFor, promptStudyFigures, transferFigure, zeroshotFigure } from '../../src/viz/figures';
 import type { PlotlyFigure } from '../../src/viz/plotly';
@@ -72,7 +75,7 @@ describe('figures', () => {
 
   it('base-to-new: base, new and H panels, new classes hatched, every method in the legend once', () => {
     const { figure } = base2newFigure(base2new);
-    const panels = (figure.layout.annotations as { text: string }[]).map((a) => a.text);
+    const panels = (figure.layout.annotations as { text: string }[]).map((a) => a.text).filter((t) => t.startsWith('<b>'));
     assert.deepStrictEqual(panels, ['<b>Base classes (seen in training)</b>', '<b>New classes (unseen)</b>', '<b>Harmonic mean H</b>']);
     assert.strictEqual(figure.data.length, 9);
     const hatched = figure.data.filter((t) => (t.marker as { pattern?: unknown }).pattern);
@@ -150,15 +153,97 @@ describe('figures', () => {
     assert.deepStrictEqual(delta.figure.data.map((t) => t.name), ['Δ base', 'Δ new', 'Δ H']);
     // CoCoOp's base is CoOp's + 1, its new CoOp's - 1, their H equal, seed by seed
     assert.deepStrictEqual(delta.figure.data.map((t) => t.y), [[1, 1, 1], [-1, -1, -1], [0, 0, 0]]);
-    assert.strictEqual((delta.figure.layout.yaxis as { range?: unknown }).range, undefined, 'fitted, not 0-100');
+    const range = (delta.figure.layout.yaxis as { range: number[] }).range;
+    assert.ok(range[0] < -1 && range[0] > -5 && range[1] > 1 && range[1] < 5, `fitted to the differences and their labels, not 0-100: ${range}`);
     assert.deepStrictEqual(figuresFor(r).map((f) => f.name), ['base2new', 'base2new-delta']);
     assert.strictEqual(base2newDeltaFigure(results('base2new', rows('coop', 'base', 'accuracy', () => 1))), null);
   });
 
-  it('bar values sit inside the bars (never on the error bars), hidden when too small to read', () => {
-    const { figure } = zeroshotFigure(zeroshot);
-    assert.ok(figure.data.filter((t) => t.type === 'bar').every((t) => t.textposition === 'inside'));
-    assert.deepStrictEqual(figure.layout.uniformtext, { minsize: 9, mode: 'hide' });
+  it('every bar has its value, drawn beyond its error bar in dark text, and no chance line crosses a label', () => {
+    const chanceRun = (r: Results, chance: Record<string, Record<string, number>>): Results => ({ ...r, config: { ...r.config, chance } });
+    // short bars (2 %, 4 %) right under chance (5 %): their labels must be lifted over the line
+    const low = results('zeroshot', [...rows('zeroshot', 'test', 'accuracy', (d) => 2 + 2 * d, [0]), ...rows('zeroshot-ensemble', 'test', 'accuracy', (d) => 90 - d, [0])]);
+    const figs = [
+      zeroshotFigure(chanceRun(low, { 'world-shapes': { test: 5 }, 'world-patterns': { test: 5 } })),
+      base2newFigure(chanceRun(base2new, { 'world-shapes': { base: 50, new: 55 }, 'world-patterns': { base: 52, new: 61 } })),
+      transferFigure(transfer), base2newDeltaFigure(base2new)!,
+    ];
+    for (const { name, figure, height } of figs) {
+      const bars = figure.data.filter((t) => t.type === 'bar') as { x: string[]; y: (number | null)[]; text: string[]; textposition: string; xaxis?: string; yaxis?: string; error_y: { array: number[]; visible: boolean } }[];
+      const notes = figure.layout.annotations as { text: string; x: number; y: number; xref: string; yref: string; textangle?: number; yanchor: string; font?: { color?: string } }[];
+      const margin = figure.layout.margin as { t: number; b: number };
+      const plotPx = Math.min(height ?? 500, 500) - margin.t - margin.b;
+      for (const b of bars) {
+        assert.strictEqual(b.textposition, 'none', `${name}: no text drawn on the bar itself`);
+        b.y.forEach((v, i) => {
+          if (v === null) return;
+          assert.ok(b.text[i] !== '', `${name} ${b.x[i]}: a value`);
+          const label = notes.find((a) => a.text === b.text[i] && a.xref === (b.xaxis ?? 'x') && a.yref === (b.yaxis ?? 'y') && Math.abs(a.x - i) < 0.5 && a.textangle === -90);
+          assert.ok(label, `${name} ${b.x[i]} ${b.text[i]}: labelled`);
+          assert.strictEqual(label.font?.color, '#222222');
+          const e = b.error_y.visible ? b.error_y.array[i] : 0;
+          if (v >= 0) assert.ok(label.y >= v + e && label.yanchor === 'bottom', `${name} ${b.x[i]}: above its error bar`);
+          else assert.ok(label.y <= v - e && label.yanchor === 'top', `${name} ${b.x[i]}: below its error bar`);
+          // the label's extent in data units, from the axis span and the plot's height
+          const yk = (b.yaxis ?? 'y') === 'y' ? 'yaxis' : `yaxis${(b.yaxis as string).slice(1)}`;
+          const axis = figure.layout[yk] as { range?: number[]; matches?: string };
+          const range = (axis.matches ? (figure.layout.yaxis as { range: number[] }) : axis).range!;
+          const len = ((b.text[i].length * 0.56 * 11 + 4) * (range[1] - range[0])) / plotPx;
+          const [lo, hi] = v >= 0 ? [label.y, label.y + len] : [label.y - len, label.y];
+          assert.ok(hi <= range[1] + 1e-9 && lo >= range[0] - 1e-9, `${name} ${b.x[i]}: inside the y range`);
+          const chance = figure.data.filter((t) => t.legendgroup === 'chance' && (t.xaxis ?? 'x') === (b.xaxis ?? 'x')).map((t) => (t.y as (number | null)[])[i]);
+          for (const c of chance) if (typeof c === 'number') assert.ok(c < lo || c > hi, `${name} ${b.x[i]}: chance ${c} crosses the label ${b.text[i]} at ${lo.toFixed(1)}-${hi.toFixed(1)}`);
+        });
+      }
+    }
+    // the 2 % bar under chance: its label starts above the line
+    const z = figs[0].figure.layout.annotations as { text: string; y: number }[];
+    assert.ok(z.find((a) => a.text === '2.0')!.y > 5);
+  });
+
+  it('titles and subtitles are wrapped to the width a notebook draws at (900 px), never clipped', () => {
+    const split = { seen: ['moving left', 'moving right', 'growing', 'shrinking', 'bouncing'], heldOut: ['moving up', 'moving down', 'rotating clockwise', 'rotating counterclockwise', 'changing colour'] };
+    const held = results('video', [{ method: 'videoprompt', dataset: 'world-motion', split: 'base', metric: 'accuracy', seed: 1, value: 30 }]);
+    const fig = figuresFor({ ...held, config: { ...held.config, protocol: 'zeroshot', classSplit: split } })[0];
+    assert.strictEqual(fig.name, 'video-heldout');
+    const all = [fig, zeroshotFigure(zeroshot), base2newFigure(base2new), base2newDeltaFigure(base2new)!, transferFigure(transfer), fewshotFigure(fewshot)];
+    for (const f of all) {
+      const title = f.figure.layout.title as { text: string; font: { size: number }; yanchor: string };
+      const width = Math.min(f.width ?? 900, 900) - 40;
+      for (const line of title.text.split('<br>')) {
+        const sup = line.startsWith('<sup>');
+        const chars = line.replace(/<[^>]*>/g, '').length;
+        assert.ok(chars * 0.56 * title.font.size * (sup ? 0.7 : 1) <= width, `${f.name}: "${line}" is wider than ${width} px`);
+      }
+      assert.strictEqual(title.yanchor, 'top');
+      const lines = title.text.split('<br>').length;
+      assert.ok((f.figure.layout.margin as { t: number }).t >= 10 + 20 * lines, `${f.name}: the top margin holds ${lines} title lines`);
+    }
+    const text = (fig.figure.layout.title as { text: string }).text;
+    assert.ok(text.split('<br>').filter((l) => l.startsWith('<sup>')).length >= 2, 'the long held-out subtitle is wrapped');
+    assert.match(text.replace(/<\/sup><br><sup>/g, ' '), /trained on moving left, .* changing colour/);
+  });
+
+  it('legends sit at the figure\'s foot in pixels, under the x-axis titles, with the margin to hold both', () => {
+    const all = [zeroshotFigure(zeroshot), base2newFigure(base2new), transferFigure(transfer), fewshotFigure(fewshot), ...promptStudyFigures({ dataset: 'd', chance: 10, templates: [{ template: 'a', accuracy: 40 }], scales: [{ scale: 1, accuracy: 40, confidence: 20, nll: 2, learned: true }] } as never)];
+    for (const f of all) {
+      const layout = f.figure.layout as { legend: Record<string, unknown>; showlegend?: boolean; margin: { b: number } };
+      if (layout.showlegend === false) continue;
+      assert.deepStrictEqual([layout.legend.yref, layout.legend.y, layout.legend.yanchor], ['container', 0, 'bottom'], f.name);
+      // tick labels (~20 px), the axis title (~25 px) and a legend row (~25 px)
+      assert.ok(layout.margin.b >= 100, `${f.name}: margin.b ${layout.margin.b}`);
+    }
+  });
+
+  it('base-to-new: benchmark names rotated steeply enough that neighbours never overlap at 900 px', () => {
+    const { figure } = base2newFigure(base2new);
+    const xs = Object.entries(figure.layout).filter(([k]) => /^xaxis\d*$/.test(k)).map(([, v]) => v as { tickangle: number; automargin: boolean });
+    assert.strictEqual(xs.length, 3);
+    const slot = (900 - 90) / 3 / 6; // px per benchmark with six benchmarks in a notebook
+    for (const x of xs) {
+      assert.ok(Math.abs(x.tickangle) >= 60 && x.automargin);
+      assert.ok(slot * Math.sin((Math.abs(x.tickangle) * Math.PI) / 180) >= 2 * 12, 'rotated labels at least two line heights apart');
+    }
   });
 
   it('prompt study: a dot per template and the ensemble on an axis fitted to their spread; the learned logit scale marked', () => {
@@ -223,5 +308,100 @@ describe('tables', () => {
     // plain cells are written as before (the committed CSVs were written by danfojs' toCSV)
     const committed = path.join(__dirname, '..', '..', 'results', 'zeroshot', 'full');
     assert.strictEqual(tableCsv(tablesFor(readResults(committed))[0]), fs.readFileSync(path.join(committed, 'zeroshot-accuracy.csv'), 'utf8'));
+  });
+});
+
+describe('npm run figures: the context', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-figures-ctx-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const quiet = () => undefined;
+  /** A video run's results, recording its protocol as repro does (none for the default). */
+  const withProtocol = (protocol?: string): Results => {
+    const r = results('video', [{ method: 'videoprompt', dataset: 'world-motion', split: 'test', metric: 'accuracy', seed: 1, value: 30 }]);
+    return { ...r, config: { ...r.config, ...(protocol === undefined ? {} : { protocol }) } };
+  };
+
+  it('runs each experiment once per protocol: the cache and the results copies are keyed by protocol, the default by name being none', async () => {
+    const calls: string[] = [];
+    const ctx = figuresContext({
+      quick: true, model: '/m', out: tmp, log: quiet,
+      run: async (name: ExperimentName, protocol: string | undefined) => {
+        calls.push(`${name} ${protocol ?? '-'}`);
+        return name === 'video' ? withProtocol(protocol) : results(name, []);
+      },
+      committed: () => { throw new Error('nothing committed is asked for here'); },
+    });
+    const closed = ctx.experiment('video');
+    assert.strictEqual(ctx.experiment('video'), closed, 'asked again: the same promise');
+    assert.strictEqual(ctx.experiment('video', { protocol: 'closed' }), closed, 'the default protocol by name is the same request');
+    const few = await ctx.experiment('video', { protocol: 'fewshot' });
+    const held = await ctx.experiment('video', { protocol: 'zeroshot' });
+    await ctx.experiment('video', { protocol: 'fewshot' });
+    await ctx.experiment('zeroshot');
+    assert.deepStrictEqual(calls, ['video -', 'video fewshot', 'video zeroshot', 'zeroshot -']);
+    assert.strictEqual((await closed).config.protocol, undefined);
+    assert.strictEqual(few.config.protocol, 'fewshot');
+    assert.strictEqual(held.config.protocol, 'zeroshot');
+    assert.deepStrictEqual(fs.readdirSync(path.join(tmp, 'results')).sort(), ['video-fewshot.json', 'video-zeroshot.json', 'video.json', 'zeroshot.json']);
+    assert.strictEqual(JSON.parse(fs.readFileSync(path.join(tmp, 'results', 'video-fewshot.json'), 'utf8')).config.protocol, 'fewshot');
+    assert.strictEqual(JSON.parse(fs.readFileSync(path.join(tmp, 'results', 'video.json'), 'utf8')).config.protocol, undefined);
+    // a protocol an experiment does not have is refused before anything runs
+    assert.throws(() => ctx.experiment('zeroshot', { protocol: 'fewshot' }), /zeroshot: --protocol is a video option \(its protocols: closed, fewshot, zeroshot\)/);
+    assert.throws(() => ctx.experiment('video', { protocol: 'open' }), /video: unknown protocol "open" \(valid: closed, fewshot, zeroshot/);
+    assert.strictEqual(calls.length, 4);
+    assert.deepStrictEqual([requestKey('video'), requestKey('video', { protocol: 'closed' }), requestKey('video', { protocol: 'fewshot' }), requestKey('video', { protocol: 'fewshot', committed: true })], ['video', 'video', 'video-fewshot', 'video-fewshot-committed']);
+  });
+
+  it('committed results are loaded per protocol, never run, and cached apart from the runs', async () => {
+    const loads: string[] = [];
+    const ctx = figuresContext({
+      quick: true, model: '/m', out: path.join(tmp, 'committed'), log: quiet,
+      run: async (name: ExperimentName, protocol: string | undefined) => withProtocol(protocol),
+      committed: (name: ExperimentName, protocol: string | undefined) => {
+        loads.push(`${name} ${protocol ?? '-'}`);
+        return { ...withProtocol(protocol), config: { ...withProtocol(protocol).config, quick: false } };
+      },
+    });
+    const run = await ctx.experiment('video', { protocol: 'fewshot' });
+    const committed = await ctx.experiment('video', { protocol: 'fewshot', committed: true });
+    await ctx.experiment('video', { protocol: 'fewshot', committed: true });
+    await ctx.experiment('video', { committed: true });
+    assert.deepStrictEqual(loads, ['video fewshot', 'video -']);
+    assert.strictEqual(run.config.quick, true);
+    assert.strictEqual(committed.config.quick, false);
+    assert.deepStrictEqual(fs.readdirSync(path.join(tmp, 'committed', 'results')).sort(), ['video-committed.json', 'video-fewshot-committed.json', 'video-fewshot.json']);
+  });
+
+  it("notebook 05's few-shot and held-out figures and tables come from the committed full results, with nothing run", async () => {
+    const ctx = figuresContext({
+      quick: true, model: '/m', out: path.join(tmp, 'video'), log: quiet,
+      run: () => { throw new Error('notebook 05\'s protocol figures must not run anything'); },
+    });
+    const { figures, tables } = await videoProtocolOutputs(ctx);
+    assert.deepStrictEqual(figures.map((f) => f.name), ['video-fewshot', 'video-heldout']);
+    assert.deepStrictEqual(tables.map((t) => t.name), ['video-fewshot', 'video-heldout']);
+    const root = path.join(__dirname, '..', '..', 'results', 'video');
+    for (const [protocol, name] of [['fewshot', 'video-fewshot'], ['zeroshot', 'video-heldout']]) {
+      const committed = readResults(path.join(root, protocol, 'full'));
+      // the committed run as it is: its figure, and its copy under DIR/results/
+      assert.deepStrictEqual(figures.find((f) => f.name === name), figuresFor(committed)[0]);
+      assert.deepStrictEqual(JSON.parse(fs.readFileSync(path.join(tmp, 'video', 'results', `video-${protocol}-committed.json`), 'utf8')), committed);
+    }
+    // few-shot: accuracy against k = 2, 4, 8, 16 for each method, zero-shot CLIP and chance (10%) flat across
+    const few = figures[0].figure;
+    assert.match(text(few), /full run, 3 seeds/);
+    const accuracy = (few.data as { name: string; x: number[]; y: (number | null)[]; xaxis?: string }[]).filter((t) => t.xaxis === 'x' || t.xaxis === undefined);
+    for (const m of ['Prompts (mean of frames)', 'Prompts + temporal transformer']) {
+      const t = accuracy.find((x) => x.name === m)!;
+      assert.deepStrictEqual(t.x, [2, 4, 8, 16], m);
+      assert.ok(t.y.every((v) => typeof v === 'number'), m);
+    }
+    assert.deepStrictEqual(accuracy.find((x) => x.name === 'chance (1 / classes)')!.y, [10, 10]);
+    // held out: a bar per method on each side, chance (20%: five motions a side) marked on the accuracies
+    const held = figures[1].figure;
+    const bars = (held.data as { type: string; name: string; text?: string[] }[]).filter((t) => t.type === 'bar');
+    assert.deepStrictEqual(bars.map((b) => b.name), ['Zero-shot CLIP', 'Prompts (mean of frames)', 'Prompts + temporal transformer']);
+    assert.ok(bars.some((b) => (b.text ?? []).some((v) => v !== '')), 'value labels on the bars');
+    assert.deepStrictEqual((held.data as { name: string; y: (number | null)[] }[]).find((t) => t.name === 'chance (1 / classes)')!.y, [20, 20, null]);
   });
 });
