@@ -1,11 +1,15 @@
 // Backend selection: tfjs-node-gpu (CUDA) if it loads, else tfjs-node, else WASM, else the JS CPU
-// backend. PROMPTLAB_BACKEND forces one and fails loudly when it is not available.
+// backend. PROMPTLAB_BACKEND forces one and fails loudly when it is not available. WebGPU (Dawn over
+// Vulkan, through the `webgpu` npm package) is never picked automatically: PROMPTLAB_BACKEND=webgpu,
+// for the GPU check (scripts/gpu-check.sh); neither of its packages is a dependency of promptlab.
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 
-export type BackendName = 'node-gpu' | 'node' | 'wasm' | 'cpu';
+export type BackendName = 'node-gpu' | 'node' | 'wasm' | 'cpu' | 'webgpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['node-gpu', 'node', 'wasm', 'cpu'];
+/** Backends only PROMPTLAB_BACKEND selects. */
+export const FORCED_ONLY: readonly BackendName[] = ['webgpu'];
 
 export interface BackendInfo {
   name: BackendName;      // promptlab's name for it
@@ -21,6 +25,7 @@ const PACKAGES: Record<BackendName, string> = {
   node: '@tensorflow/tfjs-node',
   wasm: '@tensorflow/tfjs-backend-wasm',
   cpu: '@tensorflow/tfjs-backend-cpu',
+  webgpu: '@tensorflow/tfjs-backend-webgpu',
 };
 
 const HINTS: Record<BackendName, string> = {
@@ -28,10 +33,11 @@ const HINTS: Record<BackendName, string> = {
   node: 'npm install with network access to storage.googleapis.com, from where the install script of @tensorflow/tfjs-node 4.22.0 (an optional dependency) downloads libtensorflow; npm rebuild @tensorflow/tfjs-node when the package is there without its native addon',
   wasm: 'npm ci (the WASM backend is a regular dependency)',
   cpu: 'npm ci',
+  webgpu: 'on a machine with a GPU and a Vulkan driver: npm install --no-save webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@4.22.0 (see scripts/gpu-check.sh)',
 };
 
 /** The name each backend registers with TensorFlow.js (both native packages register 'tensorflow'). */
-const TF_NAMES: Record<BackendName, string> = { 'node-gpu': 'tensorflow', node: 'tensorflow', wasm: 'wasm', cpu: 'cpu' };
+const TF_NAMES: Record<BackendName, string> = { 'node-gpu': 'tensorflow', node: 'tensorflow', wasm: 'wasm', cpu: 'cpu', webgpu: 'webgpu' };
 
 /** What the picker needs from outside: tests pass a fake one (test/unit/backend.test.ts). */
 export interface BackendLoader {
@@ -113,6 +119,12 @@ export function nodeLoader(paths?: string[]): BackendLoader {
         load(PACKAGES[name]);
       } else if (name === 'wasm') {
         load(PACKAGES.wasm);
+      } else if (name === 'webgpu') {
+        // Dawn's WebGPU for Node: its globals and navigator.gpu, then the tfjs backend that uses them
+        const dawn = load('webgpu') as { create(flags: string[]): unknown; globals: Record<string, unknown> };
+        Object.assign(globalThis, dawn.globals);
+        Object.defineProperty(globalThis, 'navigator', { value: { gpu: dawn.create([]) }, configurable: true, writable: true });
+        load(PACKAGES.webgpu);
       }
       // cpu: registered by @tensorflow/tfjs itself
     },
@@ -140,8 +152,8 @@ function parseForced(value: string | undefined): BackendName | null {
   const v = value.toLowerCase();
   const alias: Record<string, BackendName> = { gpu: 'node-gpu', 'tfjs-node-gpu': 'node-gpu', tensorflow: 'node', 'tfjs-node': 'node' };
   const name = (alias[v] ?? v) as BackendName;
-  if (!BACKEND_ORDER.includes(name)) {
-    throw new Error(`PROMPTLAB_BACKEND='${value}' is not a backend; valid values: ${BACKEND_ORDER.join(', ')} (or auto)`);
+  if (!BACKEND_ORDER.includes(name) && !FORCED_ONLY.includes(name)) {
+    throw new Error(`PROMPTLAB_BACKEND='${value}' is not a backend; valid values: ${[...BACKEND_ORDER, ...FORCED_ONLY].join(', ')} (or auto)`);
   }
   return name;
 }

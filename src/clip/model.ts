@@ -7,7 +7,7 @@ import { TextTower } from './text';
 import { VisionTransformer } from './vit';
 import { ModifiedResNet } from './resnet';
 import { loadWeights, StateDict } from './weights';
-import { defaultThreads, splitRows, TowerWorkers, type Tower } from './workers';
+import { defaultThreads, splitRows, towerKeys, TowerWorkers, type Tower } from './workers';
 
 /** Token ids [M, L]: a tensor, or a flat Int32Array with its shape (e.g. a tokenizer batch). */
 export type TextInput = tf.Tensor2D | { ids: Int32Array; shape: [number, number] };
@@ -112,9 +112,12 @@ export class ClipModel {
     if (this.visual instanceof ModifiedResNet) this.visual.foldBatchStats(stats);
   }
 
-  /** The current weights as a state dict (OpenAI key names and PyTorch layouts). */
-  stateDict(): StateDict {
-    return this.params.stateDict();
+  /**
+   * The current weights as a state dict (OpenAI key names and PyTorch layouts); `keys` selects
+   * entries, `shared` puts each in a SharedArrayBuffer (for worker threads, without a copy each).
+   */
+  stateDict(opts: { keys?: (key: string) => boolean; shared?: boolean } = {}): StateDict {
+    return this.params.stateDict(opts);
   }
 
   /** Loads a safetensors file or a Hugging Face / OpenAI-layout folder. */
@@ -155,7 +158,7 @@ export class ClipModel {
     this.live();
     if (this.trainable || threads < 2) return 1;
     await this.stopWorkers();
-    const pool = await TowerWorkers.start(this.config, this.stateDict(), threads, towers);
+    const pool = await TowerWorkers.start(this.config, this.stateDict({ keys: towerKeys(towers), shared: true }), threads, towers);
     this.workers = pool;
     this.text.workers = pool;
     return pool.size;

@@ -138,10 +138,16 @@ export class ParamReader {
   }
 
   /** Writes the current values back in the state dict's layout (OpenAI keys, PyTorch shapes). */
-  stateDict(): StateDict {
+  stateDict(opts: { keys?: (key: string) => boolean; shared?: boolean } = {}): StateDict {
     const out: StateDict = new Map();
-    for (const [key, shape] of this.shapes) out.set(key, { shape, data: new Float32Array(shape.reduce((a, b) => a * b, 1)) });
+    const keep = opts.keys ?? (() => true);
+    for (const [key, shape] of this.shapes) {
+      if (!keep(key)) continue;
+      const n = shape.reduce((a, b) => a * b, 1);
+      out.set(key, { shape, data: opts.shared ? new Float32Array(new SharedArrayBuffer(4 * n)) : new Float32Array(n) });
+    }
     for (const { key, tensor, layout } of this.entries) {
+      if (!out.has(key)) continue;
       const dst = (out.get(key) as { data: Float32Array }).data;
       const src = tensor.dataSync() as Float32Array;
       switch (layout.kind) {

@@ -39,6 +39,11 @@ interface Request {
   error: Uint8Array;
 }
 
+/** The state-dict keys a worker needs for `towers`. */
+export function towerKeys(towers: Tower[]): (key: string) => boolean {
+  return (key) => (key.startsWith('visual.') ? towers.includes('image') : key !== 'logit_scale' && towers.includes('text'));
+}
+
 /** One worker's request in flight. */
 class Pending {
   constructor(readonly req: Request, readonly rows: number, readonly outCols: number) {}
@@ -98,10 +103,14 @@ export class TowerWorkers {
    */
   static async start(config: ClipConfig, stateDict: StateDict, threads: number, towers: Tower[]): Promise<TowerWorkers> {
     if (!Number.isInteger(threads) || threads < 2) throw new Error(`TowerWorkers: threads must be an integer >= 2, got ${threads}`);
-    const keep = (key: string) => (key.startsWith('visual.') ? towers.includes('image') : key !== 'logit_scale' && towers.includes('text'));
+    const keep = towerKeys(towers);
     const shared: StateDict = new Map();
     for (const [key, t] of stateDict) {
       if (!keep(key)) continue;
+      if (t.data.buffer instanceof SharedArrayBuffer) {
+        shared.set(key, t);
+        continue;
+      }
       const data = new Float32Array(new SharedArrayBuffer(4 * t.data.length)); // shared, not copied to each worker
       data.set(t.data);
       shared.set(key, { shape: t.shape, data });
