@@ -17,6 +17,8 @@ export interface BenchResult {
 
 interface BenchCase {
   describe: string;
+  /** true for the cases on CLIP's frozen towers, which split their rows over `threads` */
+  towers?: boolean;
   unit: string;
   /** false for long runs, whose peak memory they log themselves (an untimed profiled run would double them) */
   profile?: boolean;
@@ -42,6 +44,7 @@ function withThreads(model: ClipModel, threads: number, towers: ('text' | 'image
 function imageCase(name: 'ViT-B/32' | 'RN50', batch: number): BenchCase {
   return {
     describe: `${name} encodeImage, random weights, batch ${batch} at 224 px`,
+    towers: true,
     unit: 'images',
     setup(threads) {
       const c = namedConfig(name);
@@ -60,6 +63,7 @@ function imageCase(name: 'ViT-B/32' | 'RN50', batch: number): BenchCase {
 function textCase(truncate: boolean): BenchCase {
   return {
     describe: `ViT-B text tower, 100 prompts of 8-20 tokens padded to 77, ${truncate ? 'computed up to the last EOT (exact causal truncation)' : 'all 77 positions computed'}`,
+    towers: true,
     unit: 'prompts',
     setup(threads) {
       const c = namedConfig('ViT-B/32');
@@ -156,6 +160,7 @@ function promptStepCase(method: 'coop' | 'cocoop'): BenchCase {
   const batch = method === 'coop' ? 32 : 4;
   return {
     describe: `one ${method === 'coop' ? 'CoOp' : 'CoCoOp'} step: ViT-B/32 text tower, 100 classes, 16 ctx, batch ${batch} of cached image features, forward + backward + SGD`,
+    towers: true,
     unit: 'steps',
     setup(threads) {
       const { CoOp } = require('../methods/coop') as typeof import('../methods/coop');
@@ -307,7 +312,8 @@ export async function runBench(name: string, repeats = 3, log: (s: string) => vo
   if (!bc) throw new Error(`unknown bench case '${name}' (valid: ${Object.keys(BENCH_CASES).join(', ')})`);
   const info = await initBackend();
   const n = threads ?? defaultThreads();
-  log(`${name}: ${bc.describe} on ${info.name}${n > 1 ? `, ${n} threads for the frozen towers (worker threads hold copies)` : ', one thread'}`);
+  const threadsNote = !bc.towers ? '' : n > 1 ? `, ${n} threads for the frozen towers (worker threads hold copies)` : ', one thread';
+  log(`${name}: ${bc.describe} on ${info.name}${threadsNote}`);
   const { run, units, cleanup } = bc.setup(n);
   try {
     await run(); // warm-up: kernel compilation and first allocations
