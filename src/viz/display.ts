@@ -23,6 +23,7 @@
 // Outside a tslab kernel (plain node, tests) nothing is displayed: each function prints a one-line
 // note on stderr, once per process, and returns.
 
+import { recompressPng } from './png';
 import * as path from 'path';
 import type { PlotlyFigure } from './plotly';
 import { FigureRenderer, plainFigure } from './chromium';
@@ -127,7 +128,7 @@ async function renderPng(figure: PlotlyFigure, width: number, height: number): P
   }
   if (!r) return null;
   try {
-    const png = await r.toPng(figure, width, height, NOTEBOOK_PNG_SCALE);
+    const png = recompressPng(await r.toPng(figure, width, height, NOTEBOOK_PNG_SCALE));
     if (!r.detached) {
       if (idleTimer) clearTimeout(idleTimer);
       const current = r;

@@ -2,6 +2,7 @@
 // is available (see chromium.ts). Without Chromium the HTML is still written and the caller is
 // told, in one line, what was skipped and how to get it.
 
+import { recompressPng } from './png';
 import { removeStaleTemporaries, writeFileAtomic } from '../io/files';
 import * as fs from 'fs';
 import * as path from 'path';
@@ -191,7 +192,7 @@ export async function exportFigures(figs: NamedFigure[], outDir: string, opts: E
       if (renderer) {
         const w = f.width ?? DEFAULT_FIGURE_WIDTH;
         const h = f.height ?? DEFAULT_FIGURE_HEIGHT;
-        writeFileAtomic(`${base}.png`, await renderer.toPng(f.figure, w, h));
+        writeFileAtomic(`${base}.png`, recompressPng(await renderer.toPng(f.figure, w, h)));
         written.push(`${base}.png`);
         writeFileAtomic(`${base}.svg`, deterministicSvg(await renderer.toSvg(f.figure, w, h), f.name));
         written.push(`${base}.svg`);

@@ -59,3 +59,37 @@ export function encodePng(width: number, height: number, channels: number, data:
 export function pngDataUri(width: number, height: number, channels: number, data: ArrayLike<number>): string {
   return `data:image/png;base64,${encodePng(width, height, channels, data).toString('base64')}`;
 }
+
+/**
+ * The same PNG with its image data deflated again at zlib's highest level (the pixels, filters and
+ * every other chunk unchanged): Chromium's screenshots are compressed for speed, and this makes a
+ * figure's PNG about a quarter smaller, which keeps the notebooks under 1 MiB. Anything that is not
+ * a well-formed PNG is returned as it is.
+ */
+export function recompressPng(png: Buffer): Buffer {
+  const SIGNATURE = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]);
+  if (png.length < 8 || !png.subarray(0, 8).equals(SIGNATURE)) return png;
+  const before: Buffer[] = [];
+  const after: Buffer[] = [];
+  const idat: Buffer[] = [];
+  for (let at = 8; at < png.length;) {
+    if (at + 12 > png.length) return png;
+    const n = png.readUInt32BE(at);
+    const end = at + 12 + n;
+    if (end > png.length) return png;
+    const type = png.toString('ascii', at + 4, at + 8);
+    if (type === 'IDAT') idat.push(png.subarray(at + 8, at + 8 + n));
+    else (idat.length ? after : before).push(png.subarray(at, end));
+    at = end;
+  }
+  if (!idat.length) return png;
+  let raw: Buffer;
+  try {
+    raw = zlib.inflateSync(Buffer.concat(idat));
+  } catch {
+    return png;
+  }
+  const data = zlib.deflateSync(raw, { level: 9, memLevel: 9 });
+  const out = Buffer.concat([SIGNATURE, ...before, chunk('IDAT', data), ...after]);
+  return out.length < png.length ? out : png;
+}
