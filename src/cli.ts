@@ -72,7 +72,9 @@ Commands:
       --threads splits the frozen towers' rows over T threads (default: PROMPTLAB_WORKERS, else the cores on WASM)
 
 Environment: PROMPTLAB_BACKEND=node-gpu|node|wasm|cpu forces a backend (default: the first that loads).
-PROMPTLAB_WORKERS=N: threads for the frozen CLIP towers on WASM/CPU (default: the cores, at most 4; 1 = none).`;
+PROMPTLAB_WORKERS=N: threads for the frozen CLIP towers on WASM/CPU (default: the cores, at most 4; 1 = none).
+PROMPTLAB_WASM_THREADS=N (1-4): tfjs's threaded WASM build, one heap whose matMuls and convs use N threads (default 1);
+  less memory than the tower workers (which it turns off unless PROMPTLAB_WORKERS is set), slower (src/bench/README.md).`;
 
 const err = (s: string) => process.stderr.write(s + '\n');
 const out = (s: string) => process.stdout.write(s + '\n');

@@ -5,6 +5,9 @@
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { useThreadedWasm, wasmThreadCount, wasmThreadsInUse } from './wasm-threads';
+
+export { wasmThreadCount, wasmThreadsInUse, MAX_WASM_THREADS } from './wasm-threads';
 
 export type BackendName = 'node-gpu' | 'node' | 'wasm' | 'cpu' | 'webgpu';
 export const BACKEND_ORDER: readonly BackendName[] = ['node-gpu', 'node', 'wasm', 'cpu'];
@@ -18,6 +21,7 @@ export interface BackendInfo {
   package: string;        // the npm package that provides it
   forced: boolean;        // chosen by PROMPTLAB_BACKEND
   tried: { name: BackendName; error: string }[]; // what failed before it
+  threads: number | null; // WASM's threads (src/backend/wasm-threads.ts); null on the other backends
 }
 
 const PACKAGES: Record<BackendName, string> = {
@@ -119,6 +123,7 @@ export function nodeLoader(paths?: string[]): BackendLoader {
         load(PACKAGES[name]);
       } else if (name === 'wasm') {
         load(PACKAGES.wasm);
+        if (!paths) useThreadedWasm(wasmThreadCount());
       } else if (name === 'webgpu') {
         // Dawn's WebGPU for Node: its globals and navigator.gpu, then the tfjs backend that uses them
         const dawn = load('webgpu') as { create(flags: string[]): unknown; globals: Record<string, unknown> };
@@ -183,7 +188,7 @@ async function select(force?: BackendName | 'auto', loader: BackendLoader = node
   const forced = parseForced(force ?? process.env.PROMPTLAB_BACKEND);
   const { name, tried } = await pickBackend(forced ? [forced] : BACKEND_ORDER, loader);
   if (name) {
-    current = { name, tfBackend: tf.getBackend(), tfjsVersion: tf.version.tfjs, package: PACKAGES[name], forced: !!forced, tried };
+    current = { name, tfBackend: tf.getBackend(), tfjsVersion: tf.version.tfjs, package: PACKAGES[name], forced: !!forced, tried, threads: name === 'wasm' ? wasmThreadsInUse() : null };
     return current;
   }
   if (forced) {

@@ -2,7 +2,12 @@
 // Each case states its work so the number can be set against the machine's FLOP/s.
 import * as tf from '@tensorflow/tfjs';
 import { ClipModel } from '../clip/model';
-import { namedConfig, randomStateDict } from '../clip/random';
+import { lazyRandomStateDict, namedConfig, randomStateDict } from '../clip/random';
+import { ParamReader } from '../clip/params';
+import { VisionTransformer } from '../clip/vit';
+import { ModifiedResNet } from '../clip/resnet';
+import { TextTower } from '../clip/text';
+import type { ClipConfig } from '../clip/config';
 import { uniform } from '../random';
 import { initBackend } from '../backend';
 import { toClipInput } from '../clip/preprocess';
@@ -41,6 +46,16 @@ function withThreads(model: ClipModel, threads: number, towers: ('text' | 'image
   };
 }
 
+/**
+ * One frozen tower alone on random weights drawn tensor by tensor (no JavaScript copy of the whole
+ * model), as the PyTorch script builds only the tower it times: for the cases without tower workers.
+ */
+function towerOnly<T>(c: ClipConfig, make: (p: ParamReader) => T): { tower: T; dispose: () => void } {
+  const p = new ParamReader(lazyRandomStateDict(c, 0), '<random weights>');
+  const tower = make(p);
+  return { tower, dispose: () => { for (const t of p.created) t.dispose(); } };
+}
+
 function imageCase(name: 'ViT-B/32' | 'RN50', batch: number): BenchCase {
   return {
     describe: `${name} encodeImage, random weights, batch ${batch} at 224 px`,
@@ -48,8 +63,16 @@ function imageCase(name: 'ViT-B/32' | 'RN50', batch: number): BenchCase {
     unit: 'images',
     setup(threads) {
       const c = namedConfig(name);
-      const model = new ClipModel(c, randomStateDict(c, 0));
       const pixels = tf.randomNormal([batch, 3, 224, 224], 0, 1, 'float32', 1) as tf.Tensor4D;
+      if (threads === 1) {
+        const { tower, dispose } = towerOnly(c, (p) => (name === 'RN50' ? new ModifiedResNet(p, c) : new VisionTransformer(p, c)));
+        return {
+          run: () => { tf.tidy(() => tower.encode(pixels).dataSync()); },
+          units: batch,
+          cleanup: () => { pixels.dispose(); dispose(); },
+        };
+      }
+      const model = new ClipModel(c, randomStateDict(c, 0));
       return {
         run: withThreads(model, threads, ['image'], () => { tf.tidy(() => model.encodeImage(pixels).dataSync()); }),
         units: batch,
@@ -67,7 +90,6 @@ function textCase(truncate: boolean): BenchCase {
     unit: 'prompts',
     setup(threads) {
       const c = namedConfig('ViT-B/32');
-      const model = new ClipModel(c, randomStateDict(c, 0));
       const r = uniform(3, 'bench');
       const ids = new Int32Array(100 * 77);
       const eot: number[] = [];
@@ -78,6 +100,16 @@ function textCase(truncate: boolean): BenchCase {
         ids[i * 77 + n + 1] = 49407;
         eot.push(n + 1);
       }
+      if (threads === 1) {
+        const { tower, dispose } = towerOnly(c, (p) => new TextTower(p, c));
+        const embeds = tf.tidy(() => tower.embed(tf.tensor2d(ids, [100, 77], 'int32')));
+        return {
+          run: () => { tf.tidy(() => tower.encodeTokenEmbeddings(embeds, eot, truncate).dataSync()); },
+          units: 100,
+          cleanup: () => { embeds.dispose(); dispose(); },
+        };
+      }
+      const model = new ClipModel(c, randomStateDict(c, 0));
       const embeds = model.tokenEmbeddings({ ids, shape: [100, 77] });
       return {
         run: withThreads(model, threads, ['text'], () => { tf.tidy(() => model.text.encodeTokenEmbeddings(embeds, eot, truncate).dataSync()); }),
@@ -312,8 +344,9 @@ export async function runBench(name: string, repeats = 3, log: (s: string) => vo
   if (!bc) throw new Error(`unknown bench case '${name}' (valid: ${Object.keys(BENCH_CASES).join(', ')})`);
   const info = await initBackend();
   const n = threads ?? defaultThreads();
-  const threadsNote = !bc.towers ? '' : n > 1 ? `, ${n} threads for the frozen towers (worker threads hold copies)` : ', one thread';
-  log(`${name}: ${bc.describe} on ${info.name}${threadsNote}`);
+  const threadsNote = !bc.towers ? '' : n > 1 ? `, ${n} threads for the frozen towers (worker threads hold copies)` : ', no tower workers';
+  const wasmNote = info.threads && info.threads > 1 ? ` (threaded build, ${info.threads} threads in one heap)` : '';
+  log(`${name}: ${bc.describe} on ${info.name}${wasmNote}${threadsNote}`);
   const { run, units, cleanup } = bc.setup(n);
   try {
     await run(); // warm-up: kernel compilation and first allocations

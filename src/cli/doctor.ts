@@ -36,7 +36,7 @@ export async function doctorChecks(): Promise<Check[]> {
     const info = await initBackend();
     chosen = info.name;
     const failed = info.tried.map((t) => `${t.name}: ${t.error}`).join('; ');
-    checks.push({ name: 'backend', ok: true, detail: `${info.name} (tf backend '${info.tfBackend}', ${info.package}${info.forced ? ', forced by PROMPTLAB_BACKEND' : ''})${failed ? `; not available: ${failed}` : ''}` });
+    checks.push({ name: 'backend', ok: true, detail: `${info.name} (tf backend '${info.tfBackend}', ${info.package}${info.threads && info.threads > 1 ? `, ${info.threads} threads (PROMPTLAB_WASM_THREADS)` : ''}${info.forced ? ', forced by PROMPTLAB_BACKEND' : ''})${failed ? `; not available: ${failed}` : ''}` });
   } catch (e) {
     checks.push({ name: 'backend', ok: false, detail: (e as Error).message, fix: 'unset PROMPTLAB_BACKEND, or install the backend it names' });
   }

@@ -3,7 +3,7 @@
 import type { ClipConfig } from './config';
 import { isVit } from './config';
 import { gaussian, uniform } from '../random';
-import type { StateDict } from './weights';
+import type { StateDict, StateTensor } from './weights';
 
 /** Every tensor name and shape of a CLIP with this config (OpenAI key names). */
 export function clipShapes(c: ClipConfig): Map<string, number[]> {
@@ -95,20 +95,53 @@ export function randomStateDict(c: ClipConfig, seed = 0): StateDict {
   const rand = uniform(seed, 'random-weights');
   const gauss = gaussian(rand);
   const sd: StateDict = new Map();
-  for (const [key, shape] of clipShapes(c)) {
-    const n = shape.reduce((a, b) => a * b, 1);
-    const data = new Float32Array(n);
-    const fanIn = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : 1;
-    for (let i = 0; i < n; i++) {
-      if (key === 'logit_scale') data[i] = Math.log(100);
-      else if (key.endsWith('running_var')) data[i] = 0.5 + rand();
-      else if (/(ln_\w+|ln_final|bn\d|downsample\.1)\.weight$/.test(key)) data[i] = 1 + 0.1 * gauss();
-      else if (shape.length === 1) data[i] = 0.1 * gauss();
-      else data[i] = gauss() / Math.sqrt(key.includes('embedding') || key === 'visual.class_embedding' ? 50 : fanIn);
-    }
-    sd.set(key, { shape: shape.length ? shape : [1], data });
-  }
+  for (const [key, shape] of clipShapes(c)) sd.set(key, { shape: shape.length ? shape : [1], data: randomTensor(key, shape, rand, gauss) });
   return sd;
+}
+
+/** One tensor of randomStateDict's distributions, drawn from `rand`. */
+function randomTensor(key: string, shape: number[], rand: () => number, gauss: () => number): Float32Array {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = new Float32Array(n);
+  const fanIn = shape.length > 1 ? shape.slice(1).reduce((a, b) => a * b, 1) : 1;
+  for (let i = 0; i < n; i++) {
+    if (key === 'logit_scale') data[i] = Math.log(100);
+    else if (key.endsWith('running_var')) data[i] = 0.5 + rand();
+    else if (/(ln_\w+|ln_final|bn\d|downsample\.1)\.weight$/.test(key)) data[i] = 1 + 0.1 * gauss();
+    else if (shape.length === 1) data[i] = 0.1 * gauss();
+    else data[i] = gauss() / Math.sqrt(key.includes('embedding') || key === 'visual.class_embedding' ? 50 : fanIn);
+  }
+  return data;
+}
+
+/**
+ * randomStateDict's distributions with one seeded stream per tensor, each drawn when it is read and
+ * not kept: a model's weights without a JavaScript copy of them all (for `promptlab bench`, whose
+ * peak memory is compared with PyTorch's). Other values than randomStateDict's for the same seed.
+ */
+export function lazyRandomStateDict(c: ClipConfig, seed = 0): StateDict {
+  return new LazyRandomStateDict(clipShapes(c), seed);
+}
+
+class LazyRandomStateDict extends Map<string, StateTensor> {
+  constructor(private readonly shapes: Map<string, number[]>, private readonly seed: number) {
+    super();
+  }
+
+  override get(key: string): StateTensor | undefined {
+    const shape = this.shapes.get(key);
+    if (!shape) return undefined;
+    const rand = uniform(this.seed, `random-weights/${key}`);
+    return { shape: shape.length ? shape : [1], data: randomTensor(key, shape, rand, gaussian(rand)) };
+  }
+
+  override has(key: string): boolean {
+    return this.shapes.has(key);
+  }
+
+  override keys(): MapIterator<string> {
+    return this.shapes.keys();
+  }
 }
 
 /** Config of a CLIP by its published name, for benchmarks on random weights. */

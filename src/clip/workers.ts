@@ -257,8 +257,9 @@ function sendDy(pool: TowerWorkers, i: number, p: Pending) {
 
 /**
  * The threads a model uses by default for its frozen towers: PROMPTLAB_WORKERS if set (1 = this
- * thread only), else the cores (at most 4) on the WASM and CPU backends, and 1 on the native
- * backends, which are multi-threaded themselves.
+ * thread only), else the cores (at most 4) on the CPU backend and on WASM's default single-threaded
+ * build, and 1 on a threaded WASM (PROMPTLAB_WASM_THREADS > 1, src/backend/wasm-threads.ts) and on
+ * the native backends, which spread each op over the cores themselves.
  */
 export function defaultThreads(): number {
   const env = process.env.PROMPTLAB_WORKERS;
@@ -267,8 +268,11 @@ export function defaultThreads(): number {
     if (!Number.isInteger(n) || n < 1) throw new Error(`PROMPTLAB_WORKERS='${env}' must be a positive integer (1 = no worker threads)`);
     return n;
   }
-  const b = backendInfo()?.name;
+  const info = backendInfo();
+  const b = info?.name;
   if (b !== 'wasm' && b !== 'cpu') return 1;
+  // a threaded WASM backend already spreads each matMul over the cores: one heap, no tower copies
+  if (b === 'wasm' && (info?.threads ?? 1) > 1) return 1;
   const cores = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
   return Math.max(1, Math.min(4, cores));
 }
