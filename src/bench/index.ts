@@ -24,6 +24,8 @@ interface BenchCase {
   describe: string;
   /** true for the cases on CLIP's frozen towers, which split their rows over `threads` */
   towers?: boolean;
+  /** what `threads` means for a case that uses it otherwise */
+  threadsNote?: (threads: number) => string;
   unit: string;
   /** false for long runs, whose peak memory they log themselves (an untimed profiled run would double them) */
   profile?: boolean;
@@ -77,6 +79,45 @@ function imageCase(name: 'ViT-B/32' | 'RN50', batch: number): BenchCase {
         run: withThreads(model, threads, ['image'], () => { tf.tidy(() => model.encodeImage(pixels).dataSync()); }),
         units: batch,
         cleanup: async () => { pixels.dispose(); await model.stopWorkers(); model.dispose(); },
+      };
+    },
+  };
+}
+
+/**
+ * ViT-B/32's image tower exported to ONNX (src/onnx/vit.ts) by a child process, as a user exports
+ * once and loads the file after; this process runs it on onnxruntime-node on `threads` threads.
+ */
+function onnxImageCase(batch: number): BenchCase {
+  return {
+    describe: `ViT-B/32 encodeImage on onnxruntime-node (the tower exported to ONNX by a child process), random weights, batch ${batch} at 224 px`,
+    towers: true,
+    threadsNote: (n) => `onnxruntime on ${n} thread${n === 1 ? '' : 's'}`,
+    unit: 'images',
+    setup(threads) {
+      const { OnnxImageEncoder, onnxRuntimeProblem } = require('../onnx/runtime') as typeof import('../onnx/runtime');
+      const problem = onnxRuntimeProblem();
+      if (problem) throw new Error(`image-vitb32-onnx: ${problem}`);
+      const fs = require('fs') as typeof import('fs');
+      const os = require('os') as typeof import('os');
+      const path = require('path') as typeof import('path');
+      const { spawnSync } = require('child_process') as typeof import('child_process');
+      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-bench-onnx-')), 'vitb32.onnx');
+      const child = spawnSync(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(__dirname, 'export-vit.ts'), file], { encoding: 'utf8' });
+      if (child.status !== 0) throw new Error(`image-vitb32-onnx: exporting the tower failed: ${child.stderr}`);
+      const pixels = tf.randomNormal([batch, 3, 224, 224], 0, 1, 'float32', 1) as tf.Tensor4D;
+      let encoder: import('../onnx/runtime').OnnxImageEncoder | null = null;
+      return {
+        run: async () => {
+          encoder ??= await OnnxImageEncoder.fromFile(file, 224, threads);
+          (await encoder.encode(pixels)).dispose();
+        },
+        units: batch,
+        cleanup: async () => {
+          pixels.dispose();
+          await encoder?.dispose();
+          fs.rmSync(path.dirname(file), { recursive: true, force: true });
+        },
       };
     },
   };
@@ -331,6 +372,7 @@ export const BENCH_CASES: Record<string, BenchCase> = {
   'cocoop-step': promptStepCase('cocoop'),
   'image-vitb32': imageCase('ViT-B/32', 16),
   'image-rn50': imageCase('RN50', 16),
+  'image-vitb32-onnx': onnxImageCase(16),
   'text-k100': textCase(true),
   'text-k100-full': textCase(false),
 };
@@ -344,7 +386,7 @@ export async function runBench(name: string, repeats = 3, log: (s: string) => vo
   if (!bc) throw new Error(`unknown bench case '${name}' (valid: ${Object.keys(BENCH_CASES).join(', ')})`);
   const info = await initBackend();
   const n = threads ?? defaultThreads();
-  const threadsNote = !bc.towers ? '' : n > 1 ? `, ${n} threads for the frozen towers (worker threads hold copies)` : ', no tower workers';
+  const threadsNote = bc.threadsNote ? `, ${bc.threadsNote(n)}` : !bc.towers ? '' : n > 1 ? `, ${n} threads for the frozen towers (worker threads hold copies)` : ', no tower workers';
   const wasmNote = info.threads && info.threads > 1 ? ` (threaded build, ${info.threads} threads in one heap)` : '';
   log(`${name}: ${bc.describe} on ${info.name}${wasmNote}${threadsNote}`);
   const { run, units, cleanup } = bc.setup(n);
@@ -363,7 +405,8 @@ export async function runBench(name: string, repeats = 3, log: (s: string) => vo
     // once, and the process's peak resident set (which includes the WASM heap and V8).
     if (bc.profile === false) return { case: name, backend: info.name, median_s: median, unit_per_s: units / median };
     const prof = await tf.profile(async () => { await run(); return []; });
-    log(`  peak memory: ${(prof.peakBytes / 1e6).toFixed(1)} MB in tensors during a run, peak process RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+    const tensors = Number.isFinite(prof.peakBytes) ? `${(prof.peakBytes / 1e6).toFixed(1)} MB in tensors during a run` : 'no tfjs kernels during a run';
+    log(`  peak memory: ${tensors}, peak process RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
     return { case: name, backend: info.name, median_s: median, unit_per_s: units / median };
   } finally {
     await cleanup();

@@ -32,6 +32,12 @@ export class VisionTransformer {
     this.proj = p.tensor('visual.proj', [w, config.embedDim]) as tf.Tensor2D;
   }
 
+  /** The tower's tensors in the layout encode() uses them, for exporters (src/onnx/vit.ts). */
+  parts(): { patchW: tf.Tensor2D; classEmbedding: tf.Tensor1D; positional: tf.Tensor2D; lnPre: Norm; blocks: readonly ResidualBlock[]; lnPost: Norm; proj: tf.Tensor2D; patch: number; grid: number } {
+    const { patchW, classEmbedding, positional, lnPre, blocks, lnPost, proj, patch, grid } = this;
+    return { patchW, classEmbedding, positional, lnPre, blocks, lnPost, proj, patch, grid };
+  }
+
   /** pixels NCHW [N, 3, R, R] -> transformer output [N, 1 + grid^2, width] (before ln_post). */
   private features(pixels: tf.Tensor4D): tf.Tensor3D {
     const [n, c, h, wd] = pixels.shape;
