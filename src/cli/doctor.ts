@@ -50,6 +50,13 @@ export async function doctorChecks(): Promise<Check[]> {
     });
   }
 
+  const ortProblem = (require('../onnx/runtime') as typeof import('../onnx/runtime')).onnxRuntimeProblem();
+  checks.push({
+    name: 'onnxruntime',
+    ok: true, // optional: frozen ViT image features (src/onnx); tfjs does everything without it
+    detail: ortProblem ? `not usable: ${ortProblem}` : 'onnxruntime-node loads (frozen ViT image towers exported to ONNX: bench image-vitb32-onnx)',
+  });
+
   const smi = commandOutput('nvidia-smi', ['--query-gpu=name,driver_version,memory.total', '--format=csv,noheader']);
   const cuda = packageAvailable('node-gpu');
   checks.push({
