@@ -111,6 +111,11 @@ function withPoolOf<T>(real: number, start: () => T): T {
   }
 }
 
+/** Node's WebAssembly global, typed here: tslab compiles notebooks without the DOM's WebAssembly types. */
+function wasmApi(): { instantiate(bytes: Uint8Array, imports: object): Promise<{ instance: unknown; module: unknown }> } {
+  return (globalThis as unknown as { WebAssembly: ReturnType<typeof wasmApi> }).WebAssembly;
+}
+
 /** Starts the threaded build with a pool of `threads` (2..4). */
 async function startThreadedModule(threads: number): Promise<ThreadedModule> {
   const dir = path.dirname(require.resolve(`${WASM_PACKAGE}/wasm-out/${BUILD}.js`));
@@ -121,10 +126,10 @@ async function startThreadedModule(threads: number): Promise<ThreadedModule> {
   const module = await withPoolOf(threads - 1, () => factory({
     mainScriptUrlOrBlob: script, // what each pthread worker evaluates
     locateFile: (file: string) => (file.endsWith('.worker.js') ? worker : path.join(dir, file)),
-    instantiateWasm(info: { env: Record<string, unknown> }, receive: (instance: WebAssembly.Instance, module: WebAssembly.Module) => void) {
+    instantiateWasm(info: { env: Record<string, unknown> }, receive: (instance: unknown, module: unknown) => void) {
       // backend.cc sizes its pool from emscripten_num_logical_cores() / 2, read once when it starts
       info.env.emscripten_num_logical_cores = () => 2 * threads;
-      WebAssembly.instantiate(binary, info as WebAssembly.Imports).then((r) => receive(r.instance, r.module));
+      wasmApi().instantiate(binary, info).then((r) => receive(r.instance, r.module));
       return {};
     },
   }));

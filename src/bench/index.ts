@@ -84,27 +84,44 @@ function imageCase(name: 'ViT-B/32' | 'RN50', batch: number): BenchCase {
   };
 }
 
-/**
- * ViT-B/32's image tower exported to ONNX (src/onnx/vit.ts) by a child process, as a user exports
- * once and loads the file after; this process runs it on onnxruntime-node on `threads` threads.
- */
-function onnxImageCase(batch: number): BenchCase {
+/** Writes a tower (ViT-B/32's image or text tower, RN50's image tower) on towerOnly's weights as ONNX in a child process (as a user exports once); returns the file. */
+function exportInChild(tower: 'vit' | 'rn50' | 'text', caseName: string): string {
+  const fs = require('fs') as typeof import('fs');
+  const os = require('os') as typeof import('os');
+  const path = require('path') as typeof import('path');
+  const { spawnSync } = require('child_process') as typeof import('child_process');
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-bench-onnx-')), `${tower}.onnx`);
+  const child = spawnSync(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(__dirname, 'export-onnx.ts'), tower, file], { encoding: 'utf8' });
+  if (child.status !== 0) throw new Error(`${caseName}: exporting the ${tower} tower failed: ${child.stderr}`);
+  return file;
+}
+
+function removeExport(file: string): void {
+  const fs = require('fs') as typeof import('fs');
+  const path = require('path') as typeof import('path');
+  fs.rmSync(path.dirname(file), { recursive: true, force: true });
+}
+
+function onnxProblem(caseName: string): void {
+  const { onnxRuntimeProblem } = require('../onnx/runtime') as typeof import('../onnx/runtime');
+  const problem = onnxRuntimeProblem();
+  if (problem) throw new Error(`${caseName}: ${problem}`);
+}
+
+const onnxThreads = (n: number) => `onnxruntime on ${n} thread${n === 1 ? '' : 's'}`;
+
+/** An image tower exported to ONNX (src/onnx/vit.ts, resnet.ts), run by onnxruntime-node on `threads` threads. */
+function onnxImageCase(name: 'ViT-B/32' | 'RN50', batch: number): BenchCase {
+  const caseName = name === 'RN50' ? 'image-rn50-onnx' : 'image-vitb32-onnx';
   return {
-    describe: `ViT-B/32 encodeImage on onnxruntime-node (the tower exported to ONNX by a child process), random weights, batch ${batch} at 224 px`,
+    describe: `${name} encodeImage on onnxruntime-node (the tower exported to ONNX by a child process), random weights, batch ${batch} at 224 px`,
     towers: true,
-    threadsNote: (n) => `onnxruntime on ${n} thread${n === 1 ? '' : 's'}`,
+    threadsNote: onnxThreads,
     unit: 'images',
     setup(threads) {
-      const { OnnxImageEncoder, onnxRuntimeProblem } = require('../onnx/runtime') as typeof import('../onnx/runtime');
-      const problem = onnxRuntimeProblem();
-      if (problem) throw new Error(`image-vitb32-onnx: ${problem}`);
-      const fs = require('fs') as typeof import('fs');
-      const os = require('os') as typeof import('os');
-      const path = require('path') as typeof import('path');
-      const { spawnSync } = require('child_process') as typeof import('child_process');
-      const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-bench-onnx-')), 'vitb32.onnx');
-      const child = spawnSync(process.execPath, ['--require', require.resolve('tsx/cjs'), path.join(__dirname, 'export-vit.ts'), file], { encoding: 'utf8' });
-      if (child.status !== 0) throw new Error(`image-vitb32-onnx: exporting the tower failed: ${child.stderr}`);
+      onnxProblem(caseName);
+      const { OnnxImageEncoder } = require('../onnx/runtime') as typeof import('../onnx/runtime');
+      const file = exportInChild(name === 'RN50' ? 'rn50' : 'vit', caseName);
       const pixels = tf.randomNormal([batch, 3, 224, 224], 0, 1, 'float32', 1) as tf.Tensor4D;
       let encoder: import('../onnx/runtime').OnnxImageEncoder | null = null;
       return {
@@ -113,14 +130,57 @@ function onnxImageCase(batch: number): BenchCase {
           (await encoder.encode(pixels)).dispose();
         },
         units: batch,
-        cleanup: async () => {
-          pixels.dispose();
-          await encoder?.dispose();
-          fs.rmSync(path.dirname(file), { recursive: true, force: true });
-        },
+        cleanup: async () => { pixels.dispose(); await encoder?.dispose(); removeExport(file); },
       };
     },
   };
+}
+
+/** text-k100's prompts through the ViT-B text tower exported to ONNX (src/onnx/text.ts), cut at the last EOT. */
+function onnxTextCase(): BenchCase {
+  return {
+    describe: 'ViT-B text tower on onnxruntime-node (exported to ONNX by a child process), 100 prompts of 8-20 tokens padded to 77, computed up to the last EOT',
+    towers: true,
+    threadsNote: onnxThreads,
+    unit: 'prompts',
+    setup(threads) {
+      onnxProblem('text-k100-onnx');
+      const { OnnxTextEncoder } = require('../onnx/runtime') as typeof import('../onnx/runtime');
+      const file = exportInChild('text', 'text-k100-onnx');
+      const c = namedConfig('ViT-B/32');
+      const { ids, eot } = benchPrompts();
+      // the token embeddings from the same lazily drawn table the child exported with, without the tower
+      const table = lazyRandomStateDict(c, 0).get('token_embedding.weight')!.data;
+      const d = c.transformerWidth;
+      const rows = new Float32Array(ids.length * d);
+      ids.forEach((id, i) => rows.set(table.subarray(id * d, (id + 1) * d), i * d));
+      const embeds = tf.tensor3d(rows, [100, 77, d]);
+      let encoder: import('../onnx/runtime').OnnxTextEncoder | null = null;
+      return {
+        run: async () => {
+          encoder ??= await OnnxTextEncoder.fromFile(file, d, c.contextLength, threads);
+          (await encoder.encodeTokenEmbeddings(embeds, eot, true)).dispose();
+        },
+        units: 100,
+        cleanup: async () => { embeds.dispose(); await encoder?.dispose(); removeExport(file); },
+      };
+    },
+  };
+}
+
+/** text-k100's prompts: 100 of 6 to 18 random tokens between SOT and EOT, padded to 77. */
+function benchPrompts(): { ids: Int32Array; eot: number[] } {
+  const r = uniform(3, 'bench');
+  const ids = new Int32Array(100 * 77);
+  const eot: number[] = [];
+  for (let i = 0; i < 100; i++) {
+    const n = 6 + Math.floor(r() * 13);
+    ids[i * 77] = 49406;
+    for (let j = 1; j <= n; j++) ids[i * 77 + j] = 1 + Math.floor(r() * 49000);
+    ids[i * 77 + n + 1] = 49407;
+    eot.push(n + 1);
+  }
+  return { ids, eot };
 }
 
 /** 100 CoOp-like prompts of 8 to 20 tokens, padded to 77, through the ViT-B text tower. */
@@ -131,16 +191,7 @@ function textCase(truncate: boolean): BenchCase {
     unit: 'prompts',
     setup(threads) {
       const c = namedConfig('ViT-B/32');
-      const r = uniform(3, 'bench');
-      const ids = new Int32Array(100 * 77);
-      const eot: number[] = [];
-      for (let i = 0; i < 100; i++) {
-        const n = 6 + Math.floor(r() * 13);
-        ids[i * 77] = 49406;
-        for (let j = 1; j <= n; j++) ids[i * 77 + j] = 1 + Math.floor(r() * 49000);
-        ids[i * 77 + n + 1] = 49407;
-        eot.push(n + 1);
-      }
+      const { ids, eot } = benchPrompts();
       if (threads === 1) {
         const { tower, dispose } = towerOnly(c, (p) => new TextTower(p, c));
         const embeds = tf.tidy(() => tower.embed(tf.tensor2d(ids, [100, 77], 'int32')));
@@ -372,9 +423,11 @@ export const BENCH_CASES: Record<string, BenchCase> = {
   'cocoop-step': promptStepCase('cocoop'),
   'image-vitb32': imageCase('ViT-B/32', 16),
   'image-rn50': imageCase('RN50', 16),
-  'image-vitb32-onnx': onnxImageCase(16),
+  'image-vitb32-onnx': onnxImageCase('ViT-B/32', 16),
+  'image-rn50-onnx': onnxImageCase('RN50', 16),
   'text-k100': textCase(true),
   'text-k100-full': textCase(false),
+  'text-k100-onnx': onnxTextCase(),
 };
 
 /**

@@ -139,7 +139,7 @@ class LazyRandomStateDict extends Map<string, StateTensor> {
     return this.shapes.has(key);
   }
 
-  override keys(): MapIterator<string> {
+  override keys(): ReturnType<Map<string, StateTensor>['keys']> {
     return this.shapes.keys();
   }
 }

@@ -7,7 +7,7 @@ import { Attention, linear, multiHeadAttention } from './ops';
 import type { BatchNorm, ParamReader } from './params';
 import { conv2d } from './conv';
 
-interface ConvBn {
+export interface ConvBn {
   filter: tf.Tensor4D;
   bn: BatchNorm;
   pad: number;
@@ -20,7 +20,7 @@ export interface BatchStats {
   variance: tf.Tensor1D; // unbiased, as PyTorch keeps it
 }
 
-interface Bottleneck {
+export interface Bottleneck {
   conv1: ConvBn;
   conv2: ConvBn;
   conv3: ConvBn;
@@ -193,6 +193,11 @@ export class ModifiedResNet {
       outputs.push(x);
     }
     return outputs;
+  }
+
+  /** The tower's tensors in the layout encode() uses them (filters [k, k, in, out]), for exporters (src/onnx/resnet.ts). */
+  parts(): { stem: readonly ConvBn[]; stages: readonly (readonly Bottleneck[])[]; pool: Attention; poolPositional: tf.Tensor2D } {
+    return { stem: this.stem, stages: this.stages, pool: this.pool, poolPositional: this.poolPositional };
   }
 
   /** The attention pool's projections and its positional embedding [1 + s^2, C] (s = R / 32). */

@@ -87,10 +87,11 @@ export interface OnnxNode {
   attributes?: Attribute[];
 }
 
-/** A graph input or output: float32 with these dims (a string is a named, free dimension). */
+/** A graph input or output with these dims (a string is a named, free dimension); float32 unless said. */
 export interface OnnxValue {
   name: string;
   dims: (number | string)[];
+  type?: typeof FLOAT | typeof INT64;
 }
 
 function tensorProto(t: OnnxTensor): Writer {
@@ -111,7 +112,7 @@ function attributeProto(a: Attribute): Writer {
 function valueInfo(v: OnnxValue): Writer {
   const shape = new Writer();
   for (const d of v.dims) shape.message(1, typeof d === 'number' ? new Writer().int(1, d) : new Writer().string(2, d));
-  const tensorType = new Writer().int(1, FLOAT).message(2, shape);
+  const tensorType = new Writer().int(1, v.type ?? FLOAT).message(2, shape);
   return new Writer().string(1, v.name).message(2, new Writer().message(1, tensorType));
 }
 

@@ -1,18 +1,23 @@
 // onnxruntime-node (an optional dependency: its CPU runtime ships inside the npm package) for frozen
-// image features: the tower exported to ONNX (src/onnx/vit.ts) runs on onnxruntime's own threads.
+// image and text features: a tower exported to ONNX (src/onnx/vit.ts, resnet.ts, text.ts) runs on
+// onnxruntime's own threads.
 // Inference only (no gradients); its features match tfjs's within 1e-5 (test/unit/onnx.test.ts).
 import * as os from 'os';
 import * as tf from '@tensorflow/tfjs';
 import type { VisionTransformer } from '../clip/vit';
+import { ModifiedResNet } from '../clip/resnet';
+import { exportResNet } from './resnet';
 import { exportVit } from './vit';
+import { exportText } from './text';
+import type { TextTower } from '../clip/text';
 
-interface OrtTensor { data: Float32Array; dims: readonly number[] }
+interface OrtTensor { data: Float32Array | BigInt64Array; dims: readonly number[] }
 interface OrtSession {
   run(feeds: Record<string, OrtTensor>): Promise<Record<string, OrtTensor>>;
   release(): Promise<void>;
 }
 interface Ort {
-  Tensor: new (type: 'float32', data: Float32Array, dims: number[]) => OrtTensor;
+  Tensor: new (type: 'float32' | 'int64', data: Float32Array | BigInt64Array, dims: number[]) => OrtTensor;
   InferenceSession: { create(model: Uint8Array | string, options: object): Promise<OrtSession> };
 }
 
@@ -37,13 +42,27 @@ export function onnxRuntimeProblem(): string | null {
   return loaded ? null : loadError;
 }
 
-/** A frozen ViT image tower on onnxruntime: pixels [N, 3, R, R] -> features [N, E]. */
+/** An onnxruntime session on `threads` threads (default: the cores), sequential, all graph optimisations. */
+async function startSession(model: Uint8Array | string, threads = Math.max(1, os.cpus().length)): Promise<{ ort: Ort; session: OrtSession }> {
+  const ort = onnxRuntime();
+  if (!ort) throw new Error(onnxRuntimeProblem()!);
+  const session = await ort.InferenceSession.create(model, {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  return { ort, session };
+}
+
+/** A frozen image tower (ViT or ModifiedResNet) on onnxruntime: pixels [N, 3, R, R] -> features [N, E]. */
 export class OnnxImageEncoder {
   private constructor(private readonly ort: Ort, private session: OrtSession | null, readonly resolution: number) {}
 
-  /** Exports `vit` (its tensors are read, not kept) and starts a session on `threads` threads (default: the cores). */
-  static async fromVit(vit: VisionTransformer, threads?: number): Promise<OnnxImageEncoder> {
-    return OnnxImageEncoder.start(exportVit(vit), vit.config.imageResolution, threads);
+  /** Exports the tower (its tensors are read, not kept) and starts a session on `threads` threads (default: the cores). */
+  static async fromTower(tower: VisionTransformer | ModifiedResNet, threads?: number): Promise<OnnxImageEncoder> {
+    const model = tower instanceof ModifiedResNet ? exportResNet(tower) : exportVit(tower);
+    return OnnxImageEncoder.start(model, tower.config.imageResolution, threads);
   }
 
   /** A session on an exported tower (`exportVit`'s bytes written to `file`) whose input is R x R. */
@@ -51,15 +70,8 @@ export class OnnxImageEncoder {
     return OnnxImageEncoder.start(file, resolution, threads);
   }
 
-  private static async start(model: Uint8Array | string, resolution: number, threads = Math.max(1, os.cpus().length)): Promise<OnnxImageEncoder> {
-    const ort = onnxRuntime();
-    if (!ort) throw new Error(onnxRuntimeProblem()!);
-    const session = await ort.InferenceSession.create(model, {
-      intraOpNumThreads: threads,
-      interOpNumThreads: 1,
-      executionMode: 'sequential',
-      graphOptimizationLevel: 'all',
-    });
+  private static async start(model: Uint8Array | string, resolution: number, threads?: number): Promise<OnnxImageEncoder> {
+    const { ort, session } = await startSession(model, threads);
     return new OnnxImageEncoder(ort, session, resolution);
   }
 
@@ -70,7 +82,55 @@ export class OnnxImageEncoder {
     if (c !== 3 || h !== r || w !== r) throw new Error(`OnnxImageEncoder.encode: pixels have shape [${pixels.shape.join(', ')}], this tower expects [N, 3, ${r}, ${r}]`);
     const out = await this.session.run({ pixels: new this.ort.Tensor('float32', pixels.dataSync() as Float32Array, [n, c, h, w]) });
     const f = out.features;
-    return tf.tensor2d(f.data, [f.dims[0], f.dims[1]]);
+    return tf.tensor2d(f.data as Float32Array, [f.dims[0], f.dims[1]]);
+  }
+
+  async dispose(): Promise<void> {
+    const s = this.session;
+    this.session = null;
+    if (s) await s.release();
+  }
+}
+
+/**
+ * A frozen text tower on onnxruntime, behind the prompt hook's signature: embeddings [K, L, D] and
+ * each prompt's EOT position -> features [K, E], cut after the last EOT as TextTower does (exact).
+ */
+export class OnnxTextEncoder {
+  private constructor(private readonly ort: Ort, private session: OrtSession | null, readonly width: number, readonly contextLength: number) {}
+
+  static async fromText(text: TextTower, threads?: number): Promise<OnnxTextEncoder> {
+    const { ort, session } = await startSession(exportText(text), threads);
+    return new OnnxTextEncoder(ort, session, text.config.transformerWidth, text.config.contextLength);
+  }
+
+  /** A session on an exported text tower (`exportText`'s bytes written to `file`). */
+  static async fromFile(file: string, width: number, contextLength: number, threads?: number): Promise<OnnxTextEncoder> {
+    const { ort, session } = await startSession(file, threads);
+    return new OnnxTextEncoder(ort, session, width, contextLength);
+  }
+
+  async encodeTokenEmbeddings(embeds: tf.Tensor3D, eotIndex: ArrayLike<number>, truncate = true): Promise<tf.Tensor2D> {
+    if (!this.session) throw new Error('OnnxTextEncoder: used after dispose()');
+    const [k, length, d] = embeds.shape;
+    if (d !== this.width) throw new Error(`encodeTokenEmbeddings: embeddings have width ${d}, the text tower expects ${this.width}`);
+    if (length > this.contextLength) throw new Error(`encodeTokenEmbeddings: sequence length ${length} exceeds the context length ${this.contextLength}`);
+    if (eotIndex.length !== k) throw new Error(`encodeTokenEmbeddings: ${eotIndex.length} EOT positions for ${k} sequences`);
+    let last = 0;
+    for (let i = 0; i < k; i++) {
+      const e = eotIndex[i];
+      if (!Number.isInteger(e) || e < 0 || e >= length) throw new Error(`encodeTokenEmbeddings: eotIndex[${i}] = ${e} is outside [0, ${length - 1}]`);
+      last = Math.max(last, e);
+    }
+    const used = truncate ? last + 1 : length;
+    const data = tf.tidy(() => (used < length ? embeds.slice([0, 0, 0], [k, used, d]) : embeds).dataSync() as Float32Array);
+    const rows = BigInt64Array.from(Array.from(eotIndex, (e, i) => BigInt(i * used + e)));
+    const out = await this.session.run({
+      embeds: new this.ort.Tensor('float32', data, [k, used, d]),
+      rows: new this.ort.Tensor('int64', rows, [k]),
+    });
+    const f = out.features;
+    return tf.tensor2d(f.data as Float32Array, [f.dims[0], f.dims[1]]);
   }
 
   async dispose(): Promise<void> {
