@@ -53,8 +53,8 @@ export async function doctorChecks(): Promise<Check[]> {
   const ortProblem = (require('../onnx/runtime') as typeof import('../onnx/runtime')).onnxRuntimeProblem();
   checks.push({
     name: 'onnxruntime',
-    ok: true, // optional: frozen ViT image features (src/onnx); tfjs does everything without it
-    detail: ortProblem ? `not usable: ${ortProblem}` : 'onnxruntime-node loads (frozen ViT image towers exported to ONNX: bench image-vitb32-onnx)',
+    ok: true, // optional: frozen CLIP features (src/onnx); tfjs does everything without it
+    detail: ortProblem ? `not usable: ${ortProblem}` : 'onnxruntime-node loads (frozen CLIP towers exported to ONNX: bench image-vitb32-onnx, image-rn50-onnx, text-k100-onnx)',
   });
 
   const smi = commandOutput('nvidia-smi', ['--query-gpu=name,driver_version,memory.total', '--format=csv,noheader']);
