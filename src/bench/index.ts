@@ -158,7 +158,7 @@ function onnxTextCase(): BenchCase {
       let encoder: import('../onnx/runtime').OnnxTextEncoder | null = null;
       return {
         run: async () => {
-          encoder ??= await OnnxTextEncoder.fromFile(file, d, c.contextLength, threads);
+          encoder ??= await OnnxTextEncoder.fromFile(file, c, threads);
           (await encoder.encodeTokenEmbeddings(embeds, eot, true)).dispose();
         },
         units: 100,

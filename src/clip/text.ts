@@ -7,6 +7,31 @@ import type { ParamReader } from './params';
 import { splitRows, type TowerWorkers } from './workers';
 import { residualBlockFrozen } from './frozen-block';
 
+/**
+ * Checks the prompt hook's input (embeddings of shape [K, L, D], K EOT positions inside [0, L)) and
+ * returns how many positions to compute: up to the last EOT when `truncate` (exact: the mask is
+ * causal), else all L.
+ */
+export function positionsUsed(config: ClipConfig, shape: readonly number[], eotIndex: ArrayLike<number>, truncate: boolean): number {
+  const [k, length, d] = shape;
+  if (d !== config.transformerWidth) {
+    throw new Error(`encodeTokenEmbeddings: embeddings have width ${d}, the text tower expects ${config.transformerWidth}`);
+  }
+  if (length > config.contextLength) {
+    throw new Error(`encodeTokenEmbeddings: sequence length ${length} exceeds the context length ${config.contextLength}`);
+  }
+  if (eotIndex.length !== k) throw new Error(`encodeTokenEmbeddings: ${eotIndex.length} EOT positions for ${k} sequences`);
+  let last = 0;
+  for (let i = 0; i < k; i++) {
+    const e = eotIndex[i];
+    if (!Number.isInteger(e) || e < 0 || e >= length) {
+      throw new Error(`encodeTokenEmbeddings: eotIndex[${i}] = ${e} is outside [0, ${length - 1}]`);
+    }
+    last = Math.max(last, e);
+  }
+  return truncate ? last + 1 : length;
+}
+
 export class TextTower {
   readonly tokenEmbedding: tf.Tensor2D;  // [V, D]
   readonly positional: tf.Tensor2D;      // [C, D]
@@ -60,22 +85,7 @@ export class TextTower {
    */
   encodeTokenEmbeddings(embeds: tf.Tensor3D, eotIndex: ArrayLike<number>, truncate = true): tf.Tensor2D {
     const [k, length, d] = embeds.shape;
-    if (d !== this.config.transformerWidth) {
-      throw new Error(`encodeTokenEmbeddings: embeddings have width ${d}, the text tower expects ${this.config.transformerWidth}`);
-    }
-    if (length > this.config.contextLength) {
-      throw new Error(`encodeTokenEmbeddings: sequence length ${length} exceeds the context length ${this.config.contextLength}`);
-    }
-    if (eotIndex.length !== k) throw new Error(`encodeTokenEmbeddings: ${eotIndex.length} EOT positions for ${k} sequences`);
-    let last = 0;
-    for (let i = 0; i < k; i++) {
-      const e = eotIndex[i];
-      if (!Number.isInteger(e) || e < 0 || e >= length) {
-        throw new Error(`encodeTokenEmbeddings: eotIndex[${i}] = ${e} is outside [0, ${length - 1}]`);
-      }
-      last = Math.max(last, e);
-    }
-    const used = truncate ? last + 1 : length;
+    const used = positionsUsed(this.config, embeds.shape, eotIndex, truncate);
     const eot = Array.from(eotIndex);
     return tf.tidy(() => {
       const x = used < length ? (embeds.slice([0, 0, 0], [k, used, d]) as tf.Tensor3D) : embeds;

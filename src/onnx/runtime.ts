@@ -9,7 +9,8 @@ import { ModifiedResNet } from '../clip/resnet';
 import { exportResNet } from './resnet';
 import { exportVit } from './vit';
 import { exportText } from './text';
-import type { TextTower } from '../clip/text';
+import { positionsUsed, type TextTower } from '../clip/text';
+import type { ClipConfig } from '../clip/config';
 
 interface OrtTensor { data: Float32Array | BigInt64Array; dims: readonly number[] }
 interface OrtSession {
@@ -58,34 +59,20 @@ async function startSession(model: Uint8Array | string, threads = Math.max(1, os
   return { ort, session };
 }
 
-/** A frozen image tower (ViT or ModifiedResNet) on onnxruntime: pixels [N, 3, R, R] -> features [N, E]. */
-export class OnnxImageEncoder {
-  private constructor(private readonly ort: Ort, private session: OrtSession | null, readonly resolution: number) {}
+/** A session and what both encoders share: running it into a [K, E] tensor, and its release. */
+abstract class OnnxTower {
+  protected constructor(protected readonly ort: Ort, private session: OrtSession | null) {}
 
-  /** Exports the tower (its tensors are read, not kept) and starts a session on `threads` threads (default: the cores). */
-  static async fromTower(tower: VisionTransformer | ModifiedResNet, threads?: number): Promise<OnnxImageEncoder> {
-    const model = tower instanceof ModifiedResNet ? exportResNet(tower) : exportVit(tower);
-    return OnnxImageEncoder.start(model, tower.config.imageResolution, threads);
-  }
-
-  /** A session on an exported tower (`exportVit`'s bytes written to `file`) whose input is R x R. */
-  static async fromFile(file: string, resolution: number, threads?: number): Promise<OnnxImageEncoder> {
-    return OnnxImageEncoder.start(file, resolution, threads);
-  }
-
-  private static async start(model: Uint8Array | string, resolution: number, threads?: number): Promise<OnnxImageEncoder> {
-    const { ort, session } = await startSession(model, threads);
-    return new OnnxImageEncoder(ort, session, resolution);
-  }
-
-  async encode(pixels: tf.Tensor4D): Promise<tf.Tensor2D> {
-    if (!this.session) throw new Error('OnnxImageEncoder: used after dispose()');
-    const [n, c, h, w] = pixels.shape;
-    const r = this.resolution;
-    if (c !== 3 || h !== r || w !== r) throw new Error(`OnnxImageEncoder.encode: pixels have shape [${pixels.shape.join(', ')}], this tower expects [N, 3, ${r}, ${r}]`);
-    const out = await this.session.run({ pixels: new this.ort.Tensor('float32', pixels.dataSync() as Float32Array, [n, c, h, w]) });
-    const f = out.features;
+  /** Runs the session; its `features` output as a tensor. */
+  protected async features(feeds: Record<string, OrtTensor>): Promise<tf.Tensor2D> {
+    const f = (await this.live().run(feeds)).features;
     return tf.tensor2d(f.data as Float32Array, [f.dims[0], f.dims[1]]);
+  }
+
+  /** The session, or an error that names the encoder when it was disposed. */
+  protected live(): OrtSession {
+    if (!this.session) throw new Error(`${this.constructor.name}: used after dispose()`);
+    return this.session;
   }
 
   async dispose(): Promise<void> {
@@ -95,50 +82,63 @@ export class OnnxImageEncoder {
   }
 }
 
+/** A frozen image tower (ViT or ModifiedResNet) on onnxruntime: pixels [N, 3, R, R] -> features [N, E]. */
+export class OnnxImageEncoder extends OnnxTower {
+  private constructor(ort: Ort, session: OrtSession, readonly resolution: number) {
+    super(ort, session);
+  }
+
+  /** Exports the tower (its tensors are read, not kept) and starts a session on `threads` threads (default: the cores). */
+  static async fromTower(tower: VisionTransformer | ModifiedResNet, threads?: number): Promise<OnnxImageEncoder> {
+    const model = tower instanceof ModifiedResNet ? exportResNet(tower) : exportVit(tower);
+    const { ort, session } = await startSession(model, threads);
+    return new OnnxImageEncoder(ort, session, tower.config.imageResolution);
+  }
+
+  /** A session on an exported tower (`exportVit`'s or `exportResNet`'s bytes written to `file`) whose input is R x R. */
+  static async fromFile(file: string, resolution: number, threads?: number): Promise<OnnxImageEncoder> {
+    const { ort, session } = await startSession(file, threads);
+    return new OnnxImageEncoder(ort, session, resolution);
+  }
+
+  async encode(pixels: tf.Tensor4D): Promise<tf.Tensor2D> {
+    this.live();
+    const [n, c, h, w] = pixels.shape;
+    const r = this.resolution;
+    if (c !== 3 || h !== r || w !== r) throw new Error(`OnnxImageEncoder.encode: pixels have shape [${pixels.shape.join(', ')}], this tower expects [N, 3, ${r}, ${r}]`);
+    return this.features({ pixels: new this.ort.Tensor('float32', pixels.dataSync() as Float32Array, [n, c, h, w]) });
+  }
+}
+
 /**
  * A frozen text tower on onnxruntime, behind the prompt hook's signature: embeddings [K, L, D] and
  * each prompt's EOT position -> features [K, E], cut after the last EOT as TextTower does (exact).
  */
-export class OnnxTextEncoder {
-  private constructor(private readonly ort: Ort, private session: OrtSession | null, readonly width: number, readonly contextLength: number) {}
+export class OnnxTextEncoder extends OnnxTower {
+  private constructor(ort: Ort, session: OrtSession, readonly config: ClipConfig) {
+    super(ort, session);
+  }
 
   static async fromText(text: TextTower, threads?: number): Promise<OnnxTextEncoder> {
     const { ort, session } = await startSession(exportText(text), threads);
-    return new OnnxTextEncoder(ort, session, text.config.transformerWidth, text.config.contextLength);
+    return new OnnxTextEncoder(ort, session, text.config);
   }
 
-  /** A session on an exported text tower (`exportText`'s bytes written to `file`). */
-  static async fromFile(file: string, width: number, contextLength: number, threads?: number): Promise<OnnxTextEncoder> {
+  /** A session on an exported text tower (`exportText`'s bytes written to `file`) of a CLIP with this config. */
+  static async fromFile(file: string, config: ClipConfig, threads?: number): Promise<OnnxTextEncoder> {
     const { ort, session } = await startSession(file, threads);
-    return new OnnxTextEncoder(ort, session, width, contextLength);
+    return new OnnxTextEncoder(ort, session, config);
   }
 
   async encodeTokenEmbeddings(embeds: tf.Tensor3D, eotIndex: ArrayLike<number>, truncate = true): Promise<tf.Tensor2D> {
-    if (!this.session) throw new Error('OnnxTextEncoder: used after dispose()');
+    this.live();
     const [k, length, d] = embeds.shape;
-    if (d !== this.width) throw new Error(`encodeTokenEmbeddings: embeddings have width ${d}, the text tower expects ${this.width}`);
-    if (length > this.contextLength) throw new Error(`encodeTokenEmbeddings: sequence length ${length} exceeds the context length ${this.contextLength}`);
-    if (eotIndex.length !== k) throw new Error(`encodeTokenEmbeddings: ${eotIndex.length} EOT positions for ${k} sequences`);
-    let last = 0;
-    for (let i = 0; i < k; i++) {
-      const e = eotIndex[i];
-      if (!Number.isInteger(e) || e < 0 || e >= length) throw new Error(`encodeTokenEmbeddings: eotIndex[${i}] = ${e} is outside [0, ${length - 1}]`);
-      last = Math.max(last, e);
-    }
-    const used = truncate ? last + 1 : length;
+    const used = positionsUsed(this.config, embeds.shape, eotIndex, truncate);
     const data = tf.tidy(() => (used < length ? embeds.slice([0, 0, 0], [k, used, d]) : embeds).dataSync() as Float32Array);
     const rows = BigInt64Array.from(Array.from(eotIndex, (e, i) => BigInt(i * used + e)));
-    const out = await this.session.run({
+    return this.features({
       embeds: new this.ort.Tensor('float32', data, [k, used, d]),
       rows: new this.ort.Tensor('int64', rows, [k]),
     });
-    const f = out.features;
-    return tf.tensor2d(f.data as Float32Array, [f.dims[0], f.dims[1]]);
-  }
-
-  async dispose(): Promise<void> {
-    const s = this.session;
-    this.session = null;
-    if (s) await s.release();
   }
 }
