@@ -4,7 +4,8 @@
 # in one session, so both see the same machine. Not part of CI. Run it on a quiet machine:
 #   bash scripts/bench-side-by-side.sh [case ...] 2>&1 | tee bench.log
 # Each promptlab case runs with its default threads (PROMPTLAB_WORKERS or the cores on WASM) and,
-# for the cases that split the frozen towers, once more on one thread (--threads 1).
+# for the cases that split the frozen towers, once more on one thread (--threads 1). A case X-onnx
+# (onnxruntime-node) runs once and is paired with PyTorch's X.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 cases=("$@")
@@ -13,11 +14,13 @@ echo "# $(date -u +%FT%TZ) $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo
 for c in "${cases[@]}"; do
   echo "## $c"
   case "$c" in
+    *-onnx) npx promptlab bench "$c" --repeats 3 --json ;;
     pretrain-step) npx promptlab bench pretrain-step --repeats 3 --json; npx promptlab bench pretrain-step-2-workers --repeats 3 --json ;;
     *) npx promptlab bench "$c" --repeats 3 --json; npx promptlab bench "$c" --repeats 3 --threads 1 --json ;;
   esac
   case "$c" in
     coop-step|cocoop-step) python3 scripts/bench-pytorch.py "$c" "$c-l77" --repeats 3 ;;
+    *-onnx) python3 scripts/bench-pytorch.py "${c%-onnx}" --repeats 3 ;;
     *) python3 scripts/bench-pytorch.py "$c" --repeats 3 ;;
   esac
 done
