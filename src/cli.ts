@@ -74,7 +74,9 @@ Commands:
 Environment: PROMPTLAB_BACKEND=node-gpu|node|wasm|cpu forces a backend (default: the first that loads).
 PROMPTLAB_WORKERS=N: threads for the frozen CLIP towers on WASM/CPU (default: the cores, at most 4; 1 = none).
 PROMPTLAB_WASM_THREADS=N (1-4): tfjs's threaded WASM build, one heap whose matMuls and convs use N threads (default 1);
-  less memory than the tower workers (which it turns off unless PROMPTLAB_WORKERS is set), slower (src/bench/README.md).`;
+  less memory than the tower workers (which it turns off unless PROMPTLAB_WORKERS is set), slower (src/bench/README.md).
+PROMPTLAB_FROZEN=onnx: repro, model-card and encode run the frozen towers' calls without a gradient tape on onnxruntime-node
+  (optional dependency; features within 1e-5 of tfjs's, not bitwise; recorded in results.json's env.frozen); default tfjs.`;
 
 const err = (s: string) => process.stderr.write(s + '\n');
 const out = (s: string) => process.stdout.write(s + '\n');

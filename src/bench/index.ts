@@ -126,11 +126,11 @@ function onnxImageCase(name: 'ViT-B/32' | 'RN50', batch: number): BenchCase {
       let encoder: import('../onnx/runtime').OnnxImageEncoder | null = null;
       return {
         run: async () => {
-          encoder ??= await OnnxImageEncoder.fromFile(file, 224, threads);
-          (await encoder.encode(pixels)).dispose();
+          encoder ??= OnnxImageEncoder.fromFile(file, 224, threads);
+          encoder.encode(pixels).dispose();
         },
         units: batch,
-        cleanup: async () => { pixels.dispose(); await encoder?.dispose(); removeExport(file); },
+        cleanup: () => { pixels.dispose(); encoder?.dispose(); removeExport(file); },
       };
     },
   };
@@ -158,11 +158,11 @@ function onnxTextCase(): BenchCase {
       let encoder: import('../onnx/runtime').OnnxTextEncoder | null = null;
       return {
         run: async () => {
-          encoder ??= await OnnxTextEncoder.fromFile(file, c, threads);
-          (await encoder.encodeTokenEmbeddings(embeds, eot, true)).dispose();
+          encoder ??= OnnxTextEncoder.fromFile(file, c, threads);
+          encoder.encodeTokenEmbeddings(embeds, eot, true).dispose();
         },
         units: 100,
-        cleanup: async () => { embeds.dispose(); await encoder?.dispose(); removeExport(file); },
+        cleanup: () => { embeds.dispose(); encoder?.dispose(); removeExport(file); },
       };
     },
   };

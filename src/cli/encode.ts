@@ -30,7 +30,8 @@ export async function encodeCommand(argv: string[], log: (s: string) => void): P
   }
   log(`backend: ${(await initBackend()).name}`);
   const model = ClipModel.load(weights);
-  await model.startWorkers(); // rows over the cores on WASM (values unchanged)
+  const frozen = await model.startFrozenTowers(); // rows over the cores on WASM (values unchanged), or onnxruntime (PROMPTLAB_FROZEN=onnx)
+  if (frozen) log(frozen);
   log(`${weights}: ${model.kind === 'vit' ? 'ViT' : 'ModifiedResNet'} CLIP, embed ${model.config.embedDim}, context ${model.config.contextLength}`);
   const out: Record<string, TensorToWrite> = {};
   const pixels = px ? tf.tensor4d(px.data as Float32Array, px.shape as [number, number, number, number]) : null;
@@ -58,7 +59,7 @@ export async function encodeCommand(argv: string[], log: (s: string) => void): P
     }
   } finally {
     pixels?.dispose();
-    await model.stopWorkers();
+    await model.stopFrozenTowers();
     model.dispose();
   }
   writeSafetensors(outFile, out, { weights, producer: 'promptlab encode' });

@@ -12,13 +12,14 @@ export async function modelCardCommand(argv: string[], log: (s: string) => void)
   const dir = path.resolve(requireModel('model-card', '--model', values.model as string | undefined) ?? MINICLIP_DIR);
   log(`backend: ${(await initBackend()).name}; model ${dir}`);
   const { model, tokenizer } = loadMiniClip(dir);
-  await model.startWorkers(); // rows over the cores on WASM (values unchanged)
+  const frozen = await model.startFrozenTowers(); // rows over the cores on WASM (values unchanged), or onnxruntime (PROMPTLAB_FROZEN=onnx)
+  if (frozen) log(frozen);
   try {
     const knowledge = measureKnowledge(model, tokenizer, { quick: values.quick === true, log });
     const next = measureNextMethods(model, tokenizer, { quick: values.quick === true, log });
     log(`wrote ${writeModelCard(dir, model, knowledge, next, { quick: values.quick === true })}`);
   } finally {
-    await model.stopWorkers();
+    await model.stopFrozenTowers();
     model.dispose();
   }
 }

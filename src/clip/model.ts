@@ -8,6 +8,7 @@ import { VisionTransformer } from './vit';
 import { ModifiedResNet } from './resnet';
 import { loadWeights, StateDict } from './weights';
 import { defaultThreads, splitRows, towerKeys, TowerWorkers, type Tower } from './workers';
+import { frozenRuntime, OnnxImageEncoder, OnnxTextEncoder, onnxRuntimeVersion } from '../onnx/runtime';
 
 /** Token ids [M, L]: a tensor, or a flat Int32Array with its shape (e.g. a tokenizer batch). */
 export type TextInput = tf.Tensor2D | { ids: Int32Array; shape: [number, number] };
@@ -137,6 +138,7 @@ export class ClipModel {
   /** pixel_values NCHW [N, 3, R, R] (normalised) -> image features [N, E], not normalised. */
   encodeImage(pixels: tf.Tensor4D): tf.Tensor2D {
     this.live();
+    if (this.onnx.image && !tf.engine().isTapeOn()) return this.onnx.image.encode(pixels);
     const pool = this.workers;
     if (pool?.towers.includes('image') && pixels.shape[0] >= pool.size && !tf.engine().isTapeOn()) {
       return tf.tidy(() => splitRows(pool, 'image', pixels, null, this.config.embedDim, false, (part) => this.visual.encode(part as tf.Tensor4D)));
@@ -172,6 +174,68 @@ export class ClipModel {
     await pool?.stop();
   }
 
+  private onnx: { image: OnnxImageEncoder | null; text: OnnxTextEncoder | null } = { image: null, text: null };
+
+  /**
+   * Runs the frozen towers' calls made without a gradient tape (encodeImage; encodeText and
+   * encodeTokenEmbeddings) on onnxruntime-node, an optional dependency: the towers named are exported
+   * to ONNX once from this model's weights (src/onnx) and run on onnxruntime's `threads` threads
+   * (default: the cores). Their features equal tfjs's within 1e-5 (float32 sums in another order),
+   * not bitwise. Calls under a tape (prompt learning's text tower) stay on tfjs and its workers. A
+   * model whose weights train keeps to tfjs: the export would go stale. Throws, naming why, where
+   * onnxruntime-node does not load.
+   */
+  startOnnx(towers: Tower[] = ['image', 'text'], threads?: number): void {
+    this.live();
+    if (this.trainable) throw new Error('startOnnx: this ClipModel trains its own weights; an ONNX export of them would go stale (frozen models only)');
+    this.stopOnnx();
+    try {
+      if (towers.includes('image')) this.onnx.image = OnnxImageEncoder.fromTower(this.visual, threads);
+      if (towers.includes('text')) this.onnx.text = OnnxTextEncoder.fromText(this.text, threads);
+    } catch (e) {
+      this.stopOnnx();
+      throw e;
+    }
+  }
+
+  /** Ends the onnxruntime sessions (if any); every call runs on tfjs again. */
+  stopOnnx(): void {
+    this.onnx.image?.dispose();
+    this.onnx.text?.dispose();
+    this.onnx = { image: null, text: null };
+  }
+
+  /** The towers whose calls without a tape run on onnxruntime (startOnnx), and its version. */
+  get onnxTowers(): { towers: Tower[]; version: string | null } {
+    const towers: Tower[] = [];
+    if (this.onnx.image) towers.push('image');
+    if (this.onnx.text) towers.push('text');
+    return { towers, version: towers.length ? onnxRuntimeVersion() : null };
+  }
+
+  /**
+   * Starts what runs the frozen towers' calls, as PROMPTLAB_FROZEN asks: 'tfjs' (the default) worker
+   * threads over the cores (startWorkers: bitwise the one-thread values); 'onnx' onnxruntime for the
+   * calls without a tape (startOnnx: within 1e-5) and tfjs workers for the text tower's calls under a
+   * tape. Returns a line that says what runs where, for a command's log ('' when nothing started).
+   */
+  async startFrozenTowers(): Promise<string> {
+    if (frozenRuntime() === 'onnx') {
+      this.startOnnx();
+      const threads = await this.startWorkers(defaultThreads(), ['text']);
+      const taped = threads > 1 ? `; the text tower under a gradient tape on ${threads} tfjs threads` : '';
+      return `the frozen towers on onnxruntime-node ${onnxRuntimeVersion() ?? ''} (PROMPTLAB_FROZEN=onnx: features within 1e-5 of tfjs's)${taped}`;
+    }
+    const threads = await this.startWorkers();
+    return threads > 1 ? `the frozen towers on ${threads} threads (PROMPTLAB_WORKERS=1 for one)` : '';
+  }
+
+  /** Stops what startFrozenTowers started. */
+  async stopFrozenTowers(): Promise<void> {
+    this.stopOnnx();
+    await this.stopWorkers();
+  }
+
   /** Threads sharing the frozen towers' calls (1: this one only). */
   get threads(): number {
     return this.workers?.size ?? 1;
@@ -194,7 +258,7 @@ export class ClipModel {
       for (const e of chunkEot) if (e > last) last = e;
       parts.push(tf.tidy(() => {
         const cut = tf.tensor2d(ids.subarray(from * length, to * length), [to - from, length], 'int32').slice([0, 0], [to - from, last + 1]) as tf.Tensor2D;
-        return this.text.encodeTokenEmbeddings(this.text.embed(cut), chunkEot);
+        return this.encodeEmbeddings(this.text.embed(cut), chunkEot);
       }));
     }
     if (parts.length === 1) return parts[0];
@@ -219,6 +283,12 @@ export class ClipModel {
   /** The prompt hook: embeds [K, L, D] and each sequence's EOT position [K] -> text features [K, E]. */
   encodeTokenEmbeddings(embeds: tf.Tensor3D, eotIndex: ArrayLike<number>): tf.Tensor2D {
     this.live();
+    return this.encodeEmbeddings(embeds, eotIndex);
+  }
+
+  /** The text tower's call: on onnxruntime without a tape where startOnnx put it there, else tfjs (and its workers). */
+  private encodeEmbeddings(embeds: tf.Tensor3D, eotIndex: ArrayLike<number>): tf.Tensor2D {
+    if (this.onnx.text && !tf.engine().isTapeOn()) return this.onnx.text.encodeTokenEmbeddings(embeds, eotIndex);
     return this.text.encodeTokenEmbeddings(embeds, eotIndex);
   }
 
@@ -266,6 +336,7 @@ export class ClipModel {
 
   dispose(): void {
     if (this.disposed) return;
+    this.stopOnnx();
     void this.stopWorkers();
     for (const t of this.params.created) t.dispose();
     this.disposed = true;

@@ -190,7 +190,7 @@ export function reusable(dir: string, experiment: string, config: { quick: boole
   const ok = prior.experiment === experiment
     && same({ quick: prior.config.quick, seeds: prior.config.seeds, datasets: prior.config.datasets, cachedFeatures: trainedOnCachedFeatures(prior), ...(config.variants ? { variants: Object.keys((prior.config.variants as object | undefined) ?? { coop: 1 }) } : {}), ...(config.shots ? { shots: prior.config.shots } : {}) }, { ...config, ...(config.variants ? { variants: config.variants.map((v) => (v === 'end' ? 'coop' : `coop-${v}`)) } : {}) })
     && same(prior.data, data) && same(prior.model?.files, model.files)
-    && prior.env.backend === now.backend
+    && prior.env.backend === now.backend && (prior.env.frozen ?? null) === (now.frozen ?? null)
     && now.git.commit !== null && prior.env.git.commit === now.git.commit && prior.env.git.dirty === false && now.git.dirty === false;
   return ok ? prior : null;
 }
@@ -235,8 +235,8 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
   const training = experiment === 'zeroshot' ? '' : experiment === 'video' ? '; training on frozen frame features' : experiment === 'dense' ? '; training on 256 px scenes with random flips' : cachedFeatures ? '; training on cached features' : '; training on augmented views';
   log(`${experiment}: backend ${info.name}; model ${shownPath(modelDir)}; ${quick ? 'quick' : 'full'} run, seeds ${seeds.join(',')}${training}`);
   const { model, tokenizer } = loadClip(resolved, log);
-  const threads = await model.startWorkers(); // the frozen towers' rows over the cores (WASM runs one core per thread); values unchanged
-  if (threads > 1) log(`${experiment}: the frozen towers on ${threads} threads (PROMPTLAB_WORKERS=1 for one)`);
+  const frozen = await model.startFrozenTowers(); // tfjs workers over the cores (values unchanged), or onnxruntime (PROMPTLAB_FROZEN=onnx)
+  if (frozen) log(`${experiment}: ${frozen}`);
   const backbone = real ? officialBackbone(model.config) : null;
   if (real && !backbone) log(`${experiment}: ${resolved.label} is none of the official configs' backbones (RN50, RN101, ViT-B/32, ViT-B/16): their vit_b16 configs are used (the same optimiser and input; they differ only in the backbone they name)`);
   const started = Date.now();
@@ -253,7 +253,7 @@ export async function runExperiment(experiment: string, opts: ExperimentOptions 
     log(`${experiment}: wrote ${shownPath(path.join(out, 'results.json'))} (${config.seconds} s)`);
     return results;
   } finally {
-    await model.stopWorkers();
+    await model.stopFrozenTowers();
     model.dispose();
   }
 }

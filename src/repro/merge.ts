@@ -144,6 +144,7 @@ export function mergeResults(dirs: readonly string[], out: string): Results {
     if (sameConfig(f.experiment, r.config) !== sameConfig(f.experiment, f.config)) throw new Error(`merge-results: ${where} differ in configuration (${firstDifference(f.experiment, f.config, r.config)})`);
     if (JSON.stringify(r.model?.files ?? null) !== JSON.stringify(f.model?.files ?? null)) throw new Error(`merge-results: ${where} used different model files (see their record.json)`);
     if (r.env.backend !== f.env.backend) throw new Error(`merge-results: ${where} ran on different backends (${r.env.backend}, ${f.env.backend})`);
+    if ((r.env.frozen ?? 'tfjs') !== (f.env.frozen ?? 'tfjs')) throw new Error(`merge-results: ${where} ran the frozen towers on different runtimes (${r.env.frozen ?? 'tfjs'}, ${f.env.frozen ?? 'tfjs'})`);
   }
   const rows: ResultRow[] = [];
   const seen = new Map<string, { dir: string; value: number }>();

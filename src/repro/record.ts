@@ -7,6 +7,7 @@ import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { backendInfo } from '../backend';
 import { commandOutput } from '../backend/system';
+import { frozenRuntime, onnxRuntimeVersion } from '../onnx/runtime';
 import { contentSha256, loadManifest, sameHeader, WORLD_MANIFEST_DIR, type DescribedDataset } from '../data/manifest';
 
 export const REPO_ROOT = path.resolve(__dirname, '..', '..');
@@ -40,6 +41,8 @@ export interface Environment {
   gpu: string | null;
   platform: string;
   git: { commit: string | null; dirty: boolean | null };
+  /** Where the frozen towers' calls without a gradient tape ran when not on the backend (PROMPTLAB_FROZEN=onnx): "onnxruntime-node 1.30.0". */
+  frozen?: string;
 }
 
 function git(args: string[]): string | null {
@@ -60,6 +63,7 @@ export function environment(): Environment {
     gpu: backend === 'node-gpu' ? commandOutput('nvidia-smi', ['--query-gpu=name,driver_version', '--format=csv,noheader']) : null,
     platform: `${os.platform()} ${os.arch()}`,
     git: { commit: git(['rev-parse', 'HEAD']), dirty: status === null ? null : status.length > 0 },
+    ...(frozenRuntime() === 'onnx' ? { frozen: `onnxruntime-node ${onnxRuntimeVersion() ?? '(does not load)'}` } : {}),
   };
 }
 
@@ -220,6 +224,7 @@ export function checkResults(r: unknown, file: string): asserts r is Results {
   const env = r.env as Record<string, unknown>;
   if (env.backend !== null && typeof env.backend !== 'string') throw bad('"env.backend" is not a string');
   if (!isObject(env.git)) throw bad('"env.git" is not an object');
+  if (env.frozen !== undefined && typeof env.frozen !== 'string') throw bad('"env.frozen" is not a string');
   if (!Array.isArray(r.rows)) throw bad('"rows" is not a list');
   if (!Array.isArray(r.summary)) throw bad('"summary" is not a list');
   r.rows.forEach((row: unknown, i: number) => {
@@ -248,7 +253,7 @@ export function runProvenance(r: Results): string {
   const model = Object.entries(r.model?.files ?? {}).map(([f, h]) => `${f} ${h.slice(0, 12)}`).join(', ');
   const data = (r.data ?? []).map((d) => `${d.dataset} (${d.variant}, sha256 ${d.contentSha256.slice(0, 12)})`).join(', ');
   const git = r.env.git.commit ? `${r.env.git.commit.slice(0, 10)}${r.env.git.dirty ? ' (dirty tree)' : ''}` : 'no git commit';
-  return `${r.experiment}: commit ${git}, ${r.env.backend} backend${r.env.gpu ? ` on ${r.env.gpu}` : ''}, ${String(r.config.seconds ?? '?')} s; model ${model || 'not recorded'}; data ${data || 'not recorded'}`;
+  return `${r.experiment}: commit ${git}, ${r.env.backend} backend${r.env.gpu ? ` on ${r.env.gpu}` : ''}${r.env.frozen ? ` (frozen towers on ${r.env.frozen})` : ''}, ${String(r.config.seconds ?? '?')} s; model ${model || 'not recorded'}; data ${data || 'not recorded'}`;
 }
 
 /**

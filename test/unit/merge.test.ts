@@ -116,6 +116,11 @@ describe('merge-results', () => {
     assert.throws(() => mergeResults([a, other], path.join(tmp, 'x')), /differ in configuration \(quick: false there, true here\)/);
     const z = part('f', 'zeroshot', ['world-colors'], [1], [row('zeroshot', 'world-colors', 'test', 1, 50)]);
     assert.throws(() => mergeResults([a, z], path.join(tmp, 'x')), /different experiments \(zeroshot, fewshot\)/);
+    // frozen towers on onnxruntime (PROMPTLAB_FROZEN=onnx) give features within 1e-5, not tfjs's bits
+    const onnxDir = path.join(tmp, 'g');
+    writeResults(onnxDir, 'fewshot', config(['world-colors'], [1]), [row('coop', 'world-colors', 'test', 1, 50)], { data: [], model }, { ...env, frozen: 'onnxruntime-node 1.30.0' });
+    assert.throws(() => mergeResults([a, onnxDir], path.join(tmp, 'x')), /ran the frozen towers on different runtimes \(onnxruntime-node 1\.30\.0, tfjs\)/);
+    assert.match(readResults(onnxDir).env.frozen ?? '', /onnxruntime-node 1\.30\.0/);
     assert.throws(() => mergeResults([a], path.join(tmp, 'x')), /at least two results folders/);
     assert.throws(() => mergeResults([a, path.join(tmp, 'nothing')], path.join(tmp, 'x')), /nothing holds no readable results\.json/);
     assert.ok(!fs.existsSync(path.join(tmp, 'x')), 'nothing written');
