@@ -454,6 +454,17 @@ def child(case, repeats, threads):
         sys.exit(SKIPPED)
     import torch
     torch.set_num_threads(threads)
+    # Debian's torch calls the system BLAS: with the reference libblas3 instead of OpenBLAS every
+    # matMul is several times slower, and the comparison would flatter promptlab
+    a = torch.randn(512, 512)
+    a @ a
+    t0 = time.perf_counter()
+    for _ in range(5):
+        a @ a
+    blas = 5 * 2 * 512 ** 3 / (time.perf_counter() - t0) / 1e9
+    if blas < 20:
+        print(f'warning: a 512 x 512 matMul runs at {blas:.1f} GFLOP/s: the system BLAS is probably the reference '
+              'one; apt-get install libopenblas0-pthread', file=sys.stderr, flush=True)
     run, units, unit, length, describe = setup(case)
     fwd, bwd = gflop_of(case, length)
     print(f'{case}: {describe}; {fwd + bwd:.1f} GFLOP ({fwd:.1f} forward + {bwd:.1f} backward); '

@@ -22,10 +22,11 @@ Commands:
   tokenize [--vocab FILE] [--context-length N] [--truncate] TEXT...
       CLIP BPE token ids as JSON
   pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S] [--checkpoint-every N] [--export DIR] [--stop-at N]
-           [--workers W] [--bn-group G]
+           [--workers W] [--bn-group G] [--recompute]
       pretrain MiniCLIP on the embedded world (resumes from DIR/checkpoint.safetensors; --stop-at ends a sitting early;
       exports to --export (default DIR/model; the shipped models/miniclip, every command's default, only when --export names it);
-      --workers splits every batch over W threads, --bn-group sets the images per BatchNorm group, which W must share evenly)
+      --workers splits every batch over W threads, --bn-group sets the images per BatchNorm group, which W must share evenly;
+      --recompute keeps only each block's input and recomputes the rest in the backward: about a third of the memory, a third more time, the same weights)
   repro <experiment> [--quick] [--seeds 1,2,3] [--out DIR] [--model DIR|FILE|NAME] [--data ROOT] [--datasets a,b] [--cached-features] [--variants a,b] [--shots 1,4]
         [--protocol closed|fewshot|zeroshot] [--val-ensemble N]
       run a paper experiment end to end and write DIR/results.json, its figures and tables (experiments: zeroshot, fewshot, base2new, transfer,

@@ -339,9 +339,9 @@ const worldCase: BenchCase = {
  * 8 steps after 2 warm-up steps) on `workers` worker threads: the median seconds per step, from the
  * run's own step log (so thread start-up and model loading are not counted).
  */
-function pretrainCase(workers: number): BenchCase {
+function pretrainCase(workers: number, recompute = false): BenchCase {
   return {
-    describe: `MiniCLIP pretraining step (batch 64 of world pairs, BatchNorm groups of 32) on ${workers} worker thread${workers === 1 ? '' : 's'}`,
+    describe: `MiniCLIP pretraining step (batch 64 of world pairs, BatchNorm groups of 32) on ${workers} worker thread${workers === 1 ? '' : 's'}, ${recompute ? 'activations recomputed in the backward (--recompute)' : 'activations kept'}`,
     unit: 'pairs',
     setup() {
       const fs = require('fs') as typeof import('fs');
@@ -358,7 +358,7 @@ function pretrainCase(workers: number): BenchCase {
         run: async () => {
           const dir = path.join(tmp, String(run++));
           const train = { steps: 10, batchSize: 64, bnGroup: 32, lr: 2e-3, warmup: 2, weightDecay: 0.1, seed: 0, checkpointEvery: 1000, logEvery: 1000 };
-          (await pretrainWorld({ model, train, dir, vocabFile }, workers, () => undefined)).dispose();
+          (await pretrainWorld({ model, train, dir, vocabFile, recompute }, workers, () => undefined)).dispose();
           const steps = fs.readFileSync(path.join(dir, 'log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { seconds: number }).slice(2);
           const sorted = steps.map((x) => x.seconds).sort((a, b) => a - b);
           return sorted[Math.floor(sorted.length / 2)];
@@ -415,6 +415,8 @@ export const BENCH_CASES: Record<string, BenchCase> = {
   'csp-eval-plain': cspEvalCase(false),
   'pretrain-step': pretrainCase(1),
   'pretrain-step-2-workers': pretrainCase(2),
+  'pretrain-step-recompute': pretrainCase(1, true),
+  'pretrain-step-2-workers-recompute': pretrainCase(2, true),
   'world-64': worldCase,
   'coop-1000-steps': coopStepsCase(1000, 250),
   'coop-10000-steps': coopStepsCase(10000, 2000),
@@ -454,12 +456,18 @@ export async function runBench(name: string, repeats = 3, log: (s: string) => vo
     }
     times.sort((a, b) => a - b);
     const median = times[Math.floor(times.length / 2)];
-    // Peak memory, from one more (untimed) run under tf.profile: the most bytes held in tensors at
-    // once, and the process's peak resident set (which includes the WASM heap and V8).
-    if (bc.profile === false) return { case: name, backend: info.name, median_s: median, unit_per_s: units / median };
+    // Peak memory: the process's peak resident set over the warm-up and the timed runs (the WASM heap,
+    // V8 and the rest; what bench-pytorch.py reports for PyTorch), then one more (untimed) run under
+    // tf.profile for the most bytes held in tensors at once (profiling itself costs memory, so the
+    // resident set is read before it).
+    const rss = (process.resourceUsage().maxRSS / 1024).toFixed(0);
+    if (bc.profile === false) {
+      log(`  peak memory: peak process RSS ${rss} MB`);
+      return { case: name, backend: info.name, median_s: median, unit_per_s: units / median };
+    }
     const prof = await tf.profile(async () => { await run(); return []; });
     const tensors = Number.isFinite(prof.peakBytes) ? `${(prof.peakBytes / 1e6).toFixed(1)} MB in tensors during a run` : 'no tfjs kernels during a run';
-    log(`  peak memory: ${tensors}, peak process RSS ${(process.resourceUsage().maxRSS / 1024).toFixed(0)} MB`);
+    log(`  peak memory: ${tensors}, peak process RSS ${rss} MB`);
     return { case: name, backend: info.name, median_s: median, unit_per_s: units / median };
   } finally {
     await cleanup();

@@ -1,5 +1,5 @@
 // promptlab pretrain [--out DIR] [--steps N] [--batch-size B] [--lr X] [--warmup N] [--seed S]
-//                    [--checkpoint-every N] [--export DIR] [--stop-at N] [--workers W] [--bn-group G]
+//                    [--checkpoint-every N] [--export DIR] [--stop-at N] [--workers W] [--bn-group G] [--recompute]
 // Pretrains MiniCLIP on the world; resumes from DIR/checkpoint.safetensors when it exists, and
 // exports the final weights, config, vocabulary and training log to --export (default DIR/model: the
 // shipped models/miniclip is replaced only when --export names it).
@@ -25,7 +25,7 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
   const { values } = parse('pretrain', argv, {
     out: { type: 'string' }, steps: { type: 'string' }, 'batch-size': { type: 'string' }, lr: { type: 'string' },
     warmup: { type: 'string' }, seed: { type: 'string' }, 'checkpoint-every': { type: 'string' }, export: { type: 'string' }, 'stop-at': { type: 'string' },
-    workers: { type: 'string' }, 'bn-group': { type: 'string' },
+    workers: { type: 'string' }, 'bn-group': { type: 'string' }, recompute: { type: 'boolean' },
   });
   const d = PRETRAIN_DEFAULTS;
   const train = {
@@ -65,7 +65,9 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
   fs.appendFileSync(sittingsFile, JSON.stringify({ fromStep: startStep, steps: train.steps, batchSize: train.batchSize, lr: train.lr, warmup: train.warmup, seed: train.seed, ...(train.bnGroup ? { bnGroup: train.bnGroup } : {}), workers, backend: info.name }) + '\n');
   const started = Date.now();
   if (workers > 1) log(`data-parallel on ${workers} worker threads, BatchNorm over groups of ${train.bnGroup ?? train.batchSize} images`);
-  const trained = await pretrainWorld({ model, train, dir: out, vocabFile, stopAt }, workers, log);
+  // --recompute: about a third of the memory for a third more time per step; the same weights
+  const recompute = values.recompute === true;
+  const trained = await pretrainWorld({ model, train, dir: out, vocabFile, stopAt, recompute }, workers, log);
   if (stopAt !== undefined && stopAt < train.steps) {
     trained.dispose();
     log(`stopped at step ${stopAt} of ${train.steps} (--stop-at); the checkpoint in ${out} continues from there`);

@@ -6,6 +6,7 @@ import type { ClipConfig } from './config';
 import { Attention, linear, multiHeadAttention } from './ops';
 import type { BatchNorm, ParamReader } from './params';
 import { conv2d } from './conv';
+import { recompute, tensorsOf } from './recompute';
 
 export interface ConvBn {
   filter: tf.Tensor4D;
@@ -45,6 +46,8 @@ export class ModifiedResNet {
   /** Training mode: BatchNorm uses batch statistics and records them in `batchStats`. */
   training = false;
   readonly batchStats: BatchStats[] = [];
+  /** False while a checkpointed part is recomputed in the backward: its statistics are recorded once. */
+  private recording = true;
 
   constructor(p: ParamReader, readonly config: ClipConfig) {
     const w = config.visionWidth;
@@ -97,12 +100,32 @@ export class ModifiedResNet {
     }
     const { mean, variance } = tf.moments(y, [0, 1, 2]);
     const count = y.size / y.shape[3];
+    if (!this.recording) return this.batchNorm(y, mean, variance, c.bn);
     this.batchStats.push({
       bn: c.bn,
       mean: tf.keep(tf.clone(mean)) as tf.Tensor1D,
       variance: tf.keep(tf.mul(variance, count / Math.max(count - 1, 1))) as tf.Tensor1D,
     });
+    return this.batchNorm(y, mean, variance, c.bn);
+  }
+
+  private batchNorm(y: tf.Tensor4D, mean: tf.Tensor, variance: tf.Tensor, { weight, bias, eps }: BatchNorm): tf.Tensor4D {
     return tf.add(tf.mul(tf.div(tf.sub(y, mean), tf.sqrt(tf.add(variance, eps))), weight), bias) as tf.Tensor4D;
+  }
+
+  /**
+   * A part of the trunk under a tape, checkpointed when its weights train (recompute.ts): the backward
+   * recomputes it without recording its BatchNorm statistics again.
+   */
+  private segment(f: (x: tf.Tensor4D) => tf.Tensor4D, x: tf.Tensor4D, parts: unknown, inputGrad = true): tf.Tensor4D {
+    return recompute((input: tf.Tensor4D, again) => {
+      this.recording = !again;
+      try {
+        return f(input);
+      } finally {
+        this.recording = true;
+      }
+    }, x, tensorsOf(parts), [], inputGrad);
   }
 
   private bottleneck(x: tf.Tensor4D, b: Bottleneck): tf.Tensor4D {
@@ -183,13 +206,15 @@ export class ModifiedResNet {
   stageOutputs(pixels: tf.Tensor4D): tf.Tensor4D[] {
     if (pixels.shape[1] !== 3) throw new Error(`encodeImage: pixel_values have shape [${pixels.shape.join(', ')}], expected [N, 3, H, W]`);
     let x = tf.transpose(pixels, [0, 2, 3, 1]) as tf.Tensor4D;
-    x = tf.relu(this.convBn(x, this.stem[0], 2, false)) as tf.Tensor4D; // pixels need no gradient
-    x = tf.relu(this.convBn(x, this.stem[1])) as tf.Tensor4D;
-    x = tf.relu(this.convBn(x, this.stem[2])) as tf.Tensor4D;
-    x = avgPool(x, 2);
+    x = tf.tidy(() => this.segment((h) => {
+      h = tf.relu(this.convBn(h, this.stem[0], 2, false)) as tf.Tensor4D; // pixels need no gradient
+      h = tf.relu(this.convBn(h, this.stem[1])) as tf.Tensor4D;
+      h = tf.relu(this.convBn(h, this.stem[2])) as tf.Tensor4D;
+      return avgPool(h, 2);
+    }, x, this.stem, false));
     const outputs: tf.Tensor4D[] = [];
     for (const stage of this.stages) {
-      for (const b of stage) x = tf.tidy(() => this.bottleneck(x, b));
+      for (const b of stage) x = tf.tidy(() => this.segment((h) => this.bottleneck(h, b), x, b));
       outputs.push(x);
     }
     return outputs;

@@ -6,6 +6,7 @@ import { causalMask, isTrainable, layerNorm, matMul, Norm, ResidualBlock, residu
 import type { ParamReader } from './params';
 import { splitRows, type TowerWorkers } from './workers';
 import { residualBlockFrozen } from './frozen-block';
+import { gradInsideBackward, recompute, tensorsOf } from './recompute';
 
 /**
  * Checks the prompt hook's input (embeddings of shape [K, L, D], K EOT positions inside [0, L)) and
@@ -73,7 +74,11 @@ export class TextTower {
     // per position and unit of width for its backward instead of autodiff's ~140 (frozen-block.ts)
     const fused = tf.engine().isTapeOn() && this.frozen();
     // one tidy per block: intermediates die with their block (what backprop needs is kept by tfjs)
-    for (const b of this.blocks) x = tf.tidy(() => (fused ? residualBlockFrozen(x, b, mask) : residualBlock(x, b, mask)));
+    // with trainable weights (pretraining), each block is one op that keeps its input and recomputes
+    // its activations in the backward (recompute.ts); outside a tape both are the plain block
+    for (const b of this.blocks) {
+      x = tf.tidy(() => (fused ? residualBlockFrozen(x, b, mask) : recompute((h, _, [m]) => residualBlock(h, b, m as tf.Tensor2D), x, tensorsOf(b), [mask])));
+    }
     return x;
   }
 
@@ -208,24 +213,6 @@ export class TextTower {
  * exact, and differentiable on every backend (the gather gradient is missing on WASM); a sequence of
  * one position is its own EOT (tf.oneHot needs a depth of at least 2).
  */
-/**
- * Runs a gradient computation from inside a custom gradient's backward pass. tfjs keeps one active
- * tape: a first-order tf.grad started there would replace the outer backward's tape and, when done,
- * free it. The outer tape is set aside for the inner computation (which then behaves as a top-level
- * one, freeing only what it saved) and restored after it. Relies on tfjs' engine state (4.x); the
- * checkpointing test fails if that changes.
- */
-function gradInsideBackward<T>(f: () => T): T {
-  const state = tf.engine().state;
-  const outer = state.activeTape;
-  state.activeTape = null as unknown as typeof outer;
-  try {
-    return f();
-  } finally {
-    state.activeTape = outer;
-  }
-}
-
 function eotPool(x: tf.Tensor3D, eot: number[]): tf.Tensor2D {
   const [k, used, d] = x.shape;
   if (used === 1) return x.reshape([k, d]);

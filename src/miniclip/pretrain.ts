@@ -5,6 +5,7 @@ import type { ClipConfig } from '../clip/config';
 import type { ClipModel } from '../clip/model';
 import { ClipTokenizer } from '../clip/tokenizer';
 import { initBackend } from '../backend';
+import { useRecompute } from '../clip/recompute';
 import { checkpointModel, exchangeCapacity, pretrain, type PretrainConfig, type PretrainRun } from '../train/pretrain';
 import { runWorkers, type WorkerContext } from '../train/workers';
 import { worldPairSource } from './index';
@@ -17,6 +18,12 @@ export interface WorldPretrainRecipe {
   /** CLIP-format BPE merges for the captions. */
   vocabFile: string;
   stopAt?: number;
+  /**
+   * Gradient checkpointing (src/clip/recompute.ts; default false): each block keeps only its input and
+   * recomputes its activations in the backward: the same bits in about a third of the memory, for a
+   * third more time per step. Not part of the run's identity: a checkpoint resumes either way.
+   */
+  recompute?: boolean;
 }
 
 function worldRun(r: WorldPretrainRecipe, log?: (s: string) => void): PretrainRun {
@@ -37,7 +44,14 @@ function worldRun(r: WorldPretrainRecipe, log?: (s: string) => void): PretrainRu
  * it). One worker runs here; more split every batch between them.
  */
 export async function pretrainWorld(recipe: WorldPretrainRecipe, workers: number, log: (s: string) => void): Promise<ClipModel> {
-  if (workers === 1) return pretrain(worldRun(recipe, log)).model;
+  if (workers === 1) {
+    const was = useRecompute(recipe.recompute ?? false);
+    try {
+      return pretrain(worldRun(recipe, log)).model;
+    } finally {
+      useRecompute(was);
+    }
+  }
   await runWorkers<WorldPretrainRecipe, void>(__filename, 'pretrainRank', workers, recipe, {
     capacity: exchangeCapacity(recipe.model, recipe.train),
     onMessage: (_rank, m) => log(String(m)),
@@ -48,6 +62,7 @@ export async function pretrainWorld(recipe: WorldPretrainRecipe, workers: number
 /** One rank of a data-parallel run (in a worker thread). */
 export async function pretrainRank(ctx: WorkerContext<WorldPretrainRecipe>): Promise<void> {
   await initBackend();
+  useRecompute(ctx.data.recompute ?? false);
   const { model } = pretrain(worldRun(ctx.data, (s) => ctx.post(s)), ctx.collective);
   model.dispose();
 }
