@@ -135,13 +135,7 @@ export class TextTower {
 
   /** True when no weight of the tower trains (prompts train, the tower is frozen: the methods' case). */
   private frozen(): boolean {
-    const tensors: tf.Tensor[] = [this.positional, this.projection, this.lnFinal.weight, this.lnFinal.bias];
-    const collect = (o: unknown): void => {
-      if (o instanceof tf.Tensor) tensors.push(o);
-      else if (o && typeof o === 'object') for (const v of Object.values(o)) collect(v);
-    };
-    collect(this.blocks);
-    return tensors.every((t) => !isTrainable(t));
+    return tensorsOf([this.positional, this.projection, this.lnFinal, this.blocks]).every((t) => !isTrainable(t));
   }
 
   /**
