@@ -5,26 +5,24 @@
 import * as tf from '@tensorflow/tfjs';
 import { isTrainable, matMul } from './ops';
 
-/**
- * The input pixels that met kernel offset (i, j), transposed: [cin, n*ho*wo] with column (b, y, z)
- * = x[b, i + y*s, j + z*s, :]. Copied in JavaScript from `src` (x's values, NHWC): the same values
- * as slicing and transposing with tfjs ops, which on WASM cost more than the filter gradient's matMuls.
- */
-function offsetPatchT(src: Float32Array | Int32Array | Uint8Array, shape: number[], i: number, j: number, s: number, ho: number, wo: number): tf.Tensor2D {
-  const [n, h, w, c] = shape;
-  const cols = n * ho * wo;
-  const out = new Float32Array(c * cols);
-  let col = 0;
+/** x[:, p::s, q::s, :], gathered in JavaScript (tfjs's StridedSlice on WASM is far slower). */
+function phaseOf(x: tf.Tensor4D, p: number, q: number, s: number): tf.Tensor4D {
+  const [n, h, w, c] = x.shape;
+  const src = x.dataSync();
+  const ph = Math.ceil((h - p) / s);
+  const pw = Math.ceil((w - q) / s);
+  const out = new Float32Array(n * ph * pw * c);
+  let o = 0;
   for (let b = 0; b < n; b++) {
-    for (let y = 0; y < ho; y++) {
-      const row = ((b * h + i + y * s) * w + j) * c;
-      for (let z = 0; z < wo; z++, col++) {
+    for (let y = 0; y < ph; y++) {
+      const row = ((b * h + p + y * s) * w + q) * c;
+      for (let z = 0; z < pw; z++) {
         const at = row + z * s * c;
-        for (let ch = 0; ch < c; ch++) out[ch * cols + col] = src[at + ch];
+        for (let ch = 0; ch < c; ch++) out[o++] = src[at + ch];
       }
     }
   }
-  return tf.tensor2d(out, [c, cols]);
+  return tf.tensor4d(out, [n, ph, pw, c]);
 }
 
 /** x NHWC (already padded), filter [k, k, in, out], 'valid' padding. */
@@ -35,20 +33,28 @@ function conv2dTrainable(x: tf.Tensor4D, filter: tf.Tensor4D, stride: number, in
     const y = tf.conv2d(xIn, wIn, stride, 'valid');
     return {
       value: y,
-      // in a tidy: tfjs calls a custom gradient outside one, and its intermediates would live to the end of the backward
-      gradFunc: (dyRaw: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => tf.tidy(() => {
+      gradFunc: (dyRaw: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
         const dy = dyRaw as tf.Tensor4D;
         const [xs, w] = saved as [tf.Tensor4D, tf.Tensor4D];
         const [n, ho, wo, cout] = dy.shape;
         const [k, , cin] = w.shape;
         const dy2 = dy.reshape([n * ho * wo, cout]);
-        const src = xs.dataSync(); // the input once, in JavaScript; each offset's patch is copied from it
+        // stride > 1: the input split once into stride x stride phases, so each kernel offset is a
+        // plain slice of one phase (StridedSlice is slow on WASM)
+        const phases = new Map<string, tf.Tensor4D>();
+        const phase = (p: number, q: number): tf.Tensor4D => {
+          const key = `${p},${q}`;
+          if (!phases.has(key)) phases.set(key, phaseOf(xs, p, q, stride));
+          return phases.get(key) as tf.Tensor4D;
+        };
         const rows: tf.Tensor[] = [];
         for (let i = 0; i < k; i++) {
           for (let j = 0; j < k; j++) {
-            const patchT = offsetPatchT(src, xs.shape, i, j, stride, ho, wo); // [cin, n*ho*wo]
-            rows.push(tf.matMul(patchT, dy2));                                // [cin, cout]
-            patchT.dispose();
+            // the input pixels that met kernel offset (i, j): [n, ho, wo, cin]
+            const patch = stride === 1
+              ? tf.slice(xs, [0, i, j, 0], [n, ho, wo, cin])
+              : tf.slice(phase(i % stride, j % stride), [0, Math.floor(i / stride), Math.floor(j / stride), 0], [n, ho, wo, cin]);
+            rows.push(tf.matMul(tf.transpose(patch.reshape([n * ho * wo, cin])), dy2)); // [cin, cout]
           }
         }
         const dw = tf.stack(rows).reshape([k, k, cin, cout]);
@@ -61,7 +67,7 @@ function conv2dTrainable(x: tf.Tensor4D, filter: tf.Tensor4D, stride: number, in
           dx = tf.conv2d(tf.pad(dy, [[0, 0], [k - 1, k - 1], [k - 1, k - 1], [0, 0]]), rotated, 1, 'valid');
         } else dx = tf.conv2dTranspose(dy, w, xs.shape, stride, 'valid');
         return [dx, dw];
-      }),
+      },
     };
   });
   return f(x, filter) as tf.Tensor4D;
