@@ -44,8 +44,9 @@ export function useRecompute(on: boolean): boolean {
 export function recompute<T extends tf.Tensor>(
   f: (x: T, again: boolean, consts: tf.Tensor[]) => T, x: T, params: tf.Tensor[], consts: tf.Tensor[] = [], inputGrad = true,
 ): T {
+  if (!enabled || !tf.engine().isTapeOn()) return f(x, false, consts); // inference: no work on the hot path
   const trainable = params.filter(isTrainable);
-  if (!enabled || !tf.engine().isTapeOn() || trainable.length === 0) return f(x, false, consts);
+  if (trainable.length === 0) return f(x, false, consts);
   const op = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const save = args[args.length - 1] as tf.GradSaveFunc;
     save([args[0] as T, ...consts]);
