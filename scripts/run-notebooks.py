@@ -20,6 +20,7 @@ import argparse
 import glob
 import os
 import re
+import signal
 import sys
 import time
 
@@ -176,8 +177,14 @@ def run_one(path, args, nbformat, NotebookClient):
     return ok
 
 
+def stop_on_sigterm(signum, frame):
+    """SIGTERM (a test's timeout, a CI job cancelled) ends the run as Ctrl-C does: the kernel is shut down."""
+    raise KeyboardInterrupt('SIGTERM')
+
+
 def main(argv):
     args = parse_args(argv)
+    signal.signal(signal.SIGTERM, stop_on_sigterm)
     try:
         import nbformat
         from nbclient import NotebookClient
@@ -223,4 +230,9 @@ def main(argv):
 
 
 if __name__ == '__main__':
-    sys.exit(main(sys.argv[1:]))
+    try:
+        sys.exit(main(sys.argv[1:]))
+    except KeyboardInterrupt as e:
+        print('run-notebooks: stopped (%s); the kernel was shut down' % (e or 'Ctrl-C'), flush=True)
+        sys.stderr.flush()
+        os._exit(130)  # not sys.exit: the interrupted cell's asyncio task would be reported at shutdown
