@@ -1,6 +1,7 @@
 // promptlab bench <case>: one hot path on random weights, timed as the median of repeats.
 // Each case states its work so the number can be set against the machine's FLOP/s.
 import * as tf from '@tensorflow/tfjs';
+import { variableGradsFreeing } from '../clip/backprop';
 import { ClipModel } from '../clip/model';
 import { lazyRandomStateDict, namedConfig, randomStateDict } from '../clip/random';
 import { ParamReader } from '../clip/params';
@@ -149,12 +150,7 @@ function onnxTextCase(): BenchCase {
       const file = exportInChild('text', 'text-k100-onnx');
       const c = namedConfig('ViT-B/32');
       const { ids, eot } = benchPrompts();
-      // the token embeddings from the same lazily drawn table the child exported with, without the tower
-      const table = lazyRandomStateDict(c, 0).get('token_embedding.weight')!.data;
-      const d = c.transformerWidth;
-      const rows = new Float32Array(ids.length * d);
-      ids.forEach((id, i) => rows.set(table.subarray(id * d, (id + 1) * d), i * d));
-      const embeds = tf.tensor3d(rows, [100, 77, d]);
+      const embeds = promptEmbeddings(c, ids);
       let encoder: import('../onnx/runtime').OnnxTextEncoder | null = null;
       return {
         run: async () => {
@@ -166,6 +162,19 @@ function onnxTextCase(): BenchCase {
       };
     },
   };
+}
+
+/**
+ * The token embeddings of `ids` [100 x 77] from the same lazily drawn table the ONNX export used,
+ * without building the tower. Its own function, so that the 100 MB table is garbage once it returns
+ * (a closure of the case would keep it alive through the run).
+ */
+function promptEmbeddings(c: ClipConfig, ids: Int32Array): tf.Tensor3D {
+  const table = lazyRandomStateDict(c, 0).get('token_embedding.weight')!.data;
+  const d = c.transformerWidth;
+  const rows = new Float32Array(ids.length * d);
+  for (let i = 0; i < ids.length; i++) rows.set(table.subarray(ids[i] * d, (ids[i] + 1) * d), i * d);
+  return tf.tensor3d(rows, [ids.length / 77, 77, d]);
 }
 
 /** text-k100's prompts: 100 of 6 to 18 random tokens between SOT and EOT, padded to 77. */
@@ -249,7 +258,7 @@ const coopStepsCase = (total: number, every: number): BenchCase => ({
     const labels = Array.from({ length: 32 }, (_, i) => i % 10);
     const vars = coop.trainableVariables();
     const step = () => {
-      const { value, grads } = tf.variableGrads(() => crossEntropy(coop.logits({ features }), labels), vars);
+      const { value, grads } = variableGradsFreeing(() => crossEntropy(coop.logits({ features }), labels), vars);
       sgd.apply(vars.map((v) => grads[v.name]), 0.002);
       tf.dispose([value, ...Object.values(grads)]);
     };
@@ -304,7 +313,7 @@ function promptStepCase(method: 'coop' | 'cocoop'): BenchCase {
       const labels = Array.from({ length: batch }, (_, i) => (7 * i) % 100);
       return {
         run: withThreads(model, threads, ['text'], () => {
-          const { value, grads } = tf.variableGrads(() => crossEntropy(prompt.logits({ features }), labels), vars);
+          const { value, grads } = variableGradsFreeing(() => crossEntropy(prompt.logits({ features }), labels), vars);
           sgd.apply(vars.map((v) => grads[v.name]), 0.002);
           value.dataSync();
           tf.dispose([value, ...Object.values(grads)]);

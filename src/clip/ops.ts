@@ -154,11 +154,21 @@ export function residualBlockAfterPrefix(prefix: tf.Tensor3D, x: tf.Tensor3D, p:
 }
 
 export function residualBlock(x: tf.Tensor3D, p: ResidualBlock, mask?: tf.Tensor2D): tf.Tensor3D {
+  return mlpHalf(attentionHalf(x, p, mask), p);
+}
+
+/** A block's first half: x + attn(ln_1(x)). */
+export function attentionHalf(x: tf.Tensor3D, p: Pick<ResidualBlock, 'ln1' | 'attn'>, mask?: tf.Tensor2D): tf.Tensor3D {
   const h = layerNorm(x, p.ln1);
-  const x1 = tf.add(x, multiHeadAttention(h, h, p.attn, mask)) as tf.Tensor3D;
+  return tf.add(x, multiHeadAttention(h, h, p.attn, mask)) as tf.Tensor3D;
+}
+
+/** A block's second half: x1 + mlp(ln_2(x1)). */
+export function mlpHalf(x1: tf.Tensor3D, p: Pick<ResidualBlock, 'ln2' | 'fc' | 'proj' | 'act'>): tf.Tensor3D {
   const m = linear(activation(p.act)(linear(layerNorm(x1, p.ln2), p.fc)), p.proj);
   return tf.add(x1, m) as tf.Tensor3D;
 }
+
 
 /** Additive causal mask [L, L]: 0 on and below the diagonal, -1e9 above (finite on every backend). */
 export function causalMask(length: number): tf.Tensor2D {

@@ -11,7 +11,8 @@
 // order, so every gradient is summed in the same order as before (a block's input gets all of its
 // contributions inside the block; a weight is used once). test/unit/recompute.test.ts holds that.
 import * as tf from '@tensorflow/tfjs';
-import { isTrainable } from './ops';
+import { gradientsFreeing } from './backprop';
+import { attentionHalf, isTrainable, mlpHalf, type ResidualBlock } from './ops';
 
 /** Every tf.Tensor reachable from `o` (a block's parameter record), in a fixed order. */
 export function tensorsOf(o: unknown, out: tf.Tensor[] = []): tf.Tensor[] {
@@ -56,7 +57,7 @@ export function recompute<T extends tf.Tensor>(
         const input = saved[0] as T;
         const wrt = inputGrad ? [input, ...trainable] : trainable;
         const grads = gradInsideBackward(() => {
-          const { value, grads } = tf.engine().gradients(() => f(input, true, saved.slice(1)), wrt, dy as tf.Tensor, true);
+          const { value, grads } = gradientsFreeing(() => f(input, true, saved.slice(1)), wrt, dy as tf.Tensor);
           value.dispose();
           return grads;
         });
@@ -84,4 +85,14 @@ export function gradInsideBackward<T>(f: () => T): T {
   } finally {
     state.activeTape = outer;
   }
+}
+
+/**
+ * A block with trainable weights under a tape, checkpointed in its two halves (recompute.ts), so the
+ * backward holds one half's activations and gradients at a time; elsewhere the plain block.
+ */
+export function checkpointedBlock(x: tf.Tensor3D, p: ResidualBlock, mask?: tf.Tensor2D): tf.Tensor3D {
+  const consts = mask ? [mask] : [];
+  const x1 = recompute((h, _, [m]) => attentionHalf(h, p, m as tf.Tensor2D | undefined), x, tensorsOf([p.ln1, p.attn]), consts);
+  return recompute((h) => mlpHalf(h, p), x1, tensorsOf([p.ln2, p.fc, p.proj]));
 }

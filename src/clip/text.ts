@@ -1,12 +1,13 @@
 // CLIP's causal text transformer. Methods reach it only through `encodeTokenEmbeddings`, the
 // prompt hook: input embeddings [K, L, D] in, pooled text features [K, E] out.
 import * as tf from '@tensorflow/tfjs';
+import { gradientsFreeing } from './backprop';
 import type { ClipConfig } from './config';
 import { causalMask, isTrainable, layerNorm, matMul, Norm, ResidualBlock, residualBlock, residualBlockAfterPrefix } from './ops';
 import type { ParamReader } from './params';
 import { splitRows, type TowerWorkers } from './workers';
 import { residualBlockFrozen } from './frozen-block';
-import { gradInsideBackward, recompute, tensorsOf } from './recompute';
+import { checkpointedBlock, gradInsideBackward, tensorsOf } from './recompute';
 
 /**
  * Checks the prompt hook's input (embeddings of shape [K, L, D], K EOT positions inside [0, L)) and
@@ -74,10 +75,11 @@ export class TextTower {
     // per position and unit of width for its backward instead of autodiff's ~140 (frozen-block.ts)
     const fused = tf.engine().isTapeOn() && this.frozen();
     // one tidy per block: intermediates die with their block (what backprop needs is kept by tfjs)
-    // with trainable weights (pretraining), each block is one op that keeps its input and recomputes
-    // its activations in the backward (recompute.ts); outside a tape both are the plain block
+    // with trainable weights (pretraining) and --recompute, each half of a block is one op that keeps
+    // its input and recomputes its activations in the backward (recompute.ts); outside a tape both are
+    // the plain block
     for (const b of this.blocks) {
-      x = tf.tidy(() => (fused ? residualBlockFrozen(x, b, mask) : recompute((h, _, [m]) => residualBlock(h, b, m as tf.Tensor2D), x, tensorsOf(b), [mask])));
+      x = tf.tidy(() => (fused ? residualBlockFrozen(x, b, mask) : checkpointedBlock(x, b, mask)));
     }
     return x;
   }
@@ -157,7 +159,12 @@ export class TextTower {
       const value = tf.concat(spans.map((s) => tf.tidy(() => this.encodeRows(part(input, s), eot.slice(s[0], s[1])))), 0) as tf.Tensor2D; // [K, E]
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => tf.concat(spans.map((s) => tf.tidy(() => {
         const dyPart = dy.slice([s[0], 0], [s[1] - s[0], -1]) as tf.Tensor2D;
-        return gradInsideBackward(() => tf.grad((p: tf.Tensor) => this.encodeRows(p as tf.Tensor3D, eot.slice(s[0], s[1])))(part(saved[0] as tf.Tensor3D, s), dyPart));
+        return gradInsideBackward(() => {
+          const p = part(saved[0] as tf.Tensor3D, s);
+          const { value, grads } = gradientsFreeing(() => this.encodeRows(p, eot.slice(s[0], s[1])), [p], dyPart);
+          value.dispose();
+          return grads[0] as tf.Tensor;
+        });
       })), 0);
       return { value, gradFunc };
     });

@@ -1,8 +1,8 @@
 // CLIP's VisionTransformer: patchify, class token, pre-LN transformer, ln_post, projection.
 import * as tf from '@tensorflow/tfjs';
 import type { ClipConfig } from './config';
-import { layerNorm, matMul, Norm, ResidualBlock, residualBlock } from './ops';
-import { recompute, tensorsOf } from './recompute';
+import { layerNorm, matMul, Norm, ResidualBlock } from './ops';
+import { checkpointedBlock } from './recompute';
 import type { ParamReader } from './params';
 
 export class VisionTransformer {
@@ -53,9 +53,9 @@ export class VisionTransformer {
     const tokens = matMul(patches as tf.Tensor2D, this.patchW).reshape([n, g * g, width]);
     const cls = tf.broadcastTo(this.classEmbedding.reshape([1, 1, width]), [n, 1, width]);
     let x = layerNorm(tf.add(tf.concat([cls, tokens], 1), this.positional), this.lnPre) as tf.Tensor3D;
-    // intermediates die per block; with trainable weights under a tape, each block recomputes its
-    // activations in the backward (recompute.ts)
-    for (const b of this.blocks) x = tf.tidy(() => recompute((h) => residualBlock(h, b), x, tensorsOf(b)));
+    // intermediates die per block; with trainable weights under a tape (and --recompute), each half
+    // of a block recomputes its activations in the backward (recompute.ts)
+    for (const b of this.blocks) x = tf.tidy(() => checkpointedBlock(x, b));
     return x;
   }
 

@@ -23,6 +23,7 @@
 //   batch 4, backbone frozen:      baseline 1.6-1.7, fixed-prompts 1.7-1.75, denseclip 2.1
 //   evaluation, 4 test scenes:     0.37-0.45
 import * as tf from '@tensorflow/tfjs';
+import { variableGradsFreeing } from '../clip/backprop';
 import type { RawImage } from '../clip/image';
 import { ClipModel } from '../clip/model';
 import { toClipInput } from '../clip/preprocess';
@@ -198,7 +199,7 @@ export function trainDenseSegmenter(seg: DenseClipSegmenter, preset: DenseClipPr
       const b = denseBatch(idx.map((i) => scenes[i]), preset.imageSize, flips);
       const lr = denseClipLr(it, o);
       try {
-        const { value, grads } = tf.variableGrads(() => seg.loss(b.pixels, b.labels), vars);
+        const { value, grads } = variableGradsFreeing(() => seg.loss(b.pixels, b.labels), vars);
         losses.push(value.dataSync()[0]);
         opt.apply(vars.map((v) => grads[v.name]), lr);
         tf.dispose([value, ...Object.values(grads)]);

@@ -19,6 +19,7 @@ import { removeStaleTemporaries } from '../io/files';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
+import { variableGradsFreeing } from '../clip/backprop';
 import type { RawImage } from '../clip/image';
 import { toClipInput } from '../clip/preprocess';
 import { streamFor, uniform } from '../random';
@@ -370,7 +371,7 @@ export function trainPrompt(opts: TrainPromptOptions): TrainPromptResult {
         let lossValue: number;
         let predicted: Int32Array;
         try {
-          const { value, grads } = tf.variableGrads(() => {
+          const { value, grads } = variableGradsFreeing(() => {
             const logits = method.logits(input);
             kept.pred = tf.keep(tf.argMax(logits, 1));
             const loss = crossEntropy(logits, y);

@@ -11,6 +11,7 @@
 // `temporalEmbedding.weight`, `temporalModelling.resblocks.{i}.*`), so official checkpoints load and
 // ours save in the same layout. CLIP stays frozen; input videos are frozen per-frame features.
 import * as tf from '@tensorflow/tfjs';
+import { variableGradsFreeing } from '../../clip/backprop';
 import { eotPositions, type ClipModel } from '../../clip/model';
 import { ParamReader } from '../../clip/params';
 import type { ClipTokenizer } from '../../clip/tokenizer';
@@ -342,7 +343,7 @@ export function videoLr(iteration: number, lr: number, t0 = 2e5, etaMinFactor = 
 export function videoTrainStep(m: VideoPrompt, opt: AdamW, frames: tf.Tensor3D, labels: ArrayLike<number>, lr: number): { loss: number; classes: number[] } {
   const { classes } = m.sampleClasses(labels);
   const vars = m.trainableVariables();
-  const { value, grads } = tf.variableGrads(() => m.loss(frames, labels, classes), vars);
+  const { value, grads } = variableGradsFreeing(() => m.loss(frames, labels, classes), vars);
   try {
     opt.apply(vars.map((v) => grads[v.name]), lr);
     return { loss: value.dataSync()[0], classes };
