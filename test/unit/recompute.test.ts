@@ -28,6 +28,7 @@ async function step(model: ClipModel, on: boolean) {
     const vars = model.trainableVariables().map((p) => p.variable);
     let loss = 0;
     let grads: Float32Array[] = [];
+    const base = tf.memory().numBytes; // tensors alive before (other tests' constants too): not the step's
     const prof = await tf.profile(() => {
       const r = tf.variableGrads(() => infoNceLoss(model, pixels, text), vars);
       loss = r.value.dataSync()[0];
@@ -35,7 +36,7 @@ async function step(model: ClipModel, on: boolean) {
       tf.dispose([r.value, ...Object.values(r.grads)]);
     });
     pixels.dispose();
-    return { loss, grads, stats: model.takeBatchStats(), peak: prof.peakBytes };
+    return { loss, grads, stats: model.takeBatchStats(), peak: prof.peakBytes - base };
   } finally {
     useRecompute(was);
   }
