@@ -8,48 +8,21 @@ import { gradientsFreeing, variableGradsFreeing } from '../../src/clip/backprop'
 import type { ClipConfig } from '../../src/clip/config';
 import { ClipModel } from '../../src/clip/model';
 import { clipInitStateDict } from '../../src/clip/random';
-import { useRecompute } from '../../src/clip/recompute';
-import { infoNceLoss } from '../../src/train/contrastive';
-import { TOY_RN, toySource, toyTokenize } from '../helpers/toy-pretrain';
+import { TOY_RN } from '../helpers/toy-pretrain';
+import { toyStep } from '../helpers/toy-step';
 
 const TOY_VIT: ClipConfig = { ...TOY_RN, visionLayers: 2, visionWidth: 32, visionPatchSize: 8, visionHeads: 2, transformerLayers: 2 };
-
-type VariableGrads = (f: () => tf.Scalar, vars: tf.Variable[]) => { value: tf.Scalar; grads: Record<string, tf.Tensor | null> };
-
-/** A pretraining step's loss, gradients and BatchNorm statistics through `grads`, and the peak bytes it added in tensors. */
-async function step(model: ClipModel, grads: VariableGrads, recompute: boolean) {
-  const was = useRecompute(recompute);
-  try {
-    const b = toySource(model.config.imageResolution).batch(0, 8);
-    const pixels = tf.tensor4d(b.pixels, b.shape as [number, number, number, number]);
-    const text = toyTokenize(b.captions);
-    const vars = model.trainableVariables().map((p) => p.variable);
-    let loss = 0;
-    let g: Float32Array[] = [];
-    const base = tf.memory().numBytes; // tensors alive before (other tests' constants too): not the step's
-    const prof = await tf.profile(() => {
-      const r = grads(() => infoNceLoss(model, pixels, text), vars);
-      loss = r.value.dataSync()[0];
-      g = vars.map((v) => (r.grads[v.name] as tf.Tensor).dataSync() as Float32Array);
-      tf.dispose([r.value, ...Object.values(r.grads).filter((t): t is tf.Tensor => t !== null)]);
-    });
-    pixels.dispose();
-    return { loss, grads: g, stats: model.takeBatchStats(), peak: prof.peakBytes - base };
-  } finally {
-    useRecompute(was);
-  }
-}
 
 describe('backprop: gradients that free as they go', () => {
   for (const [name, config] of [['ModifiedResNet (BatchNorm in training mode)', TOY_RN], ['ViT', TOY_VIT]] as const) {
     it(`a pretraining step (${name} and the text tower), plain and checkpointed: bitwise tf.variableGrads, in less memory, nothing left behind`, async () => {
       const model = new ClipModel(config, clipInitStateDict(config, 4), 'init', true);
       model.setTraining(true);
-      await step(model, variableGradsFreeing, false); // warm-up: first allocations
+      await toyStep(model, { grads: variableGradsFreeing, recompute: false }); // warm-up: first allocations
       const before = tf.memory().numTensors;
-      const ref = await step(model, tf.variableGrads, false);
+      const ref = await toyStep(model, { recompute: false });
       for (const recompute of [false, true]) {
-        const got = await step(model, variableGradsFreeing, recompute);
+        const got = await toyStep(model, { grads: variableGradsFreeing, recompute });
         assert.strictEqual(tf.memory().numTensors, before, `recompute ${recompute}: a step leaves no tensor behind`);
         assert.strictEqual(got.loss, ref.loss);
         got.grads.forEach((g, i) => assert.deepStrictEqual(g, ref.grads[i], `recompute ${recompute}: gradient ${i}`));

@@ -9,48 +9,24 @@ import * as tf from '@tensorflow/tfjs';
 import { ClipModel } from '../../src/clip/model';
 import type { ClipConfig } from '../../src/clip/config';
 import { clipInitStateDict } from '../../src/clip/random';
-import { recompute, useRecompute } from '../../src/clip/recompute';
-import { infoNceLoss } from '../../src/train/contrastive';
-import { TOY_RN, toySource, toyTokenize } from '../helpers/toy-pretrain';
+import { recompute } from '../../src/clip/recompute';
+import { TOY_RN } from '../helpers/toy-pretrain';
+import { toyStep } from '../helpers/toy-step';
 import { pretrainWorld } from '../../src/miniclip/pretrain';
 import { MINICLIP_DIR } from '../../src/miniclip';
 import { ClipTokenizer } from '../../src/clip/tokenizer';
 
 const TOY_VIT: ClipConfig = { ...TOY_RN, visionLayers: 2, visionWidth: 32, visionPatchSize: 8, visionHeads: 2, transformerLayers: 2 };
 
-/** One contrastive step's loss, every gradient and the recorded BatchNorm statistics, and the peak bytes in tensors. */
-async function step(model: ClipModel, on: boolean) {
-  const was = useRecompute(on);
-  try {
-    const b = toySource(model.config.imageResolution).batch(0, 8);
-    const pixels = tf.tensor4d(b.pixels, b.shape as [number, number, number, number]);
-    const text = toyTokenize(b.captions);
-    const vars = model.trainableVariables().map((p) => p.variable);
-    let loss = 0;
-    let grads: Float32Array[] = [];
-    const base = tf.memory().numBytes; // tensors alive before (other tests' constants too): not the step's
-    const prof = await tf.profile(() => {
-      const r = tf.variableGrads(() => infoNceLoss(model, pixels, text), vars);
-      loss = r.value.dataSync()[0];
-      grads = vars.map((v) => r.grads[v.name].dataSync() as Float32Array);
-      tf.dispose([r.value, ...Object.values(r.grads)]);
-    });
-    pixels.dispose();
-    return { loss, grads, stats: model.takeBatchStats(), peak: prof.peakBytes - base };
-  } finally {
-    useRecompute(was);
-  }
-}
-
 describe('recompute: gradient checkpointing of trainable towers', () => {
   for (const [name, config] of [['ModifiedResNet (BatchNorm in training mode)', TOY_RN], ['ViT', TOY_VIT]] as const) {
     it(`${name} and the text tower: bitwise the plain step's loss, gradients and statistics, in less memory, nothing left behind`, async () => {
       const model = new ClipModel(config, clipInitStateDict(config, 4), 'init', true);
       model.setTraining(true);
-      await step(model, true); // warm-up: first allocations
+      await toyStep(model, { recompute: true }); // warm-up: first allocations
       const before = tf.memory().numTensors;
-      const plain = await step(model, false);
-      const again = await step(model, true);
+      const plain = await toyStep(model, { recompute: false });
+      const again = await toyStep(model, { recompute: true });
       assert.strictEqual(tf.memory().numTensors, before, 'a step leaves no tensor behind');
       assert.strictEqual(again.loss, plain.loss);
       assert.strictEqual(again.grads.length, plain.grads.length);
