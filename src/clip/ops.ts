@@ -169,7 +169,6 @@ export function mlpHalf(x1: tf.Tensor3D, p: Pick<ResidualBlock, 'ln2' | 'fc' | '
   return tf.add(x1, m) as tf.Tensor3D;
 }
 
-
 /** Additive causal mask [L, L]: 0 on and below the diagonal, -1e9 above (finite on every backend). */
 export function causalMask(length: number): tf.Tensor2D {
   return tf.tidy(() => {

@@ -1,13 +1,13 @@
 // Gradient checkpointing for a tower whose weights train (MiniCLIP pretraining). Through tfjs's
 // autodiff every op of a residual block or bottleneck keeps its inputs on the tape until the backward
-// pass ends, and the backward keeps every intermediate gradient until it ends too: a block holds
-// several times its output's size twice over. Here a block is ONE taped op: its forward runs untaped
-// (a custom gradient's forward is not recorded), keeping only its input; its backward runs the same
-// block again under a tape of its own and backpropagates dy through it, so only one block's
+// reaches it. Here a part of a block (a transformer block's attention half or MLP half, the ResNet
+// stem, a bottleneck) is ONE taped op: its forward runs untaped (a custom gradient's forward is not
+// recorded), keeping only its input; its backward runs the same part again under a tape of its own
+// and backpropagates dy through it with the freeing backward (backprop.ts), so only one part's
 // activations and gradients are alive at a time.
 //
 // The values are bitwise those of the plain graph: the forward is the same ops on the same inputs
-// (deterministic kernels), and the inner backward is tfjs's own backprop over the same ops in the same
+// (deterministic kernels), and the inner backward is tfjs's backprop (backprop.ts) over the same ops in the same
 // order, so every gradient is summed in the same order as before (a block's input gets all of its
 // contributions inside the block; a weight is used once). test/unit/recompute.test.ts holds that.
 import * as tf from '@tensorflow/tfjs';
@@ -88,8 +88,9 @@ export function gradInsideBackward<T>(f: () => T): T {
 }
 
 /**
- * A block with trainable weights under a tape, checkpointed in its two halves (recompute.ts), so the
- * backward holds one half's activations and gradients at a time; elsewhere the plain block.
+ * A transformer block, checkpointed in its two halves when its weights train under a tape and
+ * checkpointing is on, so the backward holds one half's activations and gradients at a time;
+ * elsewhere the plain block.
  */
 export function checkpointedBlock(x: tf.Tensor3D, p: ResidualBlock, mask?: tf.Tensor2D): tf.Tensor3D {
   const consts = mask ? [mask] : [];
