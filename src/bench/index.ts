@@ -30,6 +30,8 @@ interface BenchCase {
   unit: string;
   /** false for long runs, whose peak memory they log themselves (an untimed profiled run would double them) */
   profile?: boolean;
+  /** false for work with no kernels to compile (plain JavaScript), whose first run is as fast as the rest */
+  warmUp?: boolean;
   /**
    * Builds the workload; returns the timed function, the units per call, and a cleanup. A run that
    * returns a number reports its own seconds for `units` (e.g. per-step times, without start-up).
@@ -419,7 +421,42 @@ function cspEvalCase(sharedPrefix: boolean): BenchCase {
   };
 }
 
+/**
+ * CoOp's linear probe as the few-shot protocol runs it at 16 shots on world-colors (seed 1): MiniCLIP's
+ * raw image features of 1,280 train, 320 val and 2,400 test images (80 classes, encoded before the
+ * timing), 23 L-BFGS fits in float64 over the C search (7 grid values, 8 rounds of two), the refits of
+ * a C already fitted skipped.
+ */
+const linearProbeCase: BenchCase = {
+  describe: "CoOp's linear probe (C search, L-BFGS in float64) on world-colors' 16-shot MiniCLIP features, seed 1: 1,280 x 128 train, 80 classes",
+  unit: 'probes',
+  profile: false,
+  warmUp: false,
+  setup() {
+    const { loadMiniClip } = require('../miniclip') as typeof import('../miniclip');
+    const { getWorldDataset } = require('../data/world-benchmarks') as typeof import('../data/world-benchmarks');
+    const { sampleFewShot } = require('../data/protocols') as typeof import('../data/protocols');
+    const { SplitFeatures } = require('../repro/features-cache') as typeof import('../repro/features-cache');
+    const { linearProbe } = require('../eval/linear-probe') as typeof import('../eval/linear-probe');
+    const { model } = loadMiniClip();
+    const ds = getWorldDataset('world-colors');
+    const feats = new SplitFeatures(model, ds, () => undefined);
+    const fs = sampleFewShot(ds, 16, 1);
+    const labels = (items: readonly { label: number }[]) => Int32Array.from(items, (it) => it.label);
+    const read = (t: tf.Tensor2D) => ({ data: t.dataSync(), rows: t.shape[0], dim: t.shape[1] });
+    const [tr, va, te] = [feats.rawOf('train', fs.train), feats.rawOf('val', fs.val), feats.raw('test')];
+    const splits = [{ features: read(tr), labels: labels(fs.train) }, { features: read(va), labels: labels(fs.val) }, { features: read(te), labels: labels(ds.split('test')) }] as const;
+    tf.dispose([tr, va]);
+    return {
+      run: () => { linearProbe(...splits); },
+      units: 1,
+      cleanup: () => { feats.dispose(); model.dispose(); },
+    };
+  },
+};
+
 export const BENCH_CASES: Record<string, BenchCase> = {
+  'linear-probe': linearProbeCase,
   'csp-eval': cspEvalCase(true),
   'csp-eval-plain': cspEvalCase(false),
   'pretrain-step': pretrainCase(1),
@@ -455,7 +492,7 @@ export async function runBench(name: string, repeats = 3, log: (s: string) => vo
   log(`${name}: ${bc.describe} on ${info.name}${wasmNote}${threadsNote}`);
   const { run, units, cleanup } = bc.setup(n);
   try {
-    await run(); // warm-up: kernel compilation and first allocations
+    if (bc.warmUp !== false) await run(); // warm-up: kernel compilation and first allocations
     const times: number[] = [];
     for (let i = 0; i < repeats; i++) {
       const t0 = process.hrtime.bigint();

@@ -18,7 +18,8 @@ export interface ProbeSplit {
   labels: ArrayLike<number>;
 }
 
-interface Matrix {
+/** Rows of float64 features, row-major. */
+export interface Matrix {
   data: Float64Array; // [rows, dim], row-major
   rows: number;
   dim: number;
@@ -82,6 +83,24 @@ export function fitLogisticRegression(train: ProbeSplit, opts: LogisticOptions):
 function fitMatrix(x: Matrix, y: Int32Array, opts: LogisticOptions): LogisticModel {
   const C = opts.C;
   if (!(C > 0) || !Number.isFinite(C)) throw new Error(`fitLogisticRegression: C must be a positive number, got ${C}`);
+  const { classes, k, objective } = logisticObjective(x, y, C);
+  const stride = x.dim + 1;
+  const r = lbfgs(objective, new Float64Array(k * stride), { gtol: opts.tol ?? 1e-4, maxIter: opts.maxIter ?? 1000 });
+  const coef = new Float64Array(k * x.dim);
+  const intercept = new Float64Array(k);
+  for (let c = 0; c < k; c++) {
+    coef.set(r.x.subarray(c * stride, c * stride + x.dim), c * x.dim);
+    intercept[c] = r.x[c * stride + x.dim];
+  }
+  return { classes, coef, intercept, dim: x.dim, iterations: r.iterations, converged: r.converged };
+}
+
+/**
+ * scikit-learn's objective divided by C, sum_i CE(x_i W^T + b, y_i) + ||W||^2 / (2 C), and its
+ * gradient, for w laid out per class as [dim weights, intercept] (k = 1 for two classes). Exported for
+ * the test that holds it to the plain loops bit for bit.
+ */
+export function logisticObjective(x: Matrix, y: Int32Array, C: number): { classes: number[]; k: number; objective: (w: Float64Array, g: Float64Array) => number } {
   const classes = [...new Set(y)].sort((a, b) => a - b);
   if (classes.length < 2) throw new Error(`fitLogisticRegression: the training labels hold ${classes.length} class; at least 2 are needed`);
   const { data: X, rows: n, dim } = x;
@@ -91,7 +110,9 @@ function fitMatrix(x: Matrix, y: Int32Array, opts: LogisticOptions): LogisticMod
   const yi = Int32Array.from(y, (v) => index.get(v) as number);
   const stride = dim + 1; // per class: dim weights, then the intercept
   const l2 = 1 / C;       // the objective divided by C, as scikit-learn minimises it
+  const Xt = transpose(X, n, dim);                                   // [dim, n]
   const raw = new Float64Array(n * k);
+  const errT = new Float64Array(k * n);                              // (P - Y)^T  [k, n]
   const objective = (w: Float64Array, g: Float64Array): number => {
     forwardRaw(X, n, dim, w, k, stride, raw);                       // raw = X W^T + b   [n, k]
     let loss = 0;
@@ -102,7 +123,7 @@ function fitMatrix(x: Matrix, y: Int32Array, opts: LogisticOptions): LogisticMod
         const z = raw[r];
         const t = yi[i];
         loss += (z > 0 ? z + Math.log1p(Math.exp(-z)) : Math.log1p(Math.exp(z))) - t * z;
-        raw[r] = (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z))) - t;
+        errT[i] = (z >= 0 ? 1 / (1 + Math.exp(-z)) : Math.exp(z) / (1 + Math.exp(z))) - t;
       } else {
         let max = -Infinity;
         for (let c = 0; c < k; c++) if (raw[r + c] > max) max = raw[r + c];
@@ -110,10 +131,10 @@ function fitMatrix(x: Matrix, y: Int32Array, opts: LogisticOptions): LogisticMod
         for (let c = 0; c < k; c++) sum += Math.exp(raw[r + c] - max);
         const lse = max + Math.log(sum);
         loss += lse - raw[r + yi[i]];
-        for (let c = 0; c < k; c++) raw[r + c] = Math.exp(raw[r + c] - lse) - (c === yi[i] ? 1 : 0);
+        for (let c = 0; c < k; c++) errT[c * n + i] = Math.exp(raw[r + c] - lse) - (c === yi[i] ? 1 : 0);
       }
     }
-    backwardGrad(X, n, dim, raw, k, stride, g);                     // g = (P - Y)^T [X 1]
+    backwardGrad(Xt, n, dim, errT, k, stride, g);                   // g = (P - Y)^T [X 1]
     let norm = 0;
     for (let c = 0; c < k; c++) {
       const wc = c * stride;
@@ -124,36 +145,56 @@ function fitMatrix(x: Matrix, y: Int32Array, opts: LogisticOptions): LogisticMod
     }
     return loss + 0.5 * l2 * norm;
   };
-  const r = lbfgs(objective, new Float64Array(k * stride), { gtol: opts.tol ?? 1e-4, maxIter: opts.maxIter ?? 1000 });
-  const coef = new Float64Array(k * dim);
-  const intercept = new Float64Array(k);
-  for (let c = 0; c < k; c++) {
-    coef.set(r.x.subarray(c * stride, c * stride + dim), c * dim);
-    intercept[c] = r.x[c * stride + dim];
-  }
-  return { classes, coef, intercept, dim, iterations: r.iterations, converged: r.converged };
+  return { classes, k, objective };
 }
 
-// The two products of the objective, in float64: each row of X is read once for four classes at a
-// time (four independent sums), which doubles the speed of the plain triple loop in V8. The sums
-// run over j in the same order as the plain loop, so the results are bit-identical to it.
+function transpose(X: Float64Array, n: number, dim: number): Float64Array {
+  const t = new Float64Array(n * dim);
+  for (let i = 0; i < n; i++) for (let j = 0; j < dim; j++) t[j * n + i] = X[i * dim + j];
+  return t;
+}
+
+// The two products of the objective, in float64, blocked so that each value loaded serves several
+// independent sums (V8 has no SIMD for us): the forward reads two rows of X for four classes at a
+// time, the backward reads X^T and (P - Y)^T so that each gradient entry is a sum kept in a register.
+// Every sum runs over its index in the same order as the plain loops (over j for a score, over i for a
+// gradient entry), so the results are bit-identical to them (test/unit/linear-probe.test.ts).
 
 /** raw[i, c] = b_c + sum_j X[i, j] w[c, j], for w laid out per class as [dim weights, intercept]. */
 function forwardRaw(X: Float64Array, n: number, dim: number, w: Float64Array, k: number, stride: number, raw: Float64Array): void {
-  for (let i = 0; i < n; i++) {
-    const xi = i * dim;
-    const ri = i * k;
+  let i = 0;
+  for (; i + 2 <= n; i += 2) {
+    const xa = i * dim, xb = xa + dim;
+    const ra = i * k, rb = ra + k;
     let c = 0;
     for (; c + 4 <= k; c += 4) {
       const w0 = c * stride, w1 = w0 + stride, w2 = w1 + stride, w3 = w2 + stride;
-      let s0 = w[w0 + dim], s1 = w[w1 + dim], s2 = w[w2 + dim], s3 = w[w3 + dim];
+      let a0 = w[w0 + dim], a1 = w[w1 + dim], a2 = w[w2 + dim], a3 = w[w3 + dim];
+      let b0 = a0, b1 = a1, b2 = a2, b3 = a3;
       for (let j = 0; j < dim; j++) {
-        const v = X[xi + j];
-        s0 += v * w[w0 + j]; s1 += v * w[w1 + j]; s2 += v * w[w2 + j]; s3 += v * w[w3 + j];
+        const u = X[xa + j], v = X[xb + j];
+        const v0 = w[w0 + j], v1 = w[w1 + j], v2 = w[w2 + j], v3 = w[w3 + j];
+        a0 += u * v0; a1 += u * v1; a2 += u * v2; a3 += u * v3;
+        b0 += v * v0; b1 += v * v1; b2 += v * v2; b3 += v * v3;
       }
-      raw[ri + c] = s0; raw[ri + c + 1] = s1; raw[ri + c + 2] = s2; raw[ri + c + 3] = s3;
+      raw[ra + c] = a0; raw[ra + c + 1] = a1; raw[ra + c + 2] = a2; raw[ra + c + 3] = a3;
+      raw[rb + c] = b0; raw[rb + c + 1] = b1; raw[rb + c + 2] = b2; raw[rb + c + 3] = b3;
     }
     for (; c < k; c++) {
+      const wc = c * stride;
+      let a = w[wc + dim], b = a;
+      for (let j = 0; j < dim; j++) {
+        a += X[xa + j] * w[wc + j];
+        b += X[xb + j] * w[wc + j];
+      }
+      raw[ra + c] = a;
+      raw[rb + c] = b;
+    }
+  }
+  for (; i < n; i++) {
+    const xi = i * dim;
+    const ri = i * k;
+    for (let c = 0; c < k; c++) {
       const wc = c * stride;
       let s = w[wc + dim];
       for (let j = 0; j < dim; j++) s += X[xi + j] * w[wc + j];
@@ -162,28 +203,53 @@ function forwardRaw(X: Float64Array, n: number, dim: number, w: Float64Array, k:
   }
 }
 
-/** g[c, j] = sum_i e[i, c] X[i, j] and g[c, dim] = sum_i e[i, c], accumulated over i in order. */
-function backwardGrad(X: Float64Array, n: number, dim: number, e: Float64Array, k: number, stride: number, g: Float64Array): void {
-  g.fill(0);
-  for (let i = 0; i < n; i++) {
-    const xi = i * dim;
-    const ei = i * k;
-    let c = 0;
-    for (; c + 4 <= k; c += 4) {
-      const e0 = e[ei + c], e1 = e[ei + c + 1], e2 = e[ei + c + 2], e3 = e[ei + c + 3];
-      const g0 = c * stride, g1 = g0 + stride, g2 = g1 + stride, g3 = g2 + stride;
-      for (let j = 0; j < dim; j++) {
-        const v = X[xi + j];
-        g[g0 + j] += e0 * v; g[g1 + j] += e1 * v; g[g2 + j] += e2 * v; g[g3 + j] += e3 * v;
+/**
+ * g[c, j] = sum_i e[i, c] X[i, j] and g[c, dim] = sum_i e[i, c], each summed over i in order, from
+ * Xt = X^T [dim, n] and eT = e^T [k, n].
+ */
+function backwardGrad(Xt: Float64Array, n: number, dim: number, eT: Float64Array, k: number, stride: number, g: Float64Array): void {
+  let c = 0;
+  for (; c + 4 <= k; c += 4) {
+    const e0 = c * n, e1 = e0 + n, e2 = e1 + n, e3 = e2 + n;
+    const g0 = c * stride, g1 = g0 + stride, g2 = g1 + stride, g3 = g2 + stride;
+    let j = 0;
+    for (; j + 2 <= dim; j += 2) {
+      const xa = j * n, xb = xa + n;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0, b0 = 0, b1 = 0, b2 = 0, b3 = 0;
+      for (let i = 0; i < n; i++) {
+        const u = Xt[xa + i], v = Xt[xb + i];
+        const f0 = eT[e0 + i], f1 = eT[e1 + i], f2 = eT[e2 + i], f3 = eT[e3 + i];
+        a0 += f0 * u; a1 += f1 * u; a2 += f2 * u; a3 += f3 * u;
+        b0 += f0 * v; b1 += f1 * v; b2 += f2 * v; b3 += f3 * v;
       }
-      g[g0 + dim] += e0; g[g1 + dim] += e1; g[g2 + dim] += e2; g[g3 + dim] += e3;
+      g[g0 + j] = a0; g[g1 + j] = a1; g[g2 + j] = a2; g[g3 + j] = a3;
+      g[g0 + j + 1] = b0; g[g1 + j + 1] = b1; g[g2 + j + 1] = b2; g[g3 + j + 1] = b3;
     }
-    for (; c < k; c++) {
-      const ec = e[ei + c];
-      const gc = c * stride;
-      for (let j = 0; j < dim; j++) g[gc + j] += ec * X[xi + j];
-      g[gc + dim] += ec;
+    for (; j < dim; j++) {
+      const xa = j * n;
+      let a0 = 0, a1 = 0, a2 = 0, a3 = 0;
+      for (let i = 0; i < n; i++) {
+        const u = Xt[xa + i];
+        a0 += eT[e0 + i] * u; a1 += eT[e1 + i] * u; a2 += eT[e2 + i] * u; a3 += eT[e3 + i] * u;
+      }
+      g[g0 + j] = a0; g[g1 + j] = a1; g[g2 + j] = a2; g[g3 + j] = a3;
     }
+    let s0 = 0, s1 = 0, s2 = 0, s3 = 0;
+    for (let i = 0; i < n; i++) { s0 += eT[e0 + i]; s1 += eT[e1 + i]; s2 += eT[e2 + i]; s3 += eT[e3 + i]; }
+    g[g0 + dim] = s0; g[g1 + dim] = s1; g[g2 + dim] = s2; g[g3 + dim] = s3;
+  }
+  for (; c < k; c++) {
+    const ec = c * n;
+    const gc = c * stride;
+    for (let j = 0; j < dim; j++) {
+      const xj = j * n;
+      let s = 0;
+      for (let i = 0; i < n; i++) s += eT[ec + i] * Xt[xj + i];
+      g[gc + j] = s;
+    }
+    let s = 0;
+    for (let i = 0; i < n; i++) s += eT[ec + i];
+    g[gc + dim] = s;
   }
 }
 
@@ -256,7 +322,14 @@ export function linearProbe(train: ProbeSplit, val: ProbeSplit, test: ProbeSplit
     if (s.x.dim !== tr.x.dim) throw new Error(`linear probe: ${what} features have ${s.x.dim} values per row, train ${tr.x.dim}`);
   }
   if (va.y.length === 0 || te.y.length === 0) throw new Error('linear probe: the val and test splits must not be empty');
-  const fit = (C: number) => fitMatrix(tr.x, tr.y, { C, maxIter: opts.maxIter ?? 1000 });
+  // a fit is a function of C alone: the search's rounds refit the C of a side they kept (sklearn's
+  // loop fits it again), here it is fitted once
+  const fits = new Map<number, LogisticModel>();
+  const fit = (C: number): LogisticModel => {
+    let m = fits.get(C);
+    if (!m) fits.set(C, (m = fitMatrix(tr.x, tr.y, { C, maxIter: opts.maxIter ?? 1000 })));
+    return m;
+  };
   const search = (opts.searchC ?? PROBE_SEARCH_C).map((C) => ({ C, valAccuracy: accuracyOf(fit(C), va.x, va.y) }));
   let peak = 0;
   for (let i = 1; i < search.length; i++) if (search[i].valAccuracy > search[peak].valAccuracy) peak = i;

@@ -6,7 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { lbfgs } from '../../src/eval/lbfgs';
-import { fitLogisticRegression, linearProbe, predictLogistic } from '../../src/eval/linear-probe';
+import { fitLogisticRegression, linearProbe, logisticObjective, predictLogistic } from '../../src/eval/linear-probe';
 
 interface Fit { name: string; C: number; features: number[][]; labels: number[]; classes: number[]; coef: number[][]; intercept: number[]; n_iter: number; predictions: number[] }
 const golden = JSON.parse(fs.readFileSync(path.join(__dirname, '..', 'fixtures', 'sklearn-logistic', 'fits.json'), 'utf8')) as { source: string; cases: Fit[] };
@@ -88,6 +88,68 @@ describe('linear probe: scikit-learn\'s logistic regression and CoOp\'s search',
     assert.deepStrictEqual(a, b);
     for (const s of a.steps) {
       assert.strictEqual(s.cFinal, s.leftValAccuracy < s.rightValAccuracy ? s.cRight : s.cLeft);
+    }
+  });
+
+  it('its blocked products give the plain loops\' objective and gradient bit for bit', () => {
+    // the objective as written plainly (every sum in index order): scores row by row, then the
+    // gradient accumulated over the rows in order
+    const plain = (X: Float64Array, n: number, dim: number, y: Int32Array, C: number) => {
+      const classes = [...new Set(y)].sort((a, b) => a - b);
+      const k = classes.length === 2 ? 1 : classes.length;
+      const yi = Array.from(y, (v) => classes.indexOf(v));
+      return (w: Float64Array, g: Float64Array): number => {
+        const e = new Float64Array(n * k);
+        let loss = 0;
+        for (let i = 0; i < n; i++) {
+          const z = Array.from({ length: k }, (_, c) => {
+            let s = w[c * (dim + 1) + dim];
+            for (let j = 0; j < dim; j++) s += X[i * dim + j] * w[c * (dim + 1) + j];
+            return s;
+          });
+          if (k === 1) {
+            loss += (z[0] > 0 ? z[0] + Math.log1p(Math.exp(-z[0])) : Math.log1p(Math.exp(z[0]))) - yi[i] * z[0];
+            e[i] = (z[0] >= 0 ? 1 / (1 + Math.exp(-z[0])) : Math.exp(z[0]) / (1 + Math.exp(z[0]))) - yi[i];
+          } else {
+            let max = -Infinity;
+            for (const v of z) if (v > max) max = v;
+            let sum = 0;
+            for (const v of z) sum += Math.exp(v - max);
+            const lse = max + Math.log(sum);
+            loss += lse - z[yi[i]];
+            z.forEach((v, c) => { e[i * k + c] = Math.exp(v - lse) - (c === yi[i] ? 1 : 0); });
+          }
+        }
+        g.fill(0);
+        for (let i = 0; i < n; i++) {
+          for (let c = 0; c < k; c++) {
+            for (let j = 0; j < dim; j++) g[c * (dim + 1) + j] += e[i * k + c] * X[i * dim + j];
+            g[c * (dim + 1) + dim] += e[i * k + c];
+          }
+        }
+        let norm = 0;
+        for (let c = 0; c < k; c++) {
+          for (let j = 0; j < dim; j++) {
+            norm += w[c * (dim + 1) + j] ** 2;
+            g[c * (dim + 1) + j] += (1 / C) * w[c * (dim + 1) + j];
+          }
+        }
+        return loss + 0.5 * (1 / C) * norm;
+      };
+    };
+    let seed = 7;
+    const rand = () => ((seed = (seed * 1103515245 + 12345) % 2147483648) / 2147483648) * 2 - 1;
+    // odd rows and widths, class counts below, at and between the blocks of four, two classes (binary)
+    for (const [n, dim, classes] of [[7, 5, 2], [9, 3, 3], [8, 4, 4], [11, 7, 6], [13, 9, 9], [6, 1, 5]]) {
+      const X = Float64Array.from({ length: n * dim }, () => 3 * rand());
+      const y = Int32Array.from({ length: n }, (_, i) => 10 + (i % classes));
+      const k = classes === 2 ? 1 : classes;
+      const w = Float64Array.from({ length: k * (dim + 1) }, () => rand());
+      const [gOurs, gPlain] = [new Float64Array(w.length).fill(NaN), new Float64Array(w.length)];
+      const { objective } = logisticObjective({ data: X, rows: n, dim }, y, 0.37);
+      const [fOurs, fPlain] = [objective(w, gOurs), plain(X, n, dim, y, 0.37)(w, gPlain)];
+      assert.ok(Object.is(fOurs, fPlain), `${n}x${dim}, ${classes} classes: loss ${fOurs} vs ${fPlain}`);
+      assert.deepStrictEqual(Array.from(gOurs), Array.from(gPlain), `${n}x${dim}, ${classes} classes: gradient`);
     }
   });
 
