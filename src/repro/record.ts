@@ -252,8 +252,23 @@ export function readResults(dir: string): Results {
 export function runProvenance(r: Results): string {
   const model = Object.entries(r.model?.files ?? {}).map(([f, h]) => `${f} ${h.slice(0, 12)}`).join(', ');
   const data = (r.data ?? []).map((d) => `${d.dataset} (${d.variant}, sha256 ${d.contentSha256.slice(0, 12)})`).join(', ');
-  const git = r.env.git.commit ? `${r.env.git.commit.slice(0, 10)}${r.env.git.dirty ? ' (dirty tree)' : ''}` : 'no git commit';
-  return `${r.experiment}: commit ${git}, ${r.env.backend} backend${r.env.gpu ? ` on ${r.env.gpu}` : ''}${r.env.frozen ? ` (frozen towers on ${r.env.frozen})` : ''}, ${String(r.config.seconds ?? '?')} s; model ${model || 'not recorded'}; data ${data || 'not recorded'}`;
+  return `${r.experiment}: ${provenanceCommits(r)}, ${r.env.backend} backend${r.env.gpu ? ` on ${r.env.gpu}` : ''}${r.env.frozen ? ` (frozen towers on ${r.env.frozen})` : ''}, ${String(r.config.seconds ?? '?')} s; model ${model || 'not recorded'}; data ${data || 'not recorded'}`;
+}
+
+/**
+ * The commit a run was made at; for a run merged from parts (`config.parts`, merge-results: its
+ * env is the first part's) every part's commit, each once, in the parts' order.
+ */
+function provenanceCommits(r: Results): string {
+  const one = (commit: unknown) => (typeof commit === 'string' && commit ? commit.slice(0, 10) : 'no git commit');
+  const parts = Array.isArray(r.config.parts) ? (r.config.parts as { commit?: unknown; dirty?: unknown }[]) : [];
+  if (parts.length > 1 && parts.every((p) => typeof p === 'object' && p !== null && 'commit' in p)) {
+    const commits = [...new Set(parts.map((p) => one(p.commit)))];
+    const dirty = parts.filter((p) => p.dirty === true).length;
+    const at = commits.length === 1 && commits[0] === one(null) ? 'no git commit' : `at commit${commits.length > 1 ? 's' : ''} ${commits.join(', ')}`;
+    return `${parts.length} runs merged, ${at}${dirty ? ` (${dirty} of them on a dirty tree)` : ''}`;
+  }
+  return r.env.git.commit ? `commit ${one(r.env.git.commit)}${r.env.git.dirty ? ' (dirty tree)' : ''}` : 'no git commit';
 }
 
 /**

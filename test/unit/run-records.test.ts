@@ -44,6 +44,20 @@ describe('run records', () => {
     assert.match(runProvenance(onDisk), /^zeroshot: commit .*, [a-z-]+ backend.*, \d+ s; model bpe\.txt [0-9a-f]{12}, config\.json .*; data world-patterns \(quick, sha256 [0-9a-f]{12}\)/);
   });
 
+  it("a merged run's provenance names every part's commit, not only the first part's", () => {
+    const env = { ...environment(), git: { commit: 'a'.repeat(40), dirty: false } };
+    const base = { experiment: 'fewshot', env, rows: [], summary: {} } as unknown as Results;
+    const merged = { ...base, config: { seconds: 30, parts: [
+      { dir: '../p1', commit: 'a'.repeat(40), dirty: false },
+      { dir: '../p2', commit: 'b'.repeat(40), dirty: true },
+      { dir: '../p3', commit: 'a'.repeat(40), dirty: false },
+    ] } } as unknown as Results;
+    assert.match(runProvenance(merged), /^fewshot: 3 runs merged, at commits a{10}, b{10} \(1 of them on a dirty tree\), [a-z-]+ backend/);
+    assert.match(runProvenance({ ...base, config: { seconds: 30 } } as unknown as Results), /^fewshot: commit a{10}, /);
+    const noGit = { ...merged, config: { parts: [{ dir: '../p1', commit: null, dirty: null }, { dir: '../p2', commit: null, dirty: null }] } } as unknown as Results;
+    assert.match(runProvenance(noGit), /^fewshot: 2 runs merged, no git commit, /);
+  });
+
   it('the full variant with seed 0 names its committed manifest and takes its checksum', () => {
     const d = describeData(getWorldDataset('world-shapes'), 'full');
     assert.strictEqual(d.manifest!.file, path.join('data-manifests', 'world', 'world-shapes.json'));
