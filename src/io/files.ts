@@ -110,20 +110,24 @@ function processAlive(pid: number): boolean {
 
 /**
  * Removes the temporary files (`NAME.tmp-PID`) in dir that a killed process left behind: those whose
- * process no longer runs. Returns their names.
+ * process no longer runs. With `recursive`, in every folder below dir too (links are not followed).
+ * Returns their paths relative to dir.
  */
-export function removeStaleTemporaries(dir: string): string[] {
-  if (!fs.existsSync(dir)) return [];
+export function removeStaleTemporaries(dir: string, opts: { recursive?: boolean } = {}): string[] {
+  if (!fs.existsSync(dir) || !fs.lstatSync(dir).isDirectory()) return [];
   const removed: string[] = [];
-  for (const name of fs.readdirSync(dir)) {
-    const at = name.lastIndexOf(TMP_MARK);
-    if (at <= 0) continue;
-    const pid = Number(name.slice(at + TMP_MARK.length));
+  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+    const full = path.join(dir, entry.name);
+    if (entry.isDirectory()) {
+      if (opts.recursive) removed.push(...removeStaleTemporaries(full, opts).map((n) => path.join(entry.name, n)));
+      continue;
+    }
+    const at = entry.name.lastIndexOf(TMP_MARK);
+    if (at <= 0 || !entry.isFile()) continue;
+    const pid = Number(entry.name.slice(at + TMP_MARK.length));
     if (!Number.isInteger(pid) || pid <= 0 || processAlive(pid)) continue;
-    const full = path.join(dir, name);
-    if (!fs.lstatSync(full).isFile()) continue;
     fs.rmSync(full, { force: true });
-    removed.push(name);
+    removed.push(entry.name);
   }
   return removed;
 }

@@ -199,14 +199,16 @@ export function writeResults(dir: string, experiment: string, config: Record<str
   }
   const pinned = { experiment, config, env, rows, summary: summarise(rows) };
   fs.mkdirSync(dir, { recursive: true });
-  removeStaleTemporaries(dir);
-  writeFileAtomic(path.join(dir, 'results.json'), JSON.stringify(pinned, null, 2) + '\n');
-  writeFileAtomic(path.join(dir, 'record.json'), JSON.stringify({ experiment, config, env, ...used }, null, 2) + '\n');
+  removeStaleTemporaries(dir, { recursive: true });
+  // results.json last: a run killed while writing leaves no results.json without its records (a
+  // sweep takes results.json as "finished")
   for (const seed of seeds) {
     const seedDir = confinedPath(dir, `seed${seed}`, 'writeResults');
     const record = { experiment, seed, config, env, rows: rows.filter((r) => r.seed === seed), ...used };
     writeFileAtomic(path.join(seedDir, 'record.json'), JSON.stringify(record, null, 2) + '\n');
   }
+  writeFileAtomic(path.join(dir, 'record.json'), JSON.stringify({ experiment, config, env, ...used }, null, 2) + '\n');
+  writeFileAtomic(path.join(dir, 'results.json'), JSON.stringify(pinned, null, 2) + '\n');
   return { ...pinned, ...used };
 }
 

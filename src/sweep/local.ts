@@ -10,6 +10,7 @@
 import { spawn } from 'child_process';
 import * as fs from 'fs';
 import * as path from 'path';
+import { removeStaleTemporaries } from '../io/files';
 import { REPO_ROOT, shownPath } from '../repro/record';
 import { runCommand, runDir, sweepCommand, sweepLabel, type Manifest, type RunConfig } from './grid';
 import { exitLine, LOG_FILE, runState, sweepStates } from './status';
@@ -54,11 +55,15 @@ export async function runLocal(dir: string, m: Manifest, opts: LocalOptions): Pr
   const started = Date.now();
   const log = opts.log;
   const total = m.runs.length;
+  // what runs killed with an earlier sweep left half-written (a run is killed between its results.json
+  // and its figures, say): the temporaries of processes that are gone, in every run's folder
+  const stale = m.runs.flatMap((run) => removeStaleTemporaries(runDir(dir, run), { recursive: true }).map((f) => path.join(run.id, f)));
   const states = sweepStates(dir, m);
   const skipped = states.filter((s) => s.state.state === 'done').map((s) => s.run.id);
   const todo = states.filter((s) => s.state.state !== 'done').map((s) => s.run);
   const report: SweepReport = { total, skipped, done: [], failed: [], stopped: [], notRun: [], interrupted: false, seconds: 0 };
   log(`sweep: ${sweepLabel(m)}, grid '${m.spec}': ${total} runs into ${shownPath(path.resolve(dir))}, ${opts.workers} worker${opts.workers === 1 ? '' : 's'}`);
+  if (stale.length) log(`sweep: removed ${stale.length} temporary file${stale.length === 1 ? '' : 's'} that killed runs left half-written (${stale.slice(0, 3).join(', ')}${stale.length > 3 ? ', ...' : ''})`);
   if (skipped.length) log(`sweep: ${skipped.length} of ${total} runs finished earlier (valid run records): skipped${skipped.length <= 6 ? ` (${skipped.join(', ')})` : ''}`);
   if (todo.length === 0) {
     log('sweep: nothing left to run');

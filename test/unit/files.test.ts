@@ -49,5 +49,13 @@ describe('file policy', () => {
     fs.writeFileSync(`${f}.tmp-${process.pid}`, 'mine');        // a live one (this process)
     assert.deepStrictEqual(removeStaleTemporaries(path.dirname(f)), ['results.json.tmp-999999999']);
     assert.deepStrictEqual(fs.readdirSync(path.dirname(f)).sort(), ['results.json', `results.json.tmp-${process.pid}`]);
+    // below the folder only with `recursive` (a run's seed<k>/ records, say)
+    const sub = path.join(path.dirname(f), 'seed1');
+    fs.mkdirSync(sub);
+    fs.writeFileSync(path.join(sub, 'record.json.tmp-999999999'), 'half');
+    assert.deepStrictEqual(removeStaleTemporaries(path.dirname(f)), []);
+    assert.deepStrictEqual(removeStaleTemporaries(path.dirname(f), { recursive: true }), [path.join('seed1', 'record.json.tmp-999999999')]);
+    assert.deepStrictEqual(fs.readdirSync(sub), []);
+    assert.deepStrictEqual(removeStaleTemporaries(path.join(tmp, 'no-such-folder'), { recursive: true }), []);
   });
 });

@@ -368,8 +368,19 @@ describe('sweep: local runs and collect', function () {
     assert.deepStrictEqual(readResults(out).config.datasets, ['world-patterns']);
     // the cause removed, the same sweep reruns only the failed run
     fs.rmSync(path.join(dir, 'runs', 'seed3_world-shapes', 'results.json'), { recursive: true });
+    // what a run killed while writing leaves in a finished run's folder (its figures, a seed record):
+    // removed by the next sweep, unless the process that writes it still runs
+    const finished = path.join(dir, 'runs', 'seed3_world-patterns');
+    const dead = [path.join('seed3', 'record.json.tmp-999999999'), 'zeroshot-accuracy.svg.tmp-999999998'];
+    for (const f of dead) fs.writeFileSync(path.join(finished, f), 'half');
+    const live = path.join(finished, `results.json.tmp-${process.pid}`);
+    fs.writeFileSync(live, 'mine');
     const fixed = cli(['sweep', 'zeroshot', '--grid', 'seeds=3;datasets=world-shapes,world-patterns', '--quick', '--out', dir]);
     assert.strictEqual(fixed.status, 0, fixed.out);
+    assert.match(fixed.out, /sweep: removed 2 temporary files that killed runs left half-written \(seed3_world-patterns\/(seed3\/record\.json\.tmp-999999999, seed3_world-patterns\/zeroshot-accuracy\.svg\.tmp-999999998|zeroshot-accuracy\.svg\.tmp-999999998, seed3_world-patterns\/seed3\/record\.json\.tmp-999999999)\)/);
+    for (const f of dead) assert.ok(!fs.existsSync(path.join(finished, f)), f);
+    assert.ok(fs.existsSync(live), 'a live process\'s temporary is kept');
+    fs.rmSync(live);
     assert.match(fixed.out, /1 of 2 runs finished earlier .*skipped \(seed3_world-patterns\)/);
     assert.match(fixed.out, /\[2\/2\] seed3_world-shapes: done/);
   });
