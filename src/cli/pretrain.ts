@@ -11,6 +11,7 @@ import { writeFileAtomic } from '../io/files';
 import { ClipTokenizer } from '../clip/tokenizer';
 import { learnWorldVocabulary, MINICLIP_DIR, miniClipConfig } from '../miniclip';
 import { pretrainWorld } from '../miniclip/pretrain';
+import { weightsIdentity, type PretrainRecord } from '../miniclip/weights-identity';
 import { checkpointStep, PRETRAIN_DEFAULTS, rankShare } from '../train/pretrain';
 import { parse, positiveInt, UsageError } from './args';
 
@@ -81,16 +82,18 @@ export async function pretrainCommand(argv: string[], log: (s: string) => void):
   writeSafetensors(path.join(exportDir, 'model.safetensors'), tensors, { format: 'openai-clip-state-dict', producer: 'promptlab pretrain' });
   writeFileAtomic(path.join(exportDir, 'bpe.txt'), fs.readFileSync(vocabFile));
   writeFileAtomic(path.join(exportDir, 'pretrain-log.jsonl'), fs.readFileSync(path.join(out, 'log.jsonl')));
+  const record: PretrainRecord & Record<string, unknown> = {
+    ...train,
+    backend: info.name,
+    seconds_this_sitting: Math.round((Date.now() - started) / 1000),
+    sittings: fs.readFileSync(sittingsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)),
+  };
   writeFileAtomic(path.join(exportDir, 'config.json'), JSON.stringify({
     embed_dim: model.embedDim, image_resolution: model.imageResolution, vision_layers: model.visionLayers, vision_width: model.visionWidth,
     vision_patch_size: model.visionPatchSize, context_length: model.contextLength, vocab_size: model.vocabSize,
     transformer_width: model.transformerWidth, transformer_heads: model.transformerHeads, transformer_layers: model.transformerLayers,
-    pretrain: {
-      ...train,
-      backend: info.name,
-      seconds_this_sitting: Math.round((Date.now() - started) / 1000),
-      sittings: fs.readFileSync(sittingsFile, 'utf8').trim().split('\n').map((l) => JSON.parse(l)),
-    },
+    pretrain: record,
   }, null, 2));
+  log(weightsIdentity(exportDir, record, MINICLIP_DIR).verdict);
   log(`exported MiniCLIP to ${exportDir}${exportDir === path.resolve(MINICLIP_DIR) ? ' (the model every command uses by default)' : `; use it with --model ${path.relative(process.cwd(), exportDir) || '.'}, or export to ${path.relative(process.cwd(), MINICLIP_DIR)} to make it the default`}`);
 }

@@ -1,7 +1,7 @@
 // MiniCLIP's model card: architecture and size, pretraining data and schedule, wall time and
 // backend, and what the frozen model knows about each world benchmark (zero-shot with the
 // hand-crafted template and the ensemble, and CoOp's linear probe on the frozen image features).
-import { writeFileAtomic } from '../io/files';
+import { hashFile, readJsonFile, writeFileAtomic } from '../io/files';
 import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
@@ -14,6 +14,7 @@ import { linearProbe } from '../eval/linear-probe';
 import { l2normalize } from '../methods/method';
 import { WORLD_GENERATOR_VERSION } from '../world';
 import type { NextMethodsKnowledge } from './next-methods';
+import type { PretrainRecord, Sitting } from './weights-identity';
 
 export interface BenchmarkKnowledge {
   dataset: string;
@@ -56,16 +57,41 @@ export function measureKnowledge(model: ClipModel, tokenizer: ClipTokenizer, opt
   return out;
 }
 
-interface Sitting { fromStep: number; steps: number; batchSize: number; lr: number; warmup: number; seed: number; bnGroup?: number; workers?: number }
+/** A run of the card's command from scratch, recorded in the model folder's reproductions.json. */
+export interface Reproduction { date: string; commit: string; host: string; backend: string; workers: number; minutes: number; sha256: string }
 
-interface PretrainRecord {
-  steps: number; batchSize: number; lr: number; warmup: number; weightDecay: number; seed: number; bnGroup?: number; backend?: string; sittings?: Sitting[];
+/** reproductions.json: an array of {date, commit, host, backend, workers, minutes, sha256}; anything else is named and refused. */
+export function readReproductions(file: string): Reproduction[] {
+  const raw = readJsonFile<unknown>(file, 'reproductions record');
+  const fields: [keyof Reproduction, 'string' | 'number'][] = [['date', 'string'], ['commit', 'string'], ['host', 'string'], ['backend', 'string'], ['workers', 'number'], ['minutes', 'number'], ['sha256', 'string']];
+  if (!Array.isArray(raw)) throw new Error(`${file}: expected an array of reproductions, got ${raw === null ? 'null' : typeof raw}`);
+  raw.forEach((r, i) => {
+    for (const [k, type] of fields) {
+      const v = (r as Record<string, unknown> | null)?.[k];
+      if (typeof v !== type) throw new Error(`${file}: reproduction ${i} needs '${k}' (a ${type}), got ${JSON.stringify(v)}`);
+    }
+    if (!/^[0-9a-f]{64}$/.test((r as Reproduction).sha256)) throw new Error(`${file}: reproduction ${i}: sha256 must be 64 hex digits, got '${(r as Reproduction).sha256}'`);
+  });
+  return raw as Reproduction[];
+}
+
+/** The card's lines on the weights' identity: their sha256 and every recorded reproduction from scratch. */
+export function weightsSection(sha256: string, reproductions: Reproduction[]): string {
+  const lines = [`- Weights: \`model.safetensors\`, sha256 \`${sha256}\`. \`promptlab pretrain\` prints the sha256 of the weights it
+  exports and whether they are these.`];
+  for (const r of reproductions) {
+    lines.push(`- Reproduced from scratch on ${r.date} with the command above at commit ${r.commit} (${r.backend}, ${r.workers} worker${r.workers === 1 ? '' : 's'}, ${r.host}, ${r.minutes} minutes): `
+      + (r.sha256 === sha256 ? 'the same sha256, byte for byte these weights.' : `a different sha256 (\`${r.sha256}\`).`));
+  }
+  return lines.join('\n');
 }
 
 /** Writes MODEL_CARD.md beside the weights. */
 export function writeModelCard(dir: string, model: ClipModel, knowledge: BenchmarkKnowledge[], next?: NextMethodsKnowledge, opts: { quick?: boolean } = {}): string {
   const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { pretrain: PretrainRecord };
   const p = cfg.pretrain;
+  const reproductionsFile = path.join(dir, 'reproductions.json');
+  const reproductions = fs.existsSync(reproductionsFile) ? readReproductions(reproductionsFile) : [];
   const c = model.config;
   const log = fs.readFileSync(path.join(dir, 'pretrain-log.jsonl'), 'utf8').trim().split('\n').map((l) => JSON.parse(l) as { step: number; loss: number; seconds: number });
   const seconds = log.reduce((sum, r) => sum + r.seconds, 0);
@@ -113,6 +139,7 @@ backbone of every notebook and \`promptlab repro\` experiment. Load it with \`lo
   \`\`\`sh
   ${command}
   \`\`\`
+${weightsSection(hashFile(path.join(dir, 'model.safetensors'), 'sha256'), reproductions)}
 
 ## What the frozen model knows (test accuracy, %)
 Zero-shot with each benchmark's hand-crafted template and with its template ensemble; linear probe =

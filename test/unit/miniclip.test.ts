@@ -11,6 +11,7 @@ import { clipInitStateDict } from '../../src/clip/random';
 import { writeSafetensors, readSafetensors, readSafetensorsHeader, TensorToWrite } from '../../src/clip/safetensors';
 import { learnWorldVocabulary, miniClipConfig } from '../../src/miniclip';
 import { pretrainPair } from '../../src/world';
+import { hashFile } from '../../src/io/files';
 
 const BIN = path.resolve(__dirname, '..', '..', 'bin', 'promptlab.js');
 
@@ -105,6 +106,9 @@ describe('MiniCLIP', () => {
     assert.strictEqual(r.status, 0, r.stderr);
     assert.ok(fs.existsSync(path.join(dir, 'model', 'model.safetensors')));
     assert.match(r.stderr, /exported MiniCLIP to .*noexport\/model; use it with --model/);
+    // it names its weights and says they are not the shipped ones (another recipe), with both recipes
+    const digest = hashFile(path.join(dir, 'model', 'model.safetensors'), 'sha256');
+    assert.match(r.stderr, new RegExp(`weights sha256 ${digest}; not models/miniclip's weights \\(${hashFile(shipped, 'sha256').slice(0, 12)}…\\), as expected from a different recipe: this run from 0: 1 steps.*; that one from 0: 10000 steps`));
     assert.strictEqual(fs.statSync(shipped).mtimeMs, before, 'models/miniclip untouched');
     // a checkpoint whose step is not a number: refused, nothing exported
     const ckpt = path.join(dir, 'checkpoint.safetensors');

@@ -1,0 +1,96 @@
+// Which weights a pretraining run made: the sha256 it prints, the comparison with the shipped
+// MiniCLIP (same bytes / same recipe but different bytes / a different recipe), the recipe line that
+// decides it, and the model card's record of reproductions (hostile records refused by name).
+import * as assert from 'assert';
+import * as crypto from 'crypto';
+import * as fs from 'fs';
+import * as os from 'os';
+import * as path from 'path';
+import { readReproductions, weightsSection, type Reproduction } from '../../src/miniclip/card';
+import { MINICLIP_DIR } from '../../src/miniclip';
+import { recipeOf, weightsIdentity, type PretrainRecord } from '../../src/miniclip/weights-identity';
+import { hashFile } from '../../src/io/files';
+
+const sitting = (fromStep: number, steps = 100, workers = 2) => ({ fromStep, steps, batchSize: 8, lr: 0.002, warmup: 10, seed: 0, bnGroup: 4, workers, backend: 'wasm' });
+const record = (sittings: ReturnType<typeof sitting>[]): PretrainRecord => ({ steps: 100, batchSize: 8, lr: 0.002, warmup: 10, weightDecay: 0.1, seed: 0, bnGroup: 4, backend: 'wasm', sittings });
+const sha = (bytes: Buffer) => crypto.createHash('sha256').update(bytes).digest('hex');
+
+describe('the identity of pretrained weights', () => {
+  const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-weights-'));
+  after(() => fs.rmSync(tmp, { recursive: true, force: true }));
+  const folder = (name: string, bytes: Buffer, rec: PretrainRecord) => {
+    const dir = path.join(tmp, name);
+    fs.mkdirSync(dir, { recursive: true });
+    fs.writeFileSync(path.join(dir, 'model.safetensors'), bytes);
+    fs.writeFileSync(path.join(dir, 'config.json'), JSON.stringify({ embed_dim: 8, pretrain: rec }));
+    return dir;
+  };
+
+  it('the recipe line: resumes change nothing; a warm restart, the workers or the backend do', () => {
+    const one = recipeOf(record([sitting(0)]));
+    assert.strictEqual(recipeOf(record([sitting(0), sitting(40), sitting(70)])), one);
+    assert.notStrictEqual(recipeOf(record([sitting(0, 50), sitting(50, 100)])), one);
+    assert.notStrictEqual(recipeOf(record([sitting(0, 100, 1)])), one);
+    assert.notStrictEqual(recipeOf(record([{ ...sitting(0), backend: 'cpu' }])), one);
+    assert.notStrictEqual(recipeOf({ ...record([sitting(0)]), seed: 1 }), one);
+    assert.match(one, /from 0: 100 steps, lr 0\.002, warm-up 10; batch 8, weight decay 0\.1, seed 0, BatchNorm group 4, 2 worker\(s\), wasm backend/);
+  });
+
+  it('same bytes, same recipe with other bytes, a different recipe, no reference: each says which', () => {
+    const bytes = crypto.randomBytes(1000);
+    const reference = folder('reference', bytes, record([sitting(0), sitting(40)]));
+    const same = weightsIdentity(folder('same', bytes, record([sitting(0)])), record([sitting(0)]), reference);
+    assert.strictEqual(same.sha256, sha(bytes));
+    assert.match(same.verdict, /byte for byte the weights in/);
+    assert.deepStrictEqual({ ...same.reference, recipe: undefined }, { dir: reference, sha256: sha(bytes), sameRecipe: true, recipe: undefined });
+
+    const other = Buffer.from(bytes);
+    other[500] ^= 1;
+    const differ = weightsIdentity(folder('differ', other, record([sitting(0)])), record([sitting(0)]), reference);
+    assert.match(differ.verdict, /DIFFER .* although the recipe is the same/);
+    assert.strictEqual(differ.sha256, sha(other));
+
+    const oneWorker = record([sitting(0, 100, 1)]);
+    const elsewise = weightsIdentity(folder('elsewise', other, oneWorker), oneWorker, reference);
+    assert.match(elsewise.verdict, /as expected from a different recipe: this run .*1 worker.*; that one .*2 worker/);
+    assert.strictEqual(elsewise.reference!.sameRecipe, false);
+
+    const alone = weightsIdentity(reference, record([sitting(0)]), path.join(tmp, 'nowhere'));
+    assert.deepStrictEqual(alone, { sha256: sha(bytes), verdict: `weights sha256 ${sha(bytes)}` });
+    // exported over the reference itself (--export models/miniclip): nothing to compare with
+    assert.deepStrictEqual(weightsIdentity(reference, record([sitting(0)]), reference + path.sep), alone);
+  });
+
+  it('the card names the weights\' sha256 and each reproduction, equal or not', () => {
+    const s = 'a'.repeat(64);
+    const r: Reproduction = { date: '2026-12-02', commit: '10c963f', host: 'AMD EPYC, 2 cores', backend: 'wasm', workers: 2, minutes: 240, sha256: s };
+    const text = weightsSection(s, [r, { ...r, sha256: 'b'.repeat(64), workers: 1 }]);
+    assert.match(text, new RegExp(`sha256 \`${s}\``));
+    assert.match(text, /Reproduced from scratch on 2026-12-02 .*commit 10c963f \(wasm, 2 workers, AMD EPYC, 2 cores, 240 minutes\): the same sha256/);
+    assert.match(text, /1 worker, .*a different sha256 \(`b{64}`\)/);
+  });
+
+  it('a hostile reproductions.json is refused with the field it lacks', () => {
+    const file = path.join(tmp, 'reproductions.json');
+    const good = { date: '2026-12-02', commit: 'abc', host: 'h', backend: 'wasm', workers: 2, minutes: 1, sha256: 'c'.repeat(64) };
+    for (const [value, message] of [
+      [{ not: 'an array' }, /expected an array of reproductions, got object/],
+      [[{ ...good, workers: '2' }], /reproduction 0 needs 'workers' \(a number\), got "2"/],
+      [[good, null], /reproduction 1 needs 'date'/],
+      [[{ ...good, sha256: 'xyz' }], /sha256 must be 64 hex digits/],
+    ] as [unknown, RegExp][]) {
+      fs.writeFileSync(file, JSON.stringify(value));
+      assert.throws(() => readReproductions(file), message);
+    }
+    fs.writeFileSync(file, JSON.stringify([good]));
+    assert.deepStrictEqual(readReproductions(file), [good]);
+  });
+
+  it('the shipped model card names the shipped weights\' sha256', () => {
+    const card = fs.readFileSync(path.join(MINICLIP_DIR, 'MODEL_CARD.md'), 'utf8');
+    const digest = hashFile(path.join(MINICLIP_DIR, 'model.safetensors'), 'sha256');
+    assert.ok(card.includes(`sha256 \`${digest}\``), `models/miniclip/MODEL_CARD.md does not name the weights' sha256 ${digest}: regenerate it with promptlab model-card`);
+    const file = path.join(MINICLIP_DIR, 'reproductions.json');
+    if (fs.existsSync(file)) for (const r of readReproductions(file)) assert.ok(card.includes(`commit ${r.commit}`), `the card does not list the reproduction at ${r.commit}`);
+  });
+});
