@@ -14,7 +14,7 @@ import { linearProbe } from '../eval/linear-probe';
 import { l2normalize } from '../methods/method';
 import { WORLD_GENERATOR_VERSION } from '../world';
 import type { NextMethodsKnowledge } from './next-methods';
-import type { PretrainRecord, Sitting } from './weights-identity';
+import { schedulesOf, type PretrainRecord, type Sitting } from './weights-identity';
 
 export interface BenchmarkKnowledge {
   dataset: string;
@@ -97,8 +97,8 @@ export function writeModelCard(dir: string, model: ClipModel, knowledge: Benchma
   const seconds = log.reduce((sum, r) => sum + r.seconds, 0);
   // one command per schedule: a run continued with another --steps resumes the checkpoint with a new
   // cosine (a warm restart), so each sitting's target, and where it was cut short (the next
-  // sitting's first step), are part of the recipe; consecutive sittings with one target are resumes
-  const sittings = (p.sittings ?? [{ fromStep: 0, ...p }]).filter((x, i, all) => i === 0 || x.steps !== all[i - 1].steps);
+  // sitting's first step), are part of the recipe; consecutive sittings with one target, lr and warm-up are resumes
+  const sittings = schedulesOf(p);
   const ends = sittings.map((x, i) => (i + 1 < sittings.length ? sittings[i + 1].fromStep : x.steps));
   const parallel = (x: Sitting) => `${x.bnGroup ? ` --bn-group ${x.bnGroup}` : ''}${x.workers && x.workers > 1 ? ` --workers ${x.workers}` : ''}`;
   const command = sittings.map((x, i) => `npx promptlab pretrain --steps ${x.steps}${ends[i] < x.steps ? ` --stop-at ${ends[i]}` : ''} --batch-size ${x.batchSize}${parallel(x)} --lr ${x.lr} --warmup ${x.warmup} --seed ${x.seed}`).join('\n  ');

@@ -15,16 +15,26 @@ export interface PretrainRecord {
 
 export interface Sitting { fromStep: number; steps: number; batchSize: number; lr: number; warmup: number; seed: number; bnGroup?: number; workers?: number; backend?: string }
 
+function sittingsOf(p: PretrainRecord): Sitting[] {
+  return p.sittings ?? [{ fromStep: 0, steps: p.steps, batchSize: p.batchSize, lr: p.lr, warmup: p.warmup, seed: p.seed, bnGroup: p.bnGroup, backend: p.backend }];
+}
+
+/**
+ * The schedules a run followed: its sittings less the resumes (a sitting with the previous one's
+ * target, learning rate and warm-up continues the same cosine; any other starts a warm restart).
+ */
+export function schedulesOf(p: PretrainRecord): Sitting[] {
+  return sittingsOf(p).filter((x, i, all) => i === 0 || x.steps !== all[i - 1].steps || x.lr !== all[i - 1].lr || x.warmup !== all[i - 1].warmup);
+}
+
 /**
  * What decides the weights, as one line: every schedule the run followed (a sitting with a new
  * --steps is a warm restart; resumes with the same target change nothing), the optimizer settings,
  * seed, BatchNorm group, workers and backend. Two runs with the same line make the same bytes.
  */
 export function recipeOf(p: PretrainRecord): string {
-  const sittings = p.sittings ?? [{ fromStep: 0, steps: p.steps, batchSize: p.batchSize, lr: p.lr, warmup: p.warmup, seed: p.seed, bnGroup: p.bnGroup, backend: p.backend }];
-  const schedules = sittings
-    .filter((x, i, all) => i === 0 || x.steps !== all[i - 1].steps || x.lr !== all[i - 1].lr || x.warmup !== all[i - 1].warmup)
-    .map((x) => `from ${x.fromStep}: ${x.steps} steps, lr ${x.lr}, warm-up ${x.warmup}`);
+  const sittings = sittingsOf(p);
+  const schedules = schedulesOf(p).map((x) => `from ${x.fromStep}: ${x.steps} steps, lr ${x.lr}, warm-up ${x.warmup}`);
   const workers = [...new Set(sittings.map((x) => x.workers ?? 1))].join('/');
   const backends = [...new Set(sittings.map((x) => x.backend ?? p.backend ?? 'unknown'))].join('/');
   return `${schedules.join('; ')}; batch ${p.batchSize}, weight decay ${p.weightDecay}, seed ${p.seed}, BatchNorm group ${p.bnGroup ?? p.batchSize}, ${workers} worker(s), ${backends} backend`;

@@ -6,8 +6,8 @@ import * as crypto from 'crypto';
 import * as fs from 'fs';
 import * as os from 'os';
 import * as path from 'path';
-import { readReproductions, weightsSection, type Reproduction } from '../../src/miniclip/card';
-import { MINICLIP_DIR } from '../../src/miniclip';
+import { readReproductions, weightsSection, writeModelCard, type BenchmarkKnowledge, type Reproduction } from '../../src/miniclip/card';
+import { loadMiniClip, MINICLIP_DIR } from '../../src/miniclip';
 import { recipeOf, weightsIdentity, type PretrainRecord } from '../../src/miniclip/weights-identity';
 import { hashFile } from '../../src/io/files';
 
@@ -68,6 +68,25 @@ describe('the identity of pretrained weights', () => {
     assert.match(text, new RegExp(`sha256 \`${s}\``));
     assert.match(text, /Reproduced from scratch on 2026-12-02 .*commit 10c963f \(wasm, 2 workers, AMD EPYC, 2 cores, 240 minutes\): the same sha256/);
     assert.match(text, /1 worker, .*a different sha256 \(`b{64}`\)/);
+  });
+
+  it('a card written for the shipped model: one command for its three sittings (resumes), its sha256, its reproductions', () => {
+    const dir = path.join(tmp, 'card');
+    fs.mkdirSync(dir, { recursive: true });
+    for (const f of ['config.json', 'pretrain-log.jsonl', 'model.safetensors']) fs.copyFileSync(path.join(MINICLIP_DIR, f), path.join(dir, f));
+    const digest = hashFile(path.join(dir, 'model.safetensors'), 'sha256');
+    fs.writeFileSync(path.join(dir, 'reproductions.json'), JSON.stringify([{ date: '2026-12-02', commit: 'abc1234', host: 'h', backend: 'wasm', workers: 2, minutes: 240, sha256: digest }]));
+    const { model } = loadMiniClip();
+    try {
+      const knowledge: BenchmarkKnowledge[] = [{ dataset: 'world-shapes', classes: 10, chance: 10, zeroshot: 88.3, ensemble: 88.6, probe: 86.7, probeC: 1 }];
+      const card = fs.readFileSync(writeModelCard(dir, model, knowledge), 'utf8');
+      const commands = card.match(/npx promptlab pretrain [^\n]*/g) ?? [];
+      assert.deepStrictEqual(commands, ['npx promptlab pretrain --steps 10000 --batch-size 64 --bn-group 32 --workers 2 --lr 0.002 --warmup 200 --seed 0']);
+      assert.ok(card.includes(`sha256 \`${digest}\``));
+      assert.match(card, /Reproduced from scratch on 2026-12-02 with the command above at commit abc1234 \(wasm, 2 workers, h, 240 minutes\): the same sha256/);
+    } finally {
+      model.dispose();
+    }
   });
 
   it('a hostile reproductions.json is refused with the field it lacks', () => {
