@@ -88,7 +88,7 @@ export function weightsSection(sha256: string, reproductions: Reproduction[]): s
 
 /** Writes MODEL_CARD.md beside the weights. */
 export function writeModelCard(dir: string, model: ClipModel, knowledge: BenchmarkKnowledge[], next?: NextMethodsKnowledge, opts: { quick?: boolean } = {}): string {
-  const cfg = JSON.parse(fs.readFileSync(path.join(dir, 'config.json'), 'utf8')) as { pretrain: PretrainRecord };
+  const cfg = readJsonFile<{ pretrain: PretrainRecord }>(path.join(dir, 'config.json'), 'model config');
   const p = cfg.pretrain;
   const reproductionsFile = path.join(dir, 'reproductions.json');
   const reproductions = fs.existsSync(reproductionsFile) ? readReproductions(reproductionsFile) : [];
