@@ -99,6 +99,7 @@ export function writeModelCard(dir: string, model: ClipModel, knowledge: Benchma
   // cosine (a warm restart), so each sitting's target, and where it was cut short (the next
   // sitting's first step), are part of the recipe; consecutive sittings with one target, lr and warm-up are resumes
   const sittings = schedulesOf(p);
+  const workers = sittings[sittings.length - 1].workers ?? 1;
   const ends = sittings.map((x, i) => (i + 1 < sittings.length ? sittings[i + 1].fromStep : x.steps));
   const parallel = (x: Sitting) => `${x.bnGroup ? ` --bn-group ${x.bnGroup}` : ''}${x.workers && x.workers > 1 ? ` --workers ${x.workers}` : ''}`;
   const command = sittings.map((x, i) => `npx promptlab pretrain --steps ${x.steps}${ends[i] < x.steps ? ` --stop-at ${ends[i]}` : ''} --batch-size ${x.batchSize}${parallel(x)} --lr ${x.lr} --warmup ${x.warmup} --seed ${x.seed}`).join('\n  ');
@@ -132,8 +133,8 @@ backbone of every notebook and \`promptlab repro\` experiment. Load it with \`lo
 - Objective: symmetric InfoNCE with a learned temperature; AdamW (beta 0.9/0.98, eps 1e-6, weight decay
   ${p.weightDecay} on matrices), peak learning rate ${p.lr}, ${p.warmup} warm-up steps then cosine: ${schedule}, batch ${p.batchSize}.
 - Loss: ${first.toFixed(3)} (mean of the first 10 steps) to ${last.toFixed(3)} (last 10); \`pretrain-log.jsonl\` has every step.
-- Wall time: ${(seconds / 60).toFixed(0)} minutes of training steps on the ${p.backend ?? 'unknown'} backend (WASM runs on one core;
-  the machine had 2 cores and was shared with other work during the run).
+- Wall time: ${(seconds / 60).toFixed(0)} minutes of training steps on the ${p.backend ?? 'unknown'} backend, ${workers} worker${workers === 1 ? '' : 's'}
+  (${p.backend === 'wasm' ? 'WASM runs each worker\'s thread on one core' : 'one thread each'}).
 - Reproduce from scratch (deterministic for a given backend; each command resumes from \`--out\`, also after a kill):
 
   \`\`\`sh
