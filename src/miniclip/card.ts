@@ -133,8 +133,7 @@ backbone of every notebook and \`promptlab repro\` experiment. Load it with \`lo
 - Objective: symmetric InfoNCE with a learned temperature; AdamW (beta 0.9/0.98, eps 1e-6, weight decay
   ${p.weightDecay} on matrices), peak learning rate ${p.lr}, ${p.warmup} warm-up steps then cosine: ${schedule}, batch ${p.batchSize}.
 - Loss: ${first.toFixed(3)} (mean of the first 10 steps) to ${last.toFixed(3)} (last 10); \`pretrain-log.jsonl\` has every step.
-- Wall time: ${(seconds / 60).toFixed(0)} minutes of training steps on the ${p.backend ?? 'unknown'} backend, ${workers} worker${workers === 1 ? '' : 's'}
-  (${p.backend === 'wasm' ? 'WASM runs each worker\'s thread on one core' : 'one thread each'}).
+- Wall time: ${(seconds / 60).toFixed(0)} minutes of training steps on the ${p.backend ?? 'unknown'} backend, ${workers} worker${workers === 1 ? '' : 's'}${p.backend === 'wasm' ? '\n  (WASM runs each worker\'s thread on one core)' : ''}.
 - Reproduce from scratch (deterministic for a given backend; each command resumes from \`--out\`, also after a kill):
 
   \`\`\`sh

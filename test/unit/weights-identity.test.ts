@@ -15,6 +15,22 @@ const sitting = (fromStep: number, steps = 100, workers = 2) => ({ fromStep, ste
 const record = (sittings: ReturnType<typeof sitting>[]): PretrainRecord => ({ steps: 100, batchSize: 8, lr: 0.002, warmup: 10, weightDecay: 0.1, seed: 0, bnGroup: 4, backend: 'wasm', sittings });
 const sha = (bytes: Buffer) => crypto.createHash('sha256').update(bytes).digest('hex');
 
+/** The card writeModelCard writes for a copy of the shipped model folder (with `reproductions`, or the folder's own file). */
+function cardForShippedFolder(dir: string, reproductions?: Reproduction[]): string {
+  fs.mkdirSync(dir, { recursive: true });
+  for (const f of ['config.json', 'pretrain-log.jsonl', 'model.safetensors', 'reproductions.json']) {
+    if (fs.existsSync(path.join(MINICLIP_DIR, f))) fs.copyFileSync(path.join(MINICLIP_DIR, f), path.join(dir, f));
+  }
+  if (reproductions) fs.writeFileSync(path.join(dir, 'reproductions.json'), JSON.stringify(reproductions));
+  const { model } = loadMiniClip();
+  try {
+    const knowledge: BenchmarkKnowledge[] = [{ dataset: 'world-shapes', classes: 10, chance: 10, zeroshot: 88.3, ensemble: 88.6, probe: 86.7, probeC: 1 }];
+    return fs.readFileSync(writeModelCard(dir, model, knowledge), 'utf8');
+  } finally {
+    model.dispose();
+  }
+}
+
 describe('the identity of pretrained weights', () => {
   const tmp = fs.mkdtempSync(path.join(os.tmpdir(), 'promptlab-weights-'));
   after(() => fs.rmSync(tmp, { recursive: true, force: true }));
@@ -71,22 +87,12 @@ describe('the identity of pretrained weights', () => {
   });
 
   it('a card written for the shipped model: one command for its three sittings (resumes), its sha256, its reproductions', () => {
-    const dir = path.join(tmp, 'card');
-    fs.mkdirSync(dir, { recursive: true });
-    for (const f of ['config.json', 'pretrain-log.jsonl', 'model.safetensors']) fs.copyFileSync(path.join(MINICLIP_DIR, f), path.join(dir, f));
-    const digest = hashFile(path.join(dir, 'model.safetensors'), 'sha256');
-    fs.writeFileSync(path.join(dir, 'reproductions.json'), JSON.stringify([{ date: '2026-12-02', commit: 'abc1234', host: 'h', backend: 'wasm', workers: 2, minutes: 240, sha256: digest }]));
-    const { model } = loadMiniClip();
-    try {
-      const knowledge: BenchmarkKnowledge[] = [{ dataset: 'world-shapes', classes: 10, chance: 10, zeroshot: 88.3, ensemble: 88.6, probe: 86.7, probeC: 1 }];
-      const card = fs.readFileSync(writeModelCard(dir, model, knowledge), 'utf8');
-      const commands = card.match(/npx promptlab pretrain [^\n]*/g) ?? [];
-      assert.deepStrictEqual(commands, ['npx promptlab pretrain --steps 10000 --batch-size 64 --bn-group 32 --workers 2 --lr 0.002 --warmup 200 --seed 0']);
-      assert.ok(card.includes(`sha256 \`${digest}\``));
-      assert.match(card, /Reproduced from scratch on 2026-12-02 with the command above at commit abc1234 \(wasm, 2 workers, h, 240 minutes\): the same sha256/);
-    } finally {
-      model.dispose();
-    }
+    const digest = hashFile(path.join(MINICLIP_DIR, 'model.safetensors'), 'sha256');
+    const card = cardForShippedFolder(path.join(tmp, 'card'), [{ date: '2026-12-02', commit: 'abc1234', host: 'h', backend: 'wasm', workers: 2, minutes: 240, sha256: digest }]);
+    const commands = card.match(/npx promptlab pretrain [^\n]*/g) ?? [];
+    assert.deepStrictEqual(commands, ['npx promptlab pretrain --steps 10000 --batch-size 64 --bn-group 32 --workers 2 --lr 0.002 --warmup 200 --seed 0']);
+    assert.ok(card.includes(`sha256 \`${digest}\``));
+    assert.match(card, /Reproduced from scratch on 2026-12-02 with the command above at commit abc1234 \(wasm, 2 workers, h, 240 minutes\): the same sha256/);
   });
 
   it('a hostile reproductions.json is refused with the field it lacks', () => {
@@ -110,20 +116,9 @@ describe('the identity of pretrained weights', () => {
     const digest = hashFile(path.join(MINICLIP_DIR, 'model.safetensors'), 'sha256');
     assert.ok(card.includes(`sha256 \`${digest}\``), `models/miniclip/MODEL_CARD.md does not name the weights' sha256 ${digest}: regenerate it with promptlab model-card`);
     // the section depends only on the model folder's files, not on the measured numbers: write it again and compare
-    const dir = path.join(tmp, 'shipped-card');
-    fs.mkdirSync(dir, { recursive: true });
-    for (const f of ['config.json', 'pretrain-log.jsonl', 'model.safetensors', 'reproductions.json']) {
-      if (fs.existsSync(path.join(MINICLIP_DIR, f))) fs.copyFileSync(path.join(MINICLIP_DIR, f), path.join(dir, f));
-    }
-    const { model } = loadMiniClip();
-    try {
-      const knowledge: BenchmarkKnowledge[] = [{ dataset: 'world-shapes', classes: 10, chance: 10, zeroshot: 0, ensemble: 0, probe: 0, probeC: 1 }];
-      const section = (text: string) => text.slice(text.indexOf('## Pretraining'), text.indexOf('\n## ', text.indexOf('## Pretraining')));
-      const written = section(fs.readFileSync(writeModelCard(dir, model, knowledge), 'utf8'));
-      assert.ok(written.includes('Reproduce from scratch'), written);
-      assert.strictEqual(section(card), written, 'models/miniclip/MODEL_CARD.md: its Pretraining section is not what promptlab model-card writes from the model folder: regenerate it');
-    } finally {
-      model.dispose();
-    }
+    const section = (text: string) => text.slice(text.indexOf('## Pretraining'), text.indexOf('\n## ', text.indexOf('## Pretraining')));
+    const written = section(cardForShippedFolder(path.join(tmp, 'shipped-card')));
+    assert.ok(written.includes('Reproduce from scratch'), written);
+    assert.strictEqual(section(card), written, 'models/miniclip/MODEL_CARD.md: its Pretraining section is not what promptlab model-card writes from the model folder: regenerate it');
   });
 });
