@@ -6,6 +6,7 @@ import * as fs from 'fs';
 import * as path from 'path';
 import * as tf from '@tensorflow/tfjs';
 import { useThreadedWasm, wasmThreadCount, wasmThreadsInUse } from './wasm-threads';
+import { loadWebgpu } from './webgpu-node';
 
 export { wasmThreadCount, wasmThreadsInUse, MAX_WASM_THREADS } from './wasm-threads';
 
@@ -37,7 +38,7 @@ const HINTS: Record<BackendName, string> = {
   node: 'npm install with network access to storage.googleapis.com, from where the install script of @tensorflow/tfjs-node 4.22.0 (an optional dependency) downloads libtensorflow; npm rebuild @tensorflow/tfjs-node when the package is there without its native addon',
   wasm: 'npm ci (the WASM backend is a regular dependency)',
   cpu: 'npm ci',
-  webgpu: 'on a machine with a GPU and a Vulkan driver: npm install --no-save webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@4.22.0 (see scripts/gpu-check.sh)',
+  webgpu: 'on a machine with a GPU and a Vulkan driver: npm install --no-save webgpu@0.6.2 @tensorflow/tfjs-backend-webgpu@4.22.0 deasync@0.1.32 (see scripts/gpu-check.sh)',
 };
 
 /** The name each backend registers with TensorFlow.js (both native packages register 'tensorflow'). */
@@ -125,11 +126,7 @@ export function nodeLoader(paths?: string[]): BackendLoader {
         load(PACKAGES.wasm);
         if (!paths) useThreadedWasm(wasmThreadCount());
       } else if (name === 'webgpu') {
-        // Dawn's WebGPU for Node: its globals and navigator.gpu, then the tfjs backend that uses them
-        const dawn = load('webgpu') as { create(flags: string[]): unknown; globals: Record<string, unknown> };
-        Object.assign(globalThis, dawn.globals);
-        Object.defineProperty(globalThis, 'navigator', { value: { gpu: dawn.create([]) }, configurable: true, writable: true });
-        load(PACKAGES.webgpu);
+        loadWebgpu(load);
       }
       // cpu: registered by @tensorflow/tfjs itself
     },
