@@ -32,7 +32,7 @@ build() {
   rm -rf .gpu && mkdir -p .gpu/trace
   local tracer=$ROOT/.gpu/trace.cjs
   cat > "$tracer" <<'EOF'
-// Records every file of node_modules this thread loads or reads, written when it exits.
+// Records every file of node_modules this thread runs, loads or reads, written when it exits.
 const fs = require('fs');
 const path = require('path');
 const { threadId } = require('worker_threads');
@@ -45,7 +45,7 @@ for (const name of ['readFileSync', 'readFile', 'createReadStream']) {
 const origP = fs.promises.readFile;
 fs.promises.readFile = function (f, ...rest) { note(f); return origP.call(this, f, ...rest); };
 process.on('exit', () => {
-  for (const f of Object.keys(require.cache)) note(f);
+  for (const f of [process.argv[1], ...Object.keys(require.cache)]) note(f);
   fs.writeFileSync(path.join(process.env.GPU_PACK_TRACE, `${process.pid}-${threadId}.txt`), [...seen].join('\n'));
 });
 EOF
@@ -66,7 +66,21 @@ EOF
     cat .gpu/trace/*.txt | sed "s#^$ROOT/##" | grep '^node_modules/' || true
     # each package's manifest (resolution reads "main" and "exports")
     cat .gpu/trace/*.txt | sed "s#^$ROOT/##" | grep -o '^node_modules/\(@[^/]*/\)\?[^/]*/' | sort -u | sed 's#$#package.json#'
-    find node_modules/tsx node_modules/esbuild node_modules/@esbuild/linux-x64 node_modules/get-tsconfig \
+    # mocha and tsx with everything they depend on, whole
+    node -e "
+      const path = require('path'), seen = new Set();
+      const visit = (name, from) => {
+        let dir;
+        try { dir = path.dirname(require.resolve(name + '/package.json', { paths: [from] })); } catch { return; }
+        if (seen.has(dir)) return;
+        seen.add(dir);
+        const pkg = require(path.join(dir, 'package.json'));
+        for (const d of Object.keys({ ...pkg.dependencies, ...pkg.optionalDependencies })) visit(d, dir);
+      };
+      for (const p of ['mocha', 'tsx']) visit(p, process.cwd());
+      console.log([...seen].map((d) => path.relative(process.cwd(), d)).join('\\n'));
+    " | while read -r d; do find "$d" -path "$d/node_modules" -prune -o -type f -print 2>/dev/null || true; done
+    find node_modules/mocha/bin node_modules/tsx node_modules/esbuild node_modules/@esbuild/linux-x64 node_modules/get-tsconfig \
       node_modules/resolve-pkg-maps node_modules/@tensorflow/tfjs-backend-webgpu/dist/tf-backend-webgpu.node.js \
       node_modules/@tensorflow/tfjs-backend-webgpu/package.json node_modules/webgpu/package.json \
       node_modules/webgpu/index.js node_modules/webgpu/dist/linux-x64 node_modules/deasync/package.json \

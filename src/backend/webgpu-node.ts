@@ -46,7 +46,7 @@ interface TfUtil {
 }
 
 /** How long a synchronous read waits for the GPU before it fails (instead of hanging). */
-const READ_TIMEOUT_MS = 120_000;
+const READ_TIMEOUT_MS = 600_000;
 
 /** Installs Dawn's WebGPU as navigator.gpu, loads the tfjs backend and gives it synchronous reads. */
 export function loadWebgpu(load: (pkg: string) => unknown): void {
