@@ -112,8 +112,9 @@ slim() {
 
 restore() {
   [ -f .gpu/branch ] || { echo "gpu-pack restore: no .gpu/branch (not slim?)"; exit 1; }
-  sed -i "/^$MARK\$/,/^$MARK end\$/d" .git/info/exclude
+  # switch while the dropped files are still ignored: git then replaces them with the same content
   git switch -q "$(cat .gpu/branch)" 2>/dev/null || git switch -q --detach "$(cat .gpu/branch)"
+  sed -i "\\|^$MARK\$|,\\|^$MARK end\$|d" .git/info/exclude
   rm -f .gpu/branch
   git status --short | head -5
   echo "gpu-pack: back on $(git symbolic-ref -q --short HEAD || git rev-parse --short HEAD)"
