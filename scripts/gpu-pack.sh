@@ -64,8 +64,17 @@ EOF
   local list=.gpu/files.txt
   {
     cat .gpu/trace/*.txt | sed "s#^$ROOT/##" | grep '^node_modules/' || true
-    # each package's manifest (resolution reads "main" and "exports")
-    cat .gpu/trace/*.txt | sed "s#^$ROOT/##" | grep -o '^node_modules/\(@[^/]*/\)\?[^/]*/' | sort -u | sed 's#$#package.json#'
+    # every package the trace touched, whole (nested package.json files, which the loader reads
+    # itself, included), except TensorFlow.js's, whose many builds are cut to the traced files and
+    # their package.json files
+    cat .gpu/trace/*.txt | sed "s#^$ROOT/##" | grep -o '^\(node_modules/\(@[^/]*/\)\?[^/]*/\)\+' | sed 's#/$##' | sort -u \
+      | while read -r d; do
+          case "$d" in
+            node_modules/webgpu|node_modules/deasync|node_modules/onnxruntime*) ;; # by name below, this platform only
+            node_modules/@tensorflow/*) find "$d" -path "$d/node_modules" -prune -o -name package.json -type f -print ;;
+            *) find "$d" -path "$d/node_modules" -prune -o -type f -print ;;
+          esac
+        done
     # mocha and tsx with everything they depend on, whole
     node -e "
       const path = require('path'), seen = new Set();
