@@ -76,12 +76,15 @@ export function loadWebgpu(load: (pkg: string) => unknown): void {
     this.endComputePassEncoder();
     this.commandEncoder.copyBufferToBuffer(data.resource, 0, staging, 0, size);
     this.submitQueue();
-    let error: unknown;
-    staging.mapAsync(GPUMapMode.READ).catch((e) => { error = e ?? new Error('mapAsync failed'); });
+    // a failed map leaves the state 'unmapped' (its rejection's handler could not run here)
+    staging.mapAsync(GPUMapMode.READ).catch(() => undefined);
     const t0 = Date.now();
-    deasync.loopWhile(() => staging.mapState === 'pending' && error === undefined && Date.now() - t0 < READ_TIMEOUT_MS);
-    if (staging.mapState === 'pending') throw new Error(`readSync: the GPU did not hand back ${size} bytes within ${READ_TIMEOUT_MS / 1000} s`);
-    if (error !== undefined || staging.mapState !== 'mapped') throw new Error(`readSync: mapping the staging buffer failed: ${error instanceof Error ? error.message : String(error ?? staging.mapState)}`);
+    deasync.loopWhile(() => staging.mapState === 'pending' && Date.now() - t0 < READ_TIMEOUT_MS);
+    if (staging.mapState !== 'mapped') {
+      const pending = staging.mapState === 'pending';
+      if (!pending) this.bufferManager.releaseBuffer(staging);
+      throw new Error(pending ? `readSync: the GPU did not hand back ${size} bytes within ${READ_TIMEOUT_MS / 1000} s` : 'readSync: mapping the staging buffer failed');
+    }
     const bytes = staging.getMappedRange().slice(0);
     staging.unmap();
     this.bufferManager.releaseBuffer(staging);

@@ -34,7 +34,7 @@ const { initBackend } = require('./src/backend');
   const prod = Array.from(tf.matMul(ta, tw).dataSync());
   const arg = Array.from(tf.argMax(ta, 1).dataSync());
   const loss = await Promise.resolve().then(() => tf.sum(tf.square(ta)).dataSync()[0]);
-  console.log(JSON.stringify({ backend: tf.getBackend(), a, w, plus, prod, arg, loss, tensors: tf.memory().numTensors }));
+  console.log(JSON.stringify({ backend: tf.getBackend(), a, w, plus, prod, arg, loss }));
 })();
 `;
 
